@@ -1,0 +1,259 @@
+//! The `digicon` command line of API.md. Input mistakes exit with status 2 and a
+//! message saying what to fix; failures of the machinery exit with status 1.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::net::TcpListener;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::db::DbConn;
+use crate::directory::{self, DirectoryError};
+use crate::domain::directory::{NewDepartmentInput, NewUserInput};
+use crate::settings::Settings;
+use crate::startup::{prepare_database, Application};
+use crate::web::i18n::{t, Locale};
+
+#[derive(Debug, Parser)]
+#[command(name = "digicon", version, about = "DX consultation desk")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Apply pending migrations and serve HTTP.
+    Serve {
+        /// Load a demo organisation, users and consultations if the database is empty.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Apply pending migrations and exit.
+    Migrate,
+    /// Manage departments.
+    Department {
+        #[command(subcommand)]
+        action: DepartmentAction,
+    },
+    /// Manage users.
+    User {
+        #[command(subcommand)]
+        action: UserAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DepartmentAction {
+    /// Create a department.
+    Add {
+        #[arg(long)]
+        code: String,
+        #[arg(long)]
+        name: String,
+        /// Code of the department above it.
+        #[arg(long)]
+        parent: Option<String>,
+        /// bureau, ward, division or section (default: from the parent).
+        #[arg(long)]
+        kind: Option<String>,
+        /// Managers in this department see every division.
+        #[arg(long)]
+        dx_office: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserAction {
+    /// Create a user; the password is read from standard input.
+    Add {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        name: String,
+        /// requester, dx_office, helpdesk, manager or admin.
+        #[arg(long)]
+        role: String,
+        /// Department code.
+        #[arg(long)]
+        department: String,
+        #[arg(long, default_value = "ja")]
+        locale: String,
+    },
+}
+
+/// A command's failure: `Input` is the user's to fix (exit 2), `Failure` is not (exit 1).
+enum CliError {
+    Input(String),
+    Failure(String),
+}
+
+fn cli_locale() -> Locale {
+    let lang = std::env::var("LANG").unwrap_or_default();
+    if lang.starts_with("ja") {
+        Locale::Ja
+    } else {
+        Locale::En
+    }
+}
+
+fn describe(error: DirectoryError) -> CliError {
+    match error {
+        DirectoryError::Invalid(errors) => {
+            let locale = cli_locale();
+            let lines: Vec<String> = errors
+                .0
+                .iter()
+                .map(|(field, keys)| {
+                    let messages: Vec<String> = keys.iter().map(|k| t(locale, k, &[])).collect();
+                    format!("{field}: {}", messages.join(", "))
+                })
+                .collect();
+            CliError::Input(lines.join("\n"))
+        }
+        DirectoryError::Failed(cause) => CliError::Failure(cause),
+    }
+}
+
+pub fn run(cli: Cli) -> ExitCode {
+    let result = Settings::from_env()
+        .map_err(CliError::Input)
+        .and_then(|settings| execute(cli.command, settings));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(CliError::Input(message)) => {
+            eprintln!("error: {message}");
+            ExitCode::from(2)
+        }
+        Err(CliError::Failure(message)) => {
+            eprintln!("error: {message}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn connect(settings: &Settings) -> Result<crate::db::PooledConn, CliError> {
+    let pool = prepare_database(settings).map_err(CliError::Failure)?;
+    pool.get().map_err(|e| CliError::Failure(e.to_string()))
+}
+
+fn execute(command: Command, settings: Settings) -> Result<(), CliError> {
+    match command {
+        Command::Serve { demo } => serve(settings, demo),
+        Command::Migrate => {
+            connect(&settings)?;
+            println!("migrations applied");
+            Ok(())
+        }
+        Command::Department {
+            action:
+                DepartmentAction::Add {
+                    code,
+                    name,
+                    parent,
+                    kind,
+                    dx_office,
+                },
+        } => {
+            let mut conn = connect(&settings)?;
+            let parent_id = match parent {
+                Some(code) => Some(department_id(&mut conn, &code)?),
+                None => None,
+            };
+            let input = NewDepartmentInput {
+                code: Some(code),
+                name: Some(name),
+                parent_id,
+                kind,
+                is_dx_office: dx_office,
+            };
+            let department = directory::add_department(&mut conn, &input).map_err(describe)?;
+            println!(
+                "department {} ({}) created with id {}",
+                department.code, department.kind, department.id
+            );
+            Ok(())
+        }
+        Command::User {
+            action:
+                UserAction::Add {
+                    email,
+                    name,
+                    role,
+                    department,
+                    locale,
+                },
+        } => {
+            if crate::domain::Role::parse(&role).is_none() {
+                return Err(CliError::Input(format!(
+                    "unknown role {role:?}: use requester, dx_office, helpdesk, manager or admin"
+                )));
+            }
+            let mut conn = connect(&settings)?;
+            let department_id = department_id(&mut conn, &department)?;
+            let password = read_password()?;
+            let input = NewUserInput {
+                email: Some(email),
+                name: Some(name),
+                role: Some(role),
+                department_id: Some(department_id),
+                locale: Some(locale),
+                password: Some(password),
+            };
+            let user = directory::add_user(&mut conn, &input).map_err(describe)?;
+            println!(
+                "user {} ({}) created with id {}",
+                user.email, user.role, user.id
+            );
+            Ok(())
+        }
+    }
+}
+
+fn department_id(conn: &mut DbConn, code: &str) -> Result<i64, CliError> {
+    directory::department_id_by_code(conn, code)
+        .map_err(|e| CliError::Failure(e.to_string()))?
+        .ok_or_else(|| CliError::Input(format!("unknown department code {code:?}")))
+}
+
+fn read_password() -> Result<String, CliError> {
+    let stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        eprint!("password: ");
+        let _ = std::io::stderr().flush();
+    }
+    let mut line = String::new();
+    stdin
+        .lock()
+        .read_line(&mut line)
+        .map_err(|e| CliError::Failure(format!("cannot read the password: {e}")))?;
+    let password = line.trim_end_matches(['\r', '\n']).to_string();
+    if password.is_empty() {
+        return Err(CliError::Input("no password on standard input".into()));
+    }
+    Ok(password)
+}
+
+fn serve(settings: Settings, demo: bool) -> Result<(), CliError> {
+    log::info!("starting with {settings:?}");
+    let pool = prepare_database(&settings).map_err(CliError::Failure)?;
+    if demo {
+        let mut conn = pool.get().map_err(|e| CliError::Failure(e.to_string()))?;
+        match crate::demo::load_if_empty(&mut conn, &settings) {
+            Ok(true) => log::info!("demo data loaded"),
+            Ok(false) => log::info!("database not empty: demo data not loaded"),
+            Err(e) => return Err(CliError::Failure(format!("demo data: {e}"))),
+        }
+        crate::demo::print_logins(&settings);
+    }
+    let listener = TcpListener::bind(&settings.bind)
+        .map_err(|e| CliError::Failure(format!("cannot listen on {}: {e}", settings.bind)))?;
+    actix_web::rt::System::new().block_on(async move {
+        let bind = settings.bind.clone();
+        let app = Application::with_pool(listener, pool, settings).map_err(CliError::Failure)?;
+        log::info!("listening on http://{bind}");
+        app.run_until_stopped()
+            .await
+            .map_err(|e| CliError::Failure(e.to_string()))
+    })
+}

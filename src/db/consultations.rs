@@ -1,0 +1,591 @@
+//! Consultations: filing under a per-fiscal-year number, optimistic updates that
+//! append to the timeline in the same transaction, and the visibility-scoped list.
+
+use chrono::{NaiveDate, NaiveDateTime};
+use diesel::prelude::*;
+use serde_json::json;
+
+use super::events::{self, NewEvent};
+use super::schema::{consultation_counters, consultations, idempotency_keys};
+use super::{is_unique_violation, DbConn};
+use crate::domain::consultation::{ConsultationEdit, NewConsultationFields};
+use crate::domain::fiscal::consultation_number;
+use crate::domain::workflow::{Payload, Subject};
+use crate::domain::{Category, Event, Priority, State};
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = consultations)]
+pub struct Consultation {
+    pub id: i64,
+    pub number: String,
+    pub fiscal_year: i32,
+    pub title: String,
+    pub body: String,
+    pub category: String,
+    pub priority: String,
+    pub department_id: i64,
+    pub requester_id: i64,
+    pub contact: Option<String>,
+    pub desired_by: Option<NaiveDate>,
+    pub state: String,
+    pub assignee_id: Option<i64>,
+    pub hearing_at: Option<NaiveDateTime>,
+    pub hearing_place: Option<String>,
+    pub resolution: Option<String>,
+    pub system_id: Option<i64>,
+    pub duplicate_of: Option<i64>,
+    pub rating: Option<i16>,
+    pub version: i32,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+    pub first_response_at: Option<NaiveDateTime>,
+    pub resolved_at: Option<NaiveDateTime>,
+    pub closed_at: Option<NaiveDateTime>,
+    pub hearing_due_at: Option<NaiveDateTime>,
+    pub resolution_due_at: Option<NaiveDateTime>,
+    pub due_at: Option<NaiveDateTime>,
+}
+
+impl Consultation {
+    /// The stored state; the column only ever holds values written from `State`.
+    pub fn state(&self) -> State {
+        State::parse(&self.state).unwrap_or(State::Received)
+    }
+
+    /// What the workflow rules need to know about it.
+    pub fn subject(&self) -> Subject {
+        Subject {
+            id: self.id,
+            state: self.state(),
+            requester_id: self.requester_id,
+            assignee_id: self.assignee_id,
+            resolved_at: self.resolved_at.map(|t| t.and_utc()),
+        }
+    }
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = consultations)]
+struct NewConsultationRow<'a> {
+    number: &'a str,
+    fiscal_year: i32,
+    title: &'a str,
+    body: &'a str,
+    category: &'a str,
+    priority: &'a str,
+    department_id: i64,
+    requester_id: i64,
+    contact: Option<&'a str>,
+    desired_by: Option<NaiveDate>,
+    state: &'a str,
+    version: i32,
+    created_at: NaiveDateTime,
+    updated_at: NaiveDateTime,
+}
+
+/// Column changes of one write; `None` leaves a column as it is, `Some(None)` clears it.
+#[derive(Debug, Default, AsChangeset)]
+#[diesel(table_name = consultations)]
+pub struct ConsultationChanges {
+    pub state: Option<String>,
+    pub title: Option<String>,
+    pub category: Option<String>,
+    pub priority: Option<String>,
+    pub assignee_id: Option<Option<i64>>,
+    pub hearing_at: Option<Option<NaiveDateTime>>,
+    pub hearing_place: Option<Option<String>>,
+    pub resolution: Option<Option<String>>,
+    pub system_id: Option<Option<i64>>,
+    pub duplicate_of: Option<Option<i64>>,
+    pub rating: Option<Option<i16>>,
+    pub updated_at: Option<NaiveDateTime>,
+    pub first_response_at: Option<Option<NaiveDateTime>>,
+    pub resolved_at: Option<Option<NaiveDateTime>>,
+    pub closed_at: Option<Option<NaiveDateTime>>,
+}
+
+/// Everything needed to file one consultation.
+pub struct Filing<'a> {
+    pub fields: &'a NewConsultationFields,
+    pub department_id: i64,
+    pub requester_id: i64,
+    pub fiscal_year: i32,
+    /// `(key, request hash)` of an `Idempotency-Key` request.
+    pub idempotency: Option<(&'a str, &'a str)>,
+    pub now: NaiveDateTime,
+}
+
+#[derive(Debug)]
+pub enum FileError {
+    /// Another request with the same idempotency key won the race.
+    KeyTaken,
+    Db(diesel::result::Error),
+}
+
+impl From<diesel::result::Error> for FileError {
+    fn from(e: diesel::result::Error) -> Self {
+        FileError::Db(e)
+    }
+}
+
+/// Files a consultation: takes the next number of its fiscal year, inserts it, its
+/// `file` event and its idempotency key in one transaction. Concurrent filings queue
+/// on the counter row; the first filing of a year may race on creating that row and
+/// is simply retried.
+pub fn file(conn: &mut DbConn, filing: &Filing) -> Result<Consultation, FileError> {
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        match conn.transaction(|conn| file_once(conn, filing)) {
+            Ok(consultation) => return Ok(consultation),
+            Err(e) if is_unique_violation(&e) => {
+                if let Some((key, _)) = filing.idempotency {
+                    if find_idempotency(conn, filing.requester_id, key)?.is_some() {
+                        return Err(FileError::KeyTaken);
+                    }
+                }
+                if attempts >= 5 {
+                    return Err(FileError::Db(e));
+                }
+            }
+            Err(e) => return Err(FileError::Db(e)),
+        }
+    }
+}
+
+fn file_once(conn: &mut DbConn, filing: &Filing) -> QueryResult<Consultation> {
+    // The counter update comes first: on SQLite the transaction then holds the write
+    // lock from its first statement and cannot deadlock upgrading a read.
+    let seq = next_number(conn, filing.fiscal_year)?;
+    let number = consultation_number(filing.fiscal_year, seq);
+    let fields = filing.fields;
+    let id: i64 = diesel::insert_into(consultations::table)
+        .values(&NewConsultationRow {
+            number: &number,
+            fiscal_year: filing.fiscal_year,
+            title: &fields.title,
+            body: &fields.body,
+            category: fields.category.as_str(),
+            priority: fields.priority.as_str(),
+            department_id: filing.department_id,
+            requester_id: filing.requester_id,
+            contact: fields.contact.as_deref(),
+            desired_by: fields.desired_by,
+            state: State::Received.as_str(),
+            version: 1,
+            created_at: filing.now,
+            updated_at: filing.now,
+        })
+        .returning(consultations::id)
+        .get_result(conn)?;
+    events::append(
+        conn,
+        &NewEvent {
+            consultation_id: id,
+            event: Event::File.as_str(),
+            actor_id: Some(filing.requester_id),
+            from_state: None,
+            to_state: State::Received.as_str(),
+            payload: json!({ "number": number, "title": fields.title }).to_string(),
+            version: 1,
+            created_at: filing.now,
+        },
+    )?;
+    if let Some((key, hash)) = filing.idempotency {
+        diesel::insert_into(idempotency_keys::table)
+            .values((
+                idempotency_keys::user_id.eq(filing.requester_id),
+                idempotency_keys::key.eq(key),
+                idempotency_keys::request_hash.eq(hash),
+                idempotency_keys::consultation_id.eq(id),
+                idempotency_keys::created_at.eq(filing.now),
+            ))
+            .execute(conn)?;
+    }
+    find(conn, id)?.ok_or(diesel::result::Error::NotFound)
+}
+
+fn next_number(conn: &mut DbConn, fiscal_year: i32) -> QueryResult<i64> {
+    let updated = diesel::update(consultation_counters::table.find(fiscal_year))
+        .set(consultation_counters::last_seq.eq(consultation_counters::last_seq + 1))
+        .execute(conn)?;
+    if updated == 0 {
+        diesel::insert_into(consultation_counters::table)
+            .values((
+                consultation_counters::fiscal_year.eq(fiscal_year),
+                consultation_counters::last_seq.eq(1i64),
+            ))
+            .execute(conn)?;
+    }
+    consultation_counters::table
+        .find(fiscal_year)
+        .select(consultation_counters::last_seq)
+        .first(conn)
+}
+
+/// The consultation an idempotency key created and the hash of the request that did.
+pub fn find_idempotency(
+    conn: &mut DbConn,
+    user_id: i64,
+    key: &str,
+) -> QueryResult<Option<(i64, String)>> {
+    idempotency_keys::table
+        .find((user_id, key))
+        .select((
+            idempotency_keys::consultation_id,
+            idempotency_keys::request_hash,
+        ))
+        .first(conn)
+        .optional()
+}
+
+pub fn find(conn: &mut DbConn, id: i64) -> QueryResult<Option<Consultation>> {
+    consultations::table
+        .find(id)
+        .select(Consultation::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Which departments' consultations a caller may see.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scope {
+    All,
+    Departments(Vec<i64>),
+}
+
+impl Scope {
+    pub fn contains(&self, department_id: i64) -> bool {
+        match self {
+            Scope::All => true,
+            Scope::Departments(ids) => ids.contains(&department_id),
+        }
+    }
+}
+
+/// A consultation only if the scope lets the caller see it.
+pub fn find_visible(
+    conn: &mut DbConn,
+    id: i64,
+    scope: &Scope,
+) -> QueryResult<Option<Consultation>> {
+    let mut query = consultations::table
+        .filter(consultations::id.eq(id))
+        .select(Consultation::as_select())
+        .into_boxed();
+    if let Scope::Departments(ids) = scope {
+        query = query.filter(consultations::department_id.eq_any(ids.clone()));
+    }
+    query.first(conn).optional()
+}
+
+/// What a transition or edit writes.
+pub struct Change<'a> {
+    pub consultation: &'a Consultation,
+    /// The version the client saw.
+    pub expected_version: i32,
+    pub event: &'a str,
+    pub actor_id: Option<i64>,
+    pub to_state: State,
+    pub changes: ConsultationChanges,
+    pub payload: serde_json::Value,
+    pub now: NaiveDateTime,
+}
+
+/// Writes a change if nobody changed the consultation since `expected_version`, and
+/// appends its event in the same transaction. `None` means the version was stale
+/// and nothing was written.
+pub fn apply(conn: &mut DbConn, change: Change) -> QueryResult<Option<Consultation>> {
+    let id = change.consultation.id;
+    conn.transaction(|conn| {
+        let mut changes = change.changes;
+        changes.updated_at = Some(change.now);
+        let written = diesel::update(
+            consultations::table
+                .filter(consultations::id.eq(id))
+                .filter(consultations::version.eq(change.expected_version)),
+        )
+        .set((
+            &changes,
+            consultations::version.eq(change.expected_version + 1),
+        ))
+        .execute(conn)?;
+        if written == 0 {
+            return Ok(None);
+        }
+        events::append(
+            conn,
+            &NewEvent {
+                consultation_id: id,
+                event: change.event,
+                actor_id: change.actor_id,
+                from_state: Some(&change.consultation.state),
+                to_state: change.to_state.as_str(),
+                payload: change.payload.to_string(),
+                version: change.expected_version + 1,
+                created_at: change.now,
+            },
+        )?;
+        find(conn, id)
+    })
+}
+
+/// The column changes and the event payload of a workflow transition.
+pub fn transition_changes(
+    current: &Consultation,
+    to: State,
+    payload: &Payload,
+    now: NaiveDateTime,
+) -> (ConsultationChanges, serde_json::Value) {
+    let mut changes = ConsultationChanges {
+        state: Some(to.as_str().to_string()),
+        ..Default::default()
+    };
+    let first_response = || current.first_response_at.or(Some(now));
+    let json = match payload {
+        Payload::ScheduleHearing { hearing_at, place } => {
+            changes.hearing_at = Some(Some(hearing_at.naive_utc()));
+            changes.hearing_place = Some(Some(place.clone()));
+            changes.first_response_at = Some(first_response());
+            json!({
+                "hearing_at": hearing_at.to_rfc3339(),
+                "hearing_place": place,
+                "previous_hearing_at": current.hearing_at.map(|t| t.and_utc().to_rfc3339()),
+            })
+        }
+        Payload::Assign {
+            assignee_id,
+            reason,
+        } => {
+            changes.assignee_id = Some(Some(*assignee_id));
+            changes.first_response_at = Some(first_response());
+            json!({
+                "assignee_id": assignee_id,
+                "previous_assignee_id": current.assignee_id,
+                "reason": reason,
+            })
+        }
+        Payload::RequestInfo { message } | Payload::ProvideInfo { message } => {
+            json!({ "message": message })
+        }
+        Payload::Resolve {
+            resolution,
+            system_id,
+        } => {
+            changes.resolution = Some(Some(resolution.clone()));
+            changes.system_id = Some(*system_id);
+            changes.resolved_at = Some(Some(now));
+            json!({ "resolution": resolution, "system_id": system_id })
+        }
+        Payload::Reopen { reason } => {
+            changes.resolved_at = Some(None);
+            json!({ "reason": reason })
+        }
+        Payload::Close { rating } => {
+            changes.rating = Some(*rating);
+            changes.closed_at = Some(Some(now));
+            json!({ "rating": rating })
+        }
+        Payload::Withdraw {
+            reason,
+            duplicate_of,
+        } => {
+            changes.duplicate_of = Some(*duplicate_of);
+            changes.closed_at = Some(Some(now));
+            json!({ "reason": reason, "duplicate_of": duplicate_of })
+        }
+    };
+    (changes, json)
+}
+
+/// The column changes and the event payload of an edit of title, category or priority.
+pub fn edit_changes(
+    current: &Consultation,
+    edit: &ConsultationEdit,
+) -> (ConsultationChanges, serde_json::Value) {
+    let mut changes = ConsultationChanges::default();
+    let mut changed = serde_json::Map::new();
+    if let Some(title) = edit.title.as_ref().filter(|t| **t != current.title) {
+        changed.insert("title".into(), json!([current.title, title]));
+        changes.title = Some(title.clone());
+    }
+    if let Some(category) = edit.category.filter(|c| c.as_str() != current.category) {
+        changed.insert(
+            "category".into(),
+            json!([current.category, category.as_str()]),
+        );
+        changes.category = Some(category.as_str().to_string());
+    }
+    if let Some(priority) = edit.priority.filter(|p| p.as_str() != current.priority) {
+        changed.insert(
+            "priority".into(),
+            json!([current.priority, priority.as_str()]),
+        );
+        changes.priority = Some(priority.as_str().to_string());
+    }
+    (changes, json!({ "changes": changed }))
+}
+
+/// Sort orders of the list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sort {
+    /// Oldest first.
+    Created,
+    /// Newest first (the default).
+    CreatedDesc,
+    /// Nearest due time first; those without one last.
+    Due,
+    /// Most recently changed first.
+    Updated,
+}
+
+impl Sort {
+    pub fn parse(value: &str) -> Option<Sort> {
+        match value {
+            "created" => Some(Sort::Created),
+            "-created" => Some(Sort::CreatedDesc),
+            "due" => Some(Sort::Due),
+            "updated" => Some(Sort::Updated),
+            _ => None,
+        }
+    }
+}
+
+/// Where the previous page ended: the sort key and id of its last row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cursor {
+    pub key: Option<NaiveDateTime>,
+    pub id: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AssigneeFilter {
+    Nobody,
+    User(i64),
+}
+
+/// The list's filters, already resolved to ids and typed values.
+#[derive(Debug, Clone)]
+pub struct ListQuery {
+    pub scope: Scope,
+    pub states: Vec<State>,
+    pub assignee: Option<AssigneeFilter>,
+    /// A department and the units below it.
+    pub departments: Option<Vec<i64>>,
+    pub category: Option<Category>,
+    pub priority: Option<Priority>,
+    /// Running due time before this instant.
+    pub overdue_at: Option<NaiveDateTime>,
+    pub text: Option<String>,
+    pub fiscal_year: Option<i32>,
+    pub sort: Sort,
+    pub limit: i64,
+    pub after: Option<Cursor>,
+}
+
+/// One page of the list and the cursor of the next page, if there is one.
+pub fn list(conn: &mut DbConn, q: &ListQuery) -> QueryResult<(Vec<Consultation>, Option<Cursor>)> {
+    use consultations::dsl as c;
+    let mut query = c::consultations
+        .select(Consultation::as_select())
+        .into_boxed();
+    if let Scope::Departments(ids) = &q.scope {
+        query = query.filter(c::department_id.eq_any(ids.clone()));
+    }
+    if !q.states.is_empty() {
+        let states: Vec<&str> = q.states.iter().map(|s| s.as_str()).collect();
+        query = query.filter(c::state.eq_any(states));
+    }
+    match &q.assignee {
+        Some(AssigneeFilter::Nobody) => query = query.filter(c::assignee_id.is_null()),
+        Some(AssigneeFilter::User(id)) => query = query.filter(c::assignee_id.eq(*id)),
+        None => {}
+    }
+    if let Some(ids) = &q.departments {
+        query = query.filter(c::department_id.eq_any(ids.clone()));
+    }
+    if let Some(category) = q.category {
+        query = query.filter(c::category.eq(category.as_str()));
+    }
+    if let Some(priority) = q.priority {
+        query = query.filter(c::priority.eq(priority.as_str()));
+    }
+    if let Some(at) = q.overdue_at {
+        query = query.filter(c::due_at.lt(at));
+    }
+    if let Some(fy) = q.fiscal_year {
+        query = query.filter(c::fiscal_year.eq(fy));
+    }
+    if let Some(text) = &q.text {
+        let pattern = format!("%{}%", escape_like(text));
+        query = query.filter(
+            c::title
+                .like(pattern.clone())
+                .escape('\\')
+                .or(c::body.like(pattern).escape('\\')),
+        );
+    }
+    query = match (q.sort, &q.after) {
+        (Sort::Created, Some(cur)) => {
+            let key = cur.key.unwrap_or_default();
+            query.filter(
+                c::created_at
+                    .gt(key)
+                    .or(c::created_at.eq(key).and(c::id.gt(cur.id))),
+            )
+        }
+        (Sort::CreatedDesc, Some(cur)) => {
+            let key = cur.key.unwrap_or_default();
+            query.filter(
+                c::created_at
+                    .lt(key)
+                    .or(c::created_at.eq(key).and(c::id.lt(cur.id))),
+            )
+        }
+        (Sort::Updated, Some(cur)) => {
+            let key = cur.key.unwrap_or_default();
+            query.filter(
+                c::updated_at
+                    .lt(key)
+                    .or(c::updated_at.eq(key).and(c::id.lt(cur.id))),
+            )
+        }
+        (Sort::Due, Some(Cursor { key: Some(key), id })) => query.filter(
+            c::due_at
+                .gt(*key)
+                .or(c::due_at.eq(*key).and(c::id.gt(*id)))
+                .or(c::due_at.is_null()),
+        ),
+        (Sort::Due, Some(Cursor { key: None, id })) => {
+            query.filter(c::due_at.is_null().and(c::id.gt(*id)))
+        }
+        (_, None) => query,
+    };
+    query = match q.sort {
+        Sort::Created => query.order((c::created_at.asc(), c::id.asc())),
+        Sort::CreatedDesc => query.order((c::created_at.desc(), c::id.desc())),
+        Sort::Updated => query.order((c::updated_at.desc(), c::id.desc())),
+        Sort::Due => query.order((c::due_at.is_null().asc(), c::due_at.asc(), c::id.asc())),
+    };
+    let mut rows = query.limit(q.limit + 1).load(conn)?;
+    let next = if rows.len() as i64 > q.limit {
+        rows.truncate(q.limit as usize);
+        rows.last().map(|last| Cursor {
+            key: match q.sort {
+                Sort::Created | Sort::CreatedDesc => Some(last.created_at),
+                Sort::Updated => Some(last.updated_at),
+                Sort::Due => last.due_at,
+            },
+            id: last.id,
+        })
+    } else {
+        None
+    };
+    Ok((rows, next))
+}
+
+fn escape_like(text: &str) -> String {
+    text.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
+}

@@ -1,0 +1,119 @@
+//! The one hand-written diesel schema for both backends (see the migrations).
+
+diesel::table! {
+    departments (id) {
+        id -> BigInt,
+        code -> Text,
+        name -> Text,
+        kind -> Text,
+        parent_id -> Nullable<BigInt>,
+        is_dx_office -> Bool,
+        active -> Bool,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    users (id) {
+        id -> BigInt,
+        email -> Text,
+        name -> Text,
+        password_hash -> Text,
+        role -> Text,
+        department_id -> BigInt,
+        locale -> Text,
+        active -> Bool,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    consultation_counters (fiscal_year) {
+        fiscal_year -> Integer,
+        last_seq -> BigInt,
+    }
+}
+
+diesel::table! {
+    consultations (id) {
+        id -> BigInt,
+        number -> Text,
+        fiscal_year -> Integer,
+        title -> Text,
+        body -> Text,
+        category -> Text,
+        priority -> Text,
+        department_id -> BigInt,
+        requester_id -> BigInt,
+        contact -> Nullable<Text>,
+        desired_by -> Nullable<Date>,
+        state -> Text,
+        assignee_id -> Nullable<BigInt>,
+        hearing_at -> Nullable<Timestamp>,
+        hearing_place -> Nullable<Text>,
+        resolution -> Nullable<Text>,
+        system_id -> Nullable<BigInt>,
+        duplicate_of -> Nullable<BigInt>,
+        rating -> Nullable<SmallInt>,
+        version -> Integer,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        first_response_at -> Nullable<Timestamp>,
+        resolved_at -> Nullable<Timestamp>,
+        closed_at -> Nullable<Timestamp>,
+        hearing_due_at -> Nullable<Timestamp>,
+        resolution_due_at -> Nullable<Timestamp>,
+        due_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    consultation_events (id) {
+        id -> BigInt,
+        consultation_id -> BigInt,
+        event -> Text,
+        actor_id -> Nullable<BigInt>,
+        from_state -> Nullable<Text>,
+        to_state -> Text,
+        payload -> Text,
+        version -> Integer,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    comments (id) {
+        id -> BigInt,
+        consultation_id -> BigInt,
+        author_id -> BigInt,
+        body -> Text,
+        internal -> Bool,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    idempotency_keys (user_id, key) {
+        user_id -> BigInt,
+        key -> Text,
+        request_hash -> Text,
+        consultation_id -> BigInt,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(users -> departments (department_id));
+diesel::joinable!(consultations -> departments (department_id));
+diesel::joinable!(consultation_events -> consultations (consultation_id));
+diesel::joinable!(comments -> consultations (consultation_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    departments,
+    users,
+    consultation_counters,
+    consultations,
+    consultation_events,
+    comments,
+    idempotency_keys,
+);

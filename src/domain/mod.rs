@@ -1,0 +1,15 @@
+//! Pure rules of the consultation desk: the workflow table, roles, fiscal years and
+//! input validation. Nothing here does I/O, so every rule is unit-tested directly.
+
+pub mod consultation;
+pub mod directory;
+pub mod fiscal;
+pub mod password;
+pub mod role;
+pub mod validation;
+pub mod workflow;
+
+pub use consultation::{Category, Priority};
+pub use role::Role;
+pub use validation::FieldErrors;
+pub use workflow::{Event, State};

@@ -1,0 +1,13 @@
+//! digicon: the consultation desk of a city's digital-transformation office.
+//! `main.rs` only parses the command line; everything else lives here so tests
+//! build the same application the binary runs.
+
+pub mod cli;
+pub mod db;
+pub mod demo;
+pub mod desk;
+pub mod directory;
+pub mod domain;
+pub mod settings;
+pub mod startup;
+pub mod web;

@@ -1,0 +1,199 @@
+//! Typed settings: defaults of API.md, overridden by environment variables (a `.env`
+//! file is read first if present). A fresh checkout runs with none set.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use chrono_tz::Tz;
+use rand::RngCore;
+
+#[derive(Clone)]
+pub struct Settings {
+    pub database_url: String,
+    pub bind: String,
+    /// Unset: mail is written as files under `data/mail/`.
+    pub smtp_url: Option<String>,
+    pub mail_from: String,
+    pub jwt_secret: String,
+    pub public_url: String,
+    pub data_dir: PathBuf,
+    /// The zone times are shown in.
+    pub timezone: Tz,
+    pub token_ttl_hours: i64,
+    pub reopen_window_days: i64,
+    /// Largest accepted request body.
+    pub max_body_bytes: usize,
+    pub login_attempts_per_account_per_minute: u32,
+    pub login_attempts_per_address_per_minute: u32,
+    pub db_pool_size: u32,
+    /// HTTP worker threads; defaults to the number of cores.
+    pub workers: Option<usize>,
+}
+
+impl fmt::Debug for Settings {
+    // Secrets (the JWT key, SMTP passwords) never reach a log.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Settings")
+            .field("database_url", &redact_url(&self.database_url))
+            .field("bind", &self.bind)
+            .field("smtp_url", &self.smtp_url.as_deref().map(redact_url))
+            .field("mail_from", &self.mail_from)
+            .field("public_url", &self.public_url)
+            .field("data_dir", &self.data_dir)
+            .field("timezone", &self.timezone)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Hides the password of `scheme://user:password@host`.
+fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(start), Some(at)) if at > start => {
+            let userinfo = &url[start + 3..at];
+            let user = userinfo.split(':').next().unwrap_or_default();
+            format!("{}://{}:***@{}", &url[..start], user, &url[at + 1..])
+        }
+        _ => url.to_string(),
+    }
+}
+
+impl Settings {
+    /// The defaults of API.md with everything kept under `data_dir`; the JWT secret
+    /// is left empty for the caller to fill.
+    pub fn defaults(data_dir: &Path) -> Settings {
+        Settings {
+            database_url: format!("sqlite://{}", data_dir.join("digicon.db").display()),
+            bind: "127.0.0.1:8080".into(),
+            smtp_url: None,
+            mail_from: "digicon@localhost".into(),
+            jwt_secret: String::new(),
+            public_url: "http://127.0.0.1:8080".into(),
+            data_dir: data_dir.to_path_buf(),
+            timezone: chrono_tz::Asia::Tokyo,
+            token_ttl_hours: 12,
+            reopen_window_days: 14,
+            max_body_bytes: 256 * 1024,
+            login_attempts_per_account_per_minute: 10,
+            login_attempts_per_address_per_minute: 60,
+            db_pool_size: 8,
+            workers: None,
+        }
+    }
+
+    /// Reads the environment. The JWT secret, when not given, is generated on first
+    /// start and kept under the data folder so tokens survive restarts.
+    pub fn from_env() -> Result<Settings, String> {
+        let _ = dotenvy::dotenv();
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        let data_dir = PathBuf::from(var("DIGICON_DATA_DIR").unwrap_or_else(|| "data".into()));
+        let mut s = Settings::defaults(&data_dir);
+        if let Some(v) = var("DATABASE_URL") {
+            s.database_url = v;
+        }
+        if let Some(v) = var("DIGICON_BIND") {
+            s.bind = v;
+        }
+        s.smtp_url = var("SMTP_URL");
+        if let Some(v) = var("MAIL_FROM") {
+            s.mail_from = v;
+        }
+        if let Some(v) = var("DIGICON_PUBLIC_URL") {
+            s.public_url = v.trim_end_matches('/').to_string();
+        }
+        if let Some(v) = var("DIGICON_TIMEZONE") {
+            s.timezone = v
+                .parse()
+                .map_err(|_| format!("DIGICON_TIMEZONE: unknown time zone {v:?}"))?;
+        }
+        let number =
+            |name: &str, default: i64| -> Result<i64, String> {
+                match var(name) {
+                    None => Ok(default),
+                    Some(v) => v.parse::<i64>().ok().filter(|n| *n > 0).ok_or_else(|| {
+                        format!("{name}: expected a positive whole number, got {v:?}")
+                    }),
+                }
+            };
+        s.token_ttl_hours = number("DIGICON_TOKEN_TTL_HOURS", s.token_ttl_hours)?;
+        s.reopen_window_days = number("DIGICON_REOPEN_WINDOW_DAYS", s.reopen_window_days)?;
+        s.max_body_bytes = number("DIGICON_MAX_BODY_BYTES", s.max_body_bytes as i64)? as usize;
+        s.login_attempts_per_account_per_minute = number(
+            "DIGICON_LOGIN_ATTEMPTS_PER_ACCOUNT",
+            i64::from(s.login_attempts_per_account_per_minute),
+        )? as u32;
+        s.login_attempts_per_address_per_minute = number(
+            "DIGICON_LOGIN_ATTEMPTS_PER_ADDRESS",
+            i64::from(s.login_attempts_per_address_per_minute),
+        )? as u32;
+        s.db_pool_size = number("DIGICON_DB_POOL_SIZE", i64::from(s.db_pool_size))? as u32;
+        if var("DIGICON_WORKERS").is_some() {
+            s.workers = Some(number("DIGICON_WORKERS", 1)? as usize);
+        }
+        s.jwt_secret = match var("JWT_SECRET") {
+            Some(secret) => secret,
+            None => load_or_create_secret(&data_dir.join("jwt_secret"))?,
+        };
+        Ok(s)
+    }
+}
+
+fn load_or_create_secret(path: &Path) -> Result<String, String> {
+    if let Ok(secret) = std::fs::read_to_string(path) {
+        if !secret.trim().is_empty() {
+            return Ok(secret.trim().to_string());
+        }
+    }
+    let mut bytes = [0u8; 32];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    let secret: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    }
+    write_private(path, &secret).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    Ok(secret)
+}
+
+#[cfg(unix)]
+fn write_private(path: &Path, content: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    file.write_all(content.as_bytes())
+}
+
+#[cfg(not(unix))]
+fn write_private(path: &Path, content: &str) -> std::io::Result<()> {
+    std::fs::write(path, content)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_in_urls_are_redacted() {
+        assert_eq!(
+            redact_url("postgres://app:s3cret@db:5432/digicon"),
+            "postgres://app:***@db:5432/digicon"
+        );
+        assert_eq!(
+            redact_url("sqlite://data/digicon.db"),
+            "sqlite://data/digicon.db"
+        );
+    }
+
+    #[test]
+    fn a_generated_secret_is_kept_and_reused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("jwt_secret");
+        let first = load_or_create_secret(&path).expect("created");
+        assert_eq!(first.len(), 64);
+        assert_eq!(load_or_create_secret(&path).expect("read"), first);
+    }
+}

@@ -1,0 +1,97 @@
+//! HTTP: the JSON API under `/api/v1`, health checks and the OpenAPI document.
+//! Handlers are thin: authenticate, parse, call `domain`/`db`, render.
+
+pub mod auth;
+pub mod consultations;
+pub mod directory;
+pub mod error;
+pub mod health;
+pub mod i18n;
+pub mod json;
+pub mod openapi;
+
+use actix_web::{web, HttpRequest};
+use chrono::{NaiveDateTime, SecondsFormat, TimeZone};
+
+use crate::db::{DbConn, Pool};
+use crate::domain::workflow::Rules;
+use crate::settings::Settings;
+use auth::{JwtKeys, LoginLimits};
+use error::AppError;
+
+/// Shared by every worker thread.
+pub struct AppState {
+    pub pool: Pool,
+    pub settings: Settings,
+    pub rules: Rules,
+    pub jwt: JwtKeys,
+    pub login_limits: LoginLimits,
+}
+
+impl AppState {
+    pub fn new(pool: Pool, settings: Settings) -> AppState {
+        AppState {
+            rules: Rules {
+                reopen_window: chrono::Duration::days(settings.reopen_window_days),
+            },
+            jwt: JwtKeys::new(&settings.jwt_secret),
+            login_limits: LoginLimits::new(
+                settings.login_attempts_per_account_per_minute,
+                settings.login_attempts_per_address_per_minute,
+            ),
+            pool,
+            settings,
+        }
+    }
+
+    /// Runs database work on the blocking pool with a pooled connection; the one
+    /// way handlers reach the database.
+    pub async fn db<F, T>(&self, work: F) -> Result<T, AppError>
+    where
+        F: FnOnce(&mut DbConn) -> Result<T, AppError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let pool = self.pool.clone();
+        web::block(move || {
+            let mut conn = pool.get()?;
+            work(&mut conn)
+        })
+        .await?
+    }
+
+    /// A stored UTC time as RFC 3339 in the display zone (`2025-04-01T09:00:00+09:00`).
+    pub fn format_time(&self, at: NaiveDateTime) -> String {
+        self.settings
+            .timezone
+            .from_utc_datetime(&at)
+            .to_rfc3339_opts(SecondsFormat::Secs, false)
+    }
+}
+
+/// Every route of the application.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(health::healthz)
+        .service(health::readyz)
+        .service(openapi::document)
+        .service(auth::issue_token)
+        .service(directory::me)
+        .service(directory::list_users)
+        .service(directory::create_user)
+        .service(directory::get_user)
+        .service(directory::update_user)
+        .service(directory::list_departments)
+        .service(directory::create_department)
+        .service(directory::update_department)
+        .service(consultations::list)
+        .service(consultations::create)
+        .service(consultations::get)
+        .service(consultations::update)
+        .service(consultations::transition)
+        .service(consultations::timeline)
+        .service(consultations::comment)
+        .default_service(web::to(not_found));
+}
+
+async fn not_found(_req: HttpRequest) -> Result<&'static str, AppError> {
+    Err(AppError::not_found())
+}

@@ -1,0 +1,59 @@
+//! The OpenAPI document at `/api/openapi.json`, generated from the handlers'
+//! annotations so it cannot drift from the code.
+
+use actix_web::{get, HttpResponse};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use super::{auth, consultations, directory, error, health};
+use crate::db::departments::Department;
+use crate::domain;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "digicon API", description = "DX consultation desk. Errors are application/problem+json."),
+    paths(
+        health::healthz, health::readyz,
+        auth::issue_token,
+        directory::me, directory::list_users, directory::create_user, directory::get_user,
+        directory::update_user, directory::list_departments, directory::create_department,
+        directory::update_department,
+        consultations::list, consultations::create, consultations::get, consultations::update,
+        consultations::transition, consultations::timeline, consultations::comment,
+    ),
+    components(schemas(
+        error::Problem, auth::TokenRequest, auth::TokenResponse,
+        directory::UserView, directory::DepartmentRef, directory::UserPage, directory::DepartmentList,
+        directory::UserUpdate, directory::DepartmentUpdate, Department,
+        domain::directory::NewUserInput, domain::directory::NewDepartmentInput,
+        consultations::ConsultationView, consultations::ConsultationPage, consultations::TransitionRequest,
+        consultations::TimelineItem, consultations::Timeline, consultations::CommentInput, consultations::CommentView,
+        domain::consultation::NewConsultationInput, domain::consultation::ConsultationEditInput,
+        domain::workflow::TransitionInput, domain::Role, domain::State, domain::Event,
+        domain::Category, domain::Priority,
+    )),
+    modifiers(&BearerAuth),
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+    }
+}
+
+#[get("/api/openapi.json")]
+pub async fn document() -> HttpResponse {
+    HttpResponse::Ok().json(ApiDoc::openapi())
+}
