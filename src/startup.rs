@@ -80,6 +80,11 @@ impl Application {
         })
     }
 
+    /// Stops the server from another thread (tests, signal handling).
+    pub fn handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
+    }
+
     pub fn port(&self) -> u16 {
         self.port
     }

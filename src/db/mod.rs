@@ -121,6 +121,7 @@ pub fn build_pool(database_url: &str, max_size: u32) -> Result<Pool, String> {
     }
     r2d2::Pool::builder()
         .max_size(max_size)
+        .min_idle(Some(1))
         .connection_timeout(Duration::from_secs(10))
         .build(ConnectionManager::new(backend))
         .map_err(|e| format!("cannot connect to the database: {e}"))

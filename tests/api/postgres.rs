@@ -1,0 +1,161 @@
+//! A throwaway PostgreSQL 15 server for the test process: `initdb` into a temporary
+//! folder, started on a free port, stopped and removed when the process exits (a
+//! watchdog shell waits for our pid). Each test gets a fresh database in it.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::OnceLock;
+
+use diesel::connection::SimpleConnection;
+use diesel::{Connection, PgConnection};
+
+struct Server {
+    port: u16,
+}
+
+const DEFAULT_BIN: &str = "/usr/lib/postgresql/15/bin";
+
+fn bin_dir() -> PathBuf {
+    PathBuf::from(std::env::var("DIGICON_PG_BIN").unwrap_or_else(|_| DEFAULT_BIN.into()))
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false)
+}
+
+/// Runs a PostgreSQL binary, as the `postgres` user when we are root (initdb
+/// refuses to run as root).
+fn pg_command(program: &Path, root: bool) -> Command {
+    if root {
+        let mut c = Command::new("runuser");
+        c.args(["-u", "postgres", "--"]).arg(program);
+        c
+    } else {
+        Command::new(program)
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+fn start() -> Result<Server, String> {
+    let bin = bin_dir();
+    if !bin.join("initdb").exists() {
+        return Err(format!("no PostgreSQL binaries in {}", bin.display()));
+    }
+    let root = is_root();
+    let dir = std::env::temp_dir().join(format!("digicon-pg-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    if root {
+        let status = Command::new("chown")
+            .args(["-R", "postgres:postgres"])
+            .arg(&dir)
+            .status()
+            .map_err(|e| e.to_string())?;
+        if !status.success() {
+            return Err("cannot chown the PostgreSQL folder to postgres".into());
+        }
+    }
+    let data = dir.join("data");
+    let output = pg_command(&bin.join("initdb"), root)
+        .arg("-D")
+        .arg(&data)
+        .args([
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "--encoding=UTF8",
+            "--locale=C.UTF-8",
+        ])
+        .output()
+        .map_err(|e| e.to_string())?;
+    if !output.status.success() {
+        return Err(format!(
+            "initdb failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        ));
+    }
+    let port = free_port();
+    let options = format!(
+        "-p {port} -k {} -c listen_addresses=127.0.0.1 -c max_connections=400 \
+         -c fsync=off -c synchronous_commit=off -c full_page_writes=off",
+        dir.display()
+    );
+    let output = pg_command(&bin.join("pg_ctl"), root)
+        .arg("-D")
+        .arg(&data)
+        .args(["-o", &options, "-l"])
+        .arg(dir.join("server.log"))
+        .args(["-w", "start"])
+        .output()
+        .map_err(|e| e.to_string())?;
+    if !output.status.success() {
+        let log = std::fs::read_to_string(dir.join("server.log")).unwrap_or_default();
+        return Err(format!(
+            "pg_ctl start failed: {}\n{log}",
+            String::from_utf8_lossy(&output.stderr)
+        ));
+    }
+    // Stop and remove the server once this test process has gone, however it ends.
+    let stop = if root {
+        format!("runuser -u postgres -- {}/pg_ctl", bin.display())
+    } else {
+        format!("{}/pg_ctl", bin.display())
+    };
+    let watchdog = format!(
+        "while kill -0 {pid} 2>/dev/null; do sleep 1; done; {stop} -D {data} -m immediate stop >/dev/null 2>&1; rm -rf {dir}",
+        pid = std::process::id(),
+        data = data.display(),
+        dir = dir.display(),
+    );
+    Command::new("sh")
+        .args(["-c", &watchdog])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| e.to_string())?;
+    Ok(Server { port })
+}
+
+fn server() -> Option<&'static Server> {
+    static SERVER: OnceLock<Option<Server>> = OnceLock::new();
+    SERVER
+        .get_or_init(|| match start() {
+            Ok(server) => Some(server),
+            Err(reason) => {
+                if std::env::var("CI").as_deref() == Ok("true") {
+                    panic!("PostgreSQL tests cannot be skipped under CI=true: {reason}");
+                }
+                eprintln!("skipping PostgreSQL tests: {reason}");
+                None
+            }
+        })
+        .as_ref()
+}
+
+/// The URL of a new, empty database, or `None` (after saying why) when no
+/// PostgreSQL server can be started outside CI.
+pub fn fresh_database_url() -> Option<String> {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let server = server()?;
+    let name = format!("digicon_test_{}", NEXT.fetch_add(1, Ordering::SeqCst));
+    let admin = format!("postgres://postgres@127.0.0.1:{}/postgres", server.port);
+    let mut conn = PgConnection::establish(&admin).expect("connect to the test server");
+    conn.batch_execute(&format!("CREATE DATABASE {name}"))
+        .expect("create a test database");
+    Some(format!(
+        "postgres://postgres@127.0.0.1:{}/{name}",
+        server.port
+    ))
+}
