@@ -117,8 +117,14 @@ pub fn start(settings: Settings) -> (String, actix_web::dev::ServerHandle) {
 /// The app on a fresh database, or `None` when PostgreSQL is not available here
 /// (outside CI only; see `postgres.rs`).
 pub fn spawn_app(backend: Backend) -> Option<TestApp> {
+    spawn_app_with(backend, |_| {})
+}
+
+/// Like `spawn_app`, with settings changed first.
+pub fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Settings)) -> Option<TestApp> {
     let dir = tempfile::tempdir().expect("tempdir");
-    let settings = test_settings(backend, dir.path())?;
+    let mut settings = test_settings(backend, dir.path())?;
+    configure(&mut settings);
     let (base, handle) = start(settings.clone());
     let pool = db::build_pool(&settings.database_url, 2).expect("test pool");
     let org = {

@@ -1,8 +1,13 @@
 //! Integration tests: the real server over HTTP, on SQLite and on PostgreSQL.
 //! One test binary keeps link time low on two cores.
 
+mod auth;
+mod cli;
+mod concurrency;
+mod directory;
 mod helpers;
 mod lifecycle;
+mod meta;
 mod postgres;
 mod validation;
 mod visibility;
