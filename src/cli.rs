@@ -4,14 +4,16 @@
 use std::io::{BufRead, IsTerminal, Write};
 use std::net::TcpListener;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 
 use crate::db::DbConn;
+use crate::desk::Desk;
 use crate::directory::{self, DirectoryError};
 use crate::domain::directory::{NewDepartmentInput, NewUserInput};
 use crate::settings::Settings;
-use crate::startup::{prepare_database, Application};
+use crate::startup::{prepare_database, Application, RunningWorker};
 use crate::web::i18n::{t, Locale};
 
 #[derive(Debug, Parser)]
@@ -31,6 +33,8 @@ pub enum Command {
     },
     /// Apply pending migrations and exit.
     Migrate,
+    /// Run only the outbox/SLA worker (for deployments that run it apart from the web).
+    Worker,
     /// Manage departments.
     Department {
         #[command(subcommand)]
@@ -140,6 +144,7 @@ fn connect(settings: &Settings) -> Result<crate::db::PooledConn, CliError> {
 fn execute(command: Command, settings: Settings) -> Result<(), CliError> {
     match command {
         Command::Serve { demo } => serve(settings, demo),
+        Command::Worker => worker(settings),
         Command::Migrate => {
             connect(&settings)?;
             println!("migrations applied");
@@ -239,7 +244,8 @@ fn serve(settings: Settings, demo: bool) -> Result<(), CliError> {
     let pool = prepare_database(&settings).map_err(CliError::Failure)?;
     if demo {
         let mut conn = pool.get().map_err(|e| CliError::Failure(e.to_string()))?;
-        match crate::demo::load_if_empty(&mut conn, &settings) {
+        let desk = Desk::new(&settings).map_err(CliError::Failure)?;
+        match crate::demo::load_if_empty(&mut conn, &settings, &desk) {
             Ok(true) => log::info!("demo data loaded"),
             Ok(false) => log::info!("database not empty: demo data not loaded"),
             Err(e) => return Err(CliError::Failure(format!("demo data: {e}"))),
@@ -256,4 +262,41 @@ fn serve(settings: Settings, demo: bool) -> Result<(), CliError> {
             .await
             .map_err(|e| CliError::Failure(e.to_string()))
     })
+}
+
+fn worker(settings: Settings) -> Result<(), CliError> {
+    let pool = prepare_database(&settings).map_err(CliError::Failure)?;
+    let desk = Arc::new(Desk::new(&settings).map_err(CliError::Failure)?);
+    let running = RunningWorker::start(pool, &settings, desk).map_err(CliError::Failure)?;
+    log::info!("worker running; stop it with Ctrl-C or SIGTERM");
+    let (tx, rx) = std::sync::mpsc::channel();
+    ctrlc_channel(tx)?;
+    let _ = rx.recv();
+    log::info!("stopping the worker after the message in flight");
+    running.stop();
+    Ok(())
+}
+
+/// Sends on `tx` at SIGINT or SIGTERM, using actix's signal handling.
+fn ctrlc_channel(tx: std::sync::mpsc::Sender<()>) -> Result<(), CliError> {
+    use actix_web::rt::signal::unix::{signal, SignalKind};
+    std::thread::Builder::new()
+        .name("signals".into())
+        .spawn(move || {
+            actix_web::rt::System::new().block_on(async move {
+                let on_term = tx.clone();
+                actix_web::rt::spawn(async move {
+                    if let Ok(mut term) = signal(SignalKind::terminate()) {
+                        term.recv().await;
+                        let _ = on_term.send(());
+                    }
+                });
+                if let Ok(mut interrupt) = signal(SignalKind::interrupt()) {
+                    interrupt.recv().await;
+                    let _ = tx.send(());
+                }
+            })
+        })
+        .map(|_| ())
+        .map_err(|e| CliError::Failure(e.to_string()))
 }

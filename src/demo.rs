@@ -5,14 +5,14 @@
 use chrono::{DateTime, Duration, SubsecRound, Utc};
 use diesel::Connection;
 
-use crate::db::consultations::{self, Consultation, Filing, Scope};
-use crate::db::{comments, users, DbConn};
-use crate::desk::{self, Fire};
+use crate::db::consultations::{Consultation, Filing, Scope};
+use crate::db::{comments, outbox, users, DbConn};
+use crate::desk::{Desk, Fire};
 use crate::directory;
 use crate::domain::consultation::NewConsultationFields;
 use crate::domain::directory::{NewDepartmentInput, NewUserInput};
 use crate::domain::fiscal::fiscal_year;
-use crate::domain::workflow::{Actor, Rules, TransitionInput};
+use crate::domain::workflow::{Actor, TransitionInput};
 use crate::domain::{Category, Event, Priority, Role, State};
 use crate::settings::Settings;
 
@@ -178,11 +178,11 @@ fn err(e: impl std::fmt::Display) -> String {
 }
 
 /// Loads the demo when the database has no users. Returns whether it did.
-pub fn load_if_empty(conn: &mut DbConn, settings: &Settings) -> Result<bool, String> {
+pub fn load_if_empty(conn: &mut DbConn, settings: &Settings, desk: &Desk) -> Result<bool, String> {
     if users::count(conn).map_err(err)? > 0 {
         return Ok(false);
     }
-    conn.transaction(|conn| load(conn, settings).map_err(DemoError))
+    conn.transaction(|conn| load(conn, settings, desk).map_err(DemoError))
         .map_err(|DemoError(e)| e)?;
     Ok(true)
 }
@@ -202,7 +202,7 @@ struct People {
     requesters: Vec<(i64, i64)>,
 }
 
-fn load(conn: &mut DbConn, settings: &Settings) -> Result<(), String> {
+fn load(conn: &mut DbConn, settings: &Settings, desk: &Desk) -> Result<(), String> {
     let mut ids = std::collections::HashMap::new();
     for (code, name, parent, dx_office) in DEPARTMENTS {
         let input = NewDepartmentInput {
@@ -245,9 +245,6 @@ fn load(conn: &mut DbConn, settings: &Settings) -> Result<(), String> {
             _ => {}
         }
     }
-    let rules = Rules {
-        reopen_window: Duration::days(settings.reopen_window_days),
-    };
     let now = Utc::now();
     for i in 0..49usize {
         let target = State::ALL[i % State::ALL.len()];
@@ -268,15 +265,17 @@ fn load(conn: &mut DbConn, settings: &Settings) -> Result<(), String> {
             };
         let filed_at = now - Duration::days(days_ago) - Duration::hours(i as i64 % 7 + 1);
         let filed_at = filed_at.trunc_subsecs(0);
-        walk(conn, settings, &rules, &people, i, target, filed_at)?;
+        walk(conn, settings, desk, &people, i, target, filed_at)?;
     }
+    // The demo's made-up history would otherwise fill the mail folder.
+    outbox::delete_unsent(conn).map_err(err)?;
     Ok(())
 }
 
 fn walk(
     conn: &mut DbConn,
     settings: &Settings,
-    rules: &Rules,
+    desk: &Desk,
     people: &People,
     i: usize,
     target: State,
@@ -300,18 +299,22 @@ fn walk(
         contact: Some(format!("内線 {}", 4000 + i)),
     };
     let local = filed_at.with_timezone(&settings.timezone).date_naive();
-    let mut c = consultations::file(
-        conn,
-        &Filing {
-            fields: &fields,
-            department_id: division,
-            requester_id: requester,
-            fiscal_year: fiscal_year(local),
-            idempotency: None,
-            now: filed_at.naive_utc(),
-        },
-    )
-    .map_err(|e| format!("{e:?}"))?;
+    let mut c = desk
+        .file(
+            conn,
+            &fields,
+            Filing {
+                fields: &fields,
+                department_id: division,
+                requester_id: requester,
+                fiscal_year: fiscal_year(local),
+                idempotency: None,
+                now: filed_at.naive_utc(),
+                hearing_due_at: None,
+            },
+            filed_at,
+        )
+        .map_err(|e| format!("{e:?}"))?;
     let requester_actor = Actor::User {
         id: requester,
         role: Role::Requester,
@@ -330,10 +333,9 @@ fn walk(
                 event: Event,
                 days: i64,
                 input: TransitionInput| {
-        desk::fire(
+        desk.fire(
             conn,
             &Fire {
-                rules,
                 scope: &Scope::All,
                 actor,
                 id: c.id,

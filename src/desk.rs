@@ -1,17 +1,34 @@
-//! Operations of the desk that combine the workflow rules with storage, shared by
-//! the API, the demo loader and (later) the background worker.
+//! The desk's operations that combine rules and storage, shared by the API, the
+//! demo loader and the worker: filing, firing workflow events and commenting. Each
+//! writes its change, its timeline entry, its SLA times and its mail in one
+//! transaction, so none can be lost without the others.
 
-use chrono::{DateTime, Timelike, Utc};
+use chrono::{DateTime, NaiveDateTime, Timelike, Utc};
+use diesel::{Connection, QueryResult};
 
-use crate::db::consultations::{self, Change, Consultation, Scope};
+use crate::db::comments::{self, Comment, NewComment};
+use crate::db::consultations::{self, Change, Consultation, FileError, Filing, Scope};
+use crate::db::users::User;
 use crate::db::{users, DbConn};
+use crate::domain::calendar::BusinessCalendar;
+use crate::domain::consultation::NewConsultationFields;
+use crate::domain::sla::{SlaClock, SlaPolicy, Step};
 use crate::domain::workflow::{check_transition, Actor, Payload, Rules, TransitionInput};
-use crate::domain::{Event, FieldErrors, Role};
+use crate::domain::{Event, FieldErrors, Priority, Role};
+use crate::notify::Notifier;
+use crate::settings::Settings;
 use crate::web::error::AppError;
+
+/// The rules and services every operation needs, built once from the settings.
+pub struct Desk {
+    pub rules: Rules,
+    pub sla: SlaPolicy,
+    pub calendar: BusinessCalendar,
+    pub notifier: Notifier,
+}
 
 /// One workflow event to fire.
 pub struct Fire<'a> {
-    pub rules: &'a Rules,
     /// What the actor may see; anything else is 404.
     pub scope: &'a Scope,
     pub actor: Actor,
@@ -23,47 +40,135 @@ pub struct Fire<'a> {
     pub now: DateTime<Utc>,
 }
 
-/// Checks an event against the table and the database and writes it with its
-/// timeline entry, or changes nothing.
-pub fn fire(conn: &mut DbConn, fire: &Fire) -> Result<Consultation, AppError> {
-    let current =
-        consultations::find_visible(conn, fire.id, fire.scope)?.ok_or_else(AppError::not_found)?;
-    if current.version != fire.version {
-        return Err(AppError::stale_version(current.version));
+fn stored(at: DateTime<Utc>) -> NaiveDateTime {
+    let at = at.naive_utc();
+    at.with_nanosecond(at.nanosecond() / 1_000 * 1_000)
+        .unwrap_or(at)
+}
+
+impl Desk {
+    pub fn new(settings: &Settings) -> Result<Desk, String> {
+        Ok(Desk {
+            rules: Rules {
+                reopen_window: chrono::Duration::days(settings.reopen_window_days),
+            },
+            sla: settings.sla,
+            calendar: BusinessCalendar::new(settings.timezone),
+            notifier: Notifier::new(settings)?,
+        })
     }
-    let (to, payload) = check_transition(
-        fire.rules,
-        &current.subject(),
-        fire.actor,
-        fire.event,
-        fire.input,
-        fire.now,
-    )
-    .map_err(|e| AppError::from_workflow(e, fire.event))?;
-    check_references(conn, fire.scope, &payload)?;
-    let now = fire.now.naive_utc();
-    let now = now
-        .with_nanosecond(now.nanosecond() / 1_000 * 1_000)
-        .unwrap_or(now);
-    let (changes, json) = consultations::transition_changes(&current, to, &payload, now);
-    let actor_id = match fire.actor {
-        Actor::User { id, .. } => Some(id),
-        Actor::System => None,
-    };
-    consultations::apply(
-        conn,
-        Change {
-            consultation: &current,
-            expected_version: fire.version,
-            event: fire.event.as_str(),
-            actor_id,
-            to_state: to,
-            changes,
-            payload: json,
-            now,
-        },
-    )?
-    .ok_or_else(|| AppError::stale_version(fire.version + 1))
+
+    /// Files a consultation with its hearing due time, its receipt and intake mail.
+    pub fn file(
+        &self,
+        conn: &mut DbConn,
+        fields: &NewConsultationFields,
+        filing: Filing,
+        now: DateTime<Utc>,
+    ) -> Result<Consultation, FileError> {
+        let clock = self.sla.on_file(&self.calendar, fields.priority, now);
+        let filing = Filing {
+            hearing_due_at: clock.hearing_due_at.map(stored),
+            ..filing
+        };
+        consultations::file(conn, &filing, &|conn, c| self.notifier.filed(conn, c))
+    }
+
+    /// Checks an event against the table and the database and writes it with its
+    /// timeline entry, SLA times and mail, or changes nothing.
+    pub fn fire(&self, conn: &mut DbConn, fire: &Fire) -> Result<Consultation, AppError> {
+        let current = consultations::find_visible(conn, fire.id, fire.scope)?
+            .ok_or_else(AppError::not_found)?;
+        if current.version != fire.version {
+            return Err(AppError::stale_version(current.version));
+        }
+        let (to, payload) = check_transition(
+            &self.rules,
+            &current.subject(),
+            fire.actor,
+            fire.event,
+            fire.input,
+            fire.now,
+        )
+        .map_err(|e| AppError::from_workflow(e, fire.event))?;
+        check_references(conn, fire.scope, &payload)?;
+        let now = stored(fire.now);
+        let (mut changes, json) = consultations::transition_changes(&current, to, &payload, now);
+        let clock = self.sla.on_event(
+            &self.calendar,
+            sla_clock(&current),
+            Priority::parse(&current.priority).unwrap_or(Priority::Normal),
+            Step {
+                event: fire.event,
+                from: current.state(),
+                to,
+            },
+            fire.now,
+        );
+        changes.hearing_due_at = Some(clock.hearing_due_at.map(stored));
+        changes.resolution_due_at = Some(clock.resolution_due_at.map(stored));
+        changes.due_at = Some(clock.due_at.map(stored));
+        changes.sla_paused_at = Some(clock.paused_at.map(stored));
+        let actor_id = match fire.actor {
+            Actor::User { id, .. } => Some(id),
+            Actor::System => None,
+        };
+        conn.transaction(|conn| {
+            let updated = consultations::apply(
+                conn,
+                Change {
+                    consultation: &current,
+                    expected_version: fire.version,
+                    event: fire.event.as_str(),
+                    actor_id,
+                    to_state: to,
+                    changes,
+                    payload: json,
+                    now,
+                },
+            )?
+            .ok_or_else(|| AppError::stale_version(fire.version + 1))?;
+            self.notifier
+                .event(conn, &current, &updated, fire.event, actor_id, &payload)?;
+            Ok(updated)
+        })
+    }
+
+    /// Adds a comment (or internal note) and tells the people concerned.
+    pub fn comment(
+        &self,
+        conn: &mut DbConn,
+        consultation: &Consultation,
+        author: &User,
+        body: &str,
+        internal: bool,
+        now: NaiveDateTime,
+    ) -> QueryResult<Comment> {
+        conn.transaction(|conn| {
+            let comment = comments::insert(
+                conn,
+                &NewComment {
+                    consultation_id: consultation.id,
+                    author_id: author.id,
+                    body,
+                    internal,
+                    created_at: now,
+                },
+            )?;
+            self.notifier
+                .comment(conn, consultation, author, body, internal)?;
+            Ok(comment)
+        })
+    }
+}
+
+fn sla_clock(c: &Consultation) -> SlaClock {
+    SlaClock {
+        hearing_due_at: c.hearing_due_at.map(|t| t.and_utc()),
+        resolution_due_at: c.resolution_due_at.map(|t| t.and_utc()),
+        due_at: c.due_at.map(|t| t.and_utc()),
+        paused_at: c.sla_paused_at.map(|t| t.and_utc()),
+    }
 }
 
 /// The references a payload makes must hold: the assignee is an active helpdesk

@@ -8,6 +8,7 @@ pub mod demo;
 pub mod desk;
 pub mod directory;
 pub mod domain;
+pub mod notify;
 pub mod settings;
 pub mod startup;
 pub mod web;

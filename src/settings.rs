@@ -7,6 +7,9 @@ use std::path::{Path, PathBuf};
 use chrono_tz::Tz;
 use rand::RngCore;
 
+use crate::domain::sla::SlaPolicy;
+use crate::notify::worker::WorkerConfig;
+
 #[derive(Clone)]
 pub struct Settings {
     pub database_url: String,
@@ -28,6 +31,14 @@ pub struct Settings {
     pub db_pool_size: u32,
     /// HTTP worker threads; defaults to the number of cores.
     pub workers: Option<usize>,
+    /// Due times per priority and how early reminders go out.
+    pub sla: SlaPolicy,
+    /// Whether `serve` runs the outbox/SLA worker in-process.
+    pub run_worker: bool,
+    pub worker_poll_ms: u64,
+    pub mail_max_attempts: i32,
+    pub mail_retry_base_secs: i64,
+    pub sla_sweep_secs: u64,
 }
 
 impl fmt::Debug for Settings {
@@ -77,6 +88,29 @@ impl Settings {
             login_attempts_per_address_per_minute: 60,
             db_pool_size: 8,
             workers: None,
+            sla: SlaPolicy::default(),
+            run_worker: true,
+            worker_poll_ms: 1000,
+            mail_max_attempts: 8,
+            mail_retry_base_secs: 30,
+            sla_sweep_secs: 60,
+        }
+    }
+
+    /// Where the file transport writes `.eml` files.
+    pub fn mail_dir(&self) -> PathBuf {
+        self.data_dir.join("mail")
+    }
+
+    /// The worker's timing, from the settings.
+    pub fn worker_config(&self) -> WorkerConfig {
+        WorkerConfig {
+            poll: std::time::Duration::from_millis(self.worker_poll_ms),
+            batch: 50,
+            max_attempts: self.mail_max_attempts,
+            retry_base: chrono::Duration::seconds(self.mail_retry_base_secs),
+            sweep_every: std::time::Duration::from_secs(self.sla_sweep_secs),
+            lease: chrono::Duration::minutes(5),
         }
     }
 
@@ -126,6 +160,36 @@ impl Settings {
             i64::from(s.login_attempts_per_address_per_minute),
         )? as u32;
         s.db_pool_size = number("DIGICON_DB_POOL_SIZE", i64::from(s.db_pool_size))? as u32;
+        s.worker_poll_ms = number("DIGICON_WORKER_POLL_MS", s.worker_poll_ms as i64)? as u64;
+        s.mail_max_attempts =
+            number("DIGICON_MAIL_MAX_ATTEMPTS", i64::from(s.mail_max_attempts))? as i32;
+        s.mail_retry_base_secs = number("DIGICON_MAIL_RETRY_BASE_SECS", s.mail_retry_base_secs)?;
+        s.sla_sweep_secs = number("DIGICON_SLA_SWEEP_SECS", s.sla_sweep_secs as i64)? as u64;
+        s.sla.remind_before = chrono::Duration::hours(number(
+            "DIGICON_SLA_REMIND_HOURS",
+            s.sla.remind_before.num_hours(),
+        )?);
+        if let Some(v) = var("DIGICON_SLA_HEARING_DAYS") {
+            s.sla.hearing = s
+                .sla
+                .hearing
+                .parse(&v)
+                .map_err(|e| format!("DIGICON_SLA_HEARING_DAYS: {e}"))?;
+        }
+        if let Some(v) = var("DIGICON_SLA_RESOLUTION_DAYS") {
+            s.sla.resolution = s
+                .sla
+                .resolution
+                .parse(&v)
+                .map_err(|e| format!("DIGICON_SLA_RESOLUTION_DAYS: {e}"))?;
+        }
+        if let Some(v) = var("DIGICON_WORKER") {
+            s.run_worker = match v.as_str() {
+                "on" | "true" | "1" => true,
+                "off" | "false" | "0" => false,
+                _ => return Err(format!("DIGICON_WORKER: expected on or off, got {v:?}")),
+            };
+        }
         if var("DIGICON_WORKERS").is_some() {
             s.workers = Some(number("DIGICON_WORKERS", 1)? as usize);
         }

@@ -2,12 +2,17 @@
 //! Tests use the same `Application` the binary runs, bound to port 0.
 
 use std::net::TcpListener;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use actix_web::dev::{Server, Service};
 use actix_web::middleware::Logger;
 use actix_web::{web, App, HttpServer};
 
 use crate::db::{self, Pool};
+use crate::desk::Desk;
+use crate::notify::mailer::Mailer;
+use crate::notify::worker::Worker;
 use crate::settings::Settings;
 use crate::web::error::{localize, request_locale, AppError};
 use crate::web::{routes, AppState};
@@ -15,6 +20,44 @@ use crate::web::{routes, AppState};
 pub struct Application {
     port: u16,
     server: Server,
+    worker: Option<RunningWorker>,
+}
+
+/// The outbox/SLA worker on its own thread, and the flag that stops it.
+pub struct RunningWorker {
+    stop: Arc<AtomicBool>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl RunningWorker {
+    /// Starts a worker thread.
+    pub fn start(
+        pool: Pool,
+        settings: &Settings,
+        desk: Arc<Desk>,
+    ) -> Result<RunningWorker, String> {
+        let mailer = Mailer::new(
+            settings.smtp_url.as_deref(),
+            &settings.mail_dir(),
+            &settings.mail_from,
+        )?;
+        let worker = Worker::new(pool, mailer, desk, settings.worker_config());
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::Builder::new()
+            .name("digicon-worker".into())
+            .spawn(move || worker.run(&flag))
+            .map_err(|e| format!("cannot start the worker: {e}"))?;
+        Ok(RunningWorker { stop, thread })
+    }
+
+    /// Asks the worker to stop after the message it is sending, and waits for it.
+    pub fn stop(self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if self.thread.join().is_err() {
+            log::error!("the worker thread panicked");
+        }
+    }
 }
 
 /// Connects and brings the schema up to date.
@@ -44,7 +87,13 @@ impl Application {
         let port = listener.local_addr().map_err(|e| e.to_string())?.port();
         let workers = settings.workers;
         let max_body = settings.max_body_bytes;
-        let state = web::Data::new(AppState::new(pool, settings));
+        let desk = Arc::new(Desk::new(&settings)?);
+        let worker = if settings.run_worker {
+            Some(RunningWorker::start(pool.clone(), &settings, desk.clone())?)
+        } else {
+            None
+        };
+        let state = web::Data::new(AppState::new(pool, settings, desk));
         let mut server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
@@ -77,6 +126,7 @@ impl Application {
         Ok(Application {
             port,
             server: server.run(),
+            worker,
         })
     }
 
@@ -89,7 +139,14 @@ impl Application {
         self.port
     }
 
+    /// Serves until the server is stopped (SIGINT/SIGTERM or its handle), then
+    /// stops the worker.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let result = self.server.await;
+        if let Some(worker) = self.worker {
+            // Joining blocks; do it off the async runtime.
+            let _ = actix_web::rt::task::spawn_blocking(move || worker.stop()).await;
+        }
+        result
     }
 }

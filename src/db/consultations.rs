@@ -44,6 +44,9 @@ pub struct Consultation {
     pub hearing_due_at: Option<NaiveDateTime>,
     pub resolution_due_at: Option<NaiveDateTime>,
     pub due_at: Option<NaiveDateTime>,
+    pub sla_paused_at: Option<NaiveDateTime>,
+    pub reminded_due_at: Option<NaiveDateTime>,
+    pub breached_due_at: Option<NaiveDateTime>,
 }
 
 impl Consultation {
@@ -81,6 +84,8 @@ struct NewConsultationRow<'a> {
     version: i32,
     created_at: NaiveDateTime,
     updated_at: NaiveDateTime,
+    hearing_due_at: Option<NaiveDateTime>,
+    due_at: Option<NaiveDateTime>,
 }
 
 /// Column changes of one write; `None` leaves a column as it is, `Some(None)` clears it.
@@ -102,6 +107,10 @@ pub struct ConsultationChanges {
     pub first_response_at: Option<Option<NaiveDateTime>>,
     pub resolved_at: Option<Option<NaiveDateTime>>,
     pub closed_at: Option<Option<NaiveDateTime>>,
+    pub hearing_due_at: Option<Option<NaiveDateTime>>,
+    pub resolution_due_at: Option<Option<NaiveDateTime>>,
+    pub due_at: Option<Option<NaiveDateTime>>,
+    pub sla_paused_at: Option<Option<NaiveDateTime>>,
 }
 
 /// Everything needed to file one consultation.
@@ -113,7 +122,12 @@ pub struct Filing<'a> {
     /// `(key, request hash)` of an `Idempotency-Key` request.
     pub idempotency: Option<(&'a str, &'a str)>,
     pub now: NaiveDateTime,
+    /// When the hearing is due (SLA), which is also the running due time.
+    pub hearing_due_at: Option<NaiveDateTime>,
 }
+
+/// Work done inside the filing transaction once the consultation exists (its mail).
+pub type AfterFiling<'a> = dyn Fn(&mut DbConn, &Consultation) -> QueryResult<()> + 'a;
 
 #[derive(Debug)]
 pub enum FileError {
@@ -132,11 +146,19 @@ impl From<diesel::result::Error> for FileError {
 /// `file` event and its idempotency key in one transaction. Concurrent filings queue
 /// on the counter row; the first filing of a year may race on creating that row and
 /// is simply retried.
-pub fn file(conn: &mut DbConn, filing: &Filing) -> Result<Consultation, FileError> {
+pub fn file(
+    conn: &mut DbConn,
+    filing: &Filing,
+    after: &AfterFiling,
+) -> Result<Consultation, FileError> {
     let mut attempts = 0;
     loop {
         attempts += 1;
-        match conn.transaction(|conn| file_once(conn, filing)) {
+        match conn.transaction(|conn| {
+            let consultation = file_once(conn, filing)?;
+            after(conn, &consultation)?;
+            Ok(consultation)
+        }) {
             Ok(consultation) => return Ok(consultation),
             Err(e) if is_unique_violation(&e) => {
                 if let Some((key, _)) = filing.idempotency {
@@ -175,6 +197,8 @@ fn file_once(conn: &mut DbConn, filing: &Filing) -> QueryResult<Consultation> {
             version: 1,
             created_at: filing.now,
             updated_at: filing.now,
+            hearing_due_at: filing.hearing_due_at,
+            due_at: filing.hearing_due_at,
         })
         .returning(consultations::id)
         .get_result(conn)?;
@@ -588,4 +612,98 @@ fn escape_like(text: &str) -> String {
     text.replace('\\', "\\\\")
         .replace('%', "\\%")
         .replace('_', "\\_")
+}
+
+/// Consultations whose running due time falls within `[now, horizon]` and whose
+/// reminder for that due time has not gone out.
+pub fn needing_reminder(
+    conn: &mut DbConn,
+    now: NaiveDateTime,
+    horizon: NaiveDateTime,
+    limit: i64,
+) -> QueryResult<Vec<Consultation>> {
+    use consultations::dsl as c;
+    c::consultations
+        .filter(c::due_at.gt(now))
+        .filter(c::due_at.le(horizon))
+        .filter(
+            c::reminded_due_at
+                .is_null()
+                .or(c::reminded_due_at.nullable().ne(c::due_at)),
+        )
+        .order(c::due_at.asc())
+        .limit(limit)
+        .select(Consultation::as_select())
+        .load(conn)
+}
+
+/// Consultations past their running due time without a breach notice for it.
+pub fn needing_breach_notice(
+    conn: &mut DbConn,
+    now: NaiveDateTime,
+    limit: i64,
+) -> QueryResult<Vec<Consultation>> {
+    use consultations::dsl as c;
+    c::consultations
+        .filter(c::due_at.le(now))
+        .filter(
+            c::breached_due_at
+                .is_null()
+                .or(c::breached_due_at.nullable().ne(c::due_at)),
+        )
+        .order(c::due_at.asc())
+        .limit(limit)
+        .select(Consultation::as_select())
+        .load(conn)
+}
+
+/// Records that the reminder (or breach notice) for `due_at` went out. Returns 0
+/// when the due time moved or someone else recorded it first.
+pub fn mark_notified(
+    conn: &mut DbConn,
+    id: i64,
+    due_at: NaiveDateTime,
+    breach: bool,
+) -> QueryResult<usize> {
+    use consultations::dsl as c;
+    let target = c::consultations
+        .filter(c::id.eq(id))
+        .filter(c::due_at.eq(due_at));
+    if breach {
+        diesel::update(
+            target.filter(
+                c::breached_due_at
+                    .is_null()
+                    .or(c::breached_due_at.ne(due_at)),
+            ),
+        )
+        .set(c::breached_due_at.eq(Some(due_at)))
+        .execute(conn)
+    } else {
+        diesel::update(
+            target.filter(
+                c::reminded_due_at
+                    .is_null()
+                    .or(c::reminded_due_at.ne(due_at)),
+            ),
+        )
+        .set(c::reminded_due_at.eq(Some(due_at)))
+        .execute(conn)
+    }
+}
+
+/// Resolved consultations whose reopen window ended before `cutoff`.
+pub fn resolved_before(
+    conn: &mut DbConn,
+    cutoff: NaiveDateTime,
+    limit: i64,
+) -> QueryResult<Vec<Consultation>> {
+    use consultations::dsl as c;
+    c::consultations
+        .filter(c::state.eq(State::Resolved.as_str()))
+        .filter(c::resolved_at.le(cutoff))
+        .order(c::resolved_at.asc())
+        .limit(limit)
+        .select(Consultation::as_select())
+        .load(conn)
 }

@@ -49,3 +49,12 @@ pub fn for_consultation(conn: &mut DbConn, consultation_id: i64) -> QueryResult<
         .select(EventRow::as_select())
         .load(conn)
 }
+
+/// How many events of one kind a consultation has had (for calendar SEQUENCE).
+pub fn count_of(conn: &mut DbConn, consultation_id: i64, event: &str) -> QueryResult<i64> {
+    consultation_events::table
+        .filter(consultation_events::consultation_id.eq(consultation_id))
+        .filter(consultation_events::event.eq(event))
+        .count()
+        .get_result(conn)
+}

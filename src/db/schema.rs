@@ -25,6 +25,7 @@ diesel::table! {
         active -> Bool,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        mail_opt_out -> Text,
     }
 }
 
@@ -65,6 +66,9 @@ diesel::table! {
         hearing_due_at -> Nullable<Timestamp>,
         resolution_due_at -> Nullable<Timestamp>,
         due_at -> Nullable<Timestamp>,
+        sla_paused_at -> Nullable<Timestamp>,
+        reminded_due_at -> Nullable<Timestamp>,
+        breached_due_at -> Nullable<Timestamp>,
     }
 }
 
@@ -103,6 +107,28 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    outbox (id) {
+        id -> BigInt,
+        kind -> Text,
+        consultation_id -> Nullable<BigInt>,
+        recipient_id -> Nullable<BigInt>,
+        recipient_email -> Text,
+        locale -> Text,
+        subject -> Text,
+        body_text -> Text,
+        body_html -> Text,
+        calendar -> Nullable<Text>,
+        status -> Text,
+        attempts -> Integer,
+        next_attempt_at -> Timestamp,
+        claimed_until -> Nullable<Timestamp>,
+        last_error -> Nullable<Text>,
+        created_at -> Timestamp,
+        sent_at -> Nullable<Timestamp>,
+    }
+}
+
 diesel::joinable!(users -> departments (department_id));
 diesel::joinable!(consultations -> departments (department_id));
 diesel::joinable!(consultation_events -> consultations (consultation_id));
@@ -116,4 +142,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     consultation_events,
     comments,
     idempotency_keys,
+    outbox,
 );

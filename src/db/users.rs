@@ -19,6 +19,8 @@ pub struct User {
     pub active: bool,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// Comma-separated kinds of optional mail the user does not want.
+    pub mail_opt_out: String,
 }
 
 #[derive(Debug, Insertable)]
@@ -43,6 +45,7 @@ pub struct UserChanges {
     pub locale: Option<String>,
     pub active: Option<bool>,
     pub password_hash: Option<String>,
+    pub mail_opt_out: Option<String>,
     pub updated_at: Option<NaiveDateTime>,
 }
 
@@ -89,4 +92,22 @@ pub fn update(conn: &mut DbConn, id: i64, changes: &UserChanges) -> QueryResult<
 
 pub fn count(conn: &mut DbConn) -> QueryResult<i64> {
     users::table.count().get_result(conn)
+}
+
+/// Active users with a role, optionally only in some departments.
+pub fn with_role(
+    conn: &mut DbConn,
+    role: &str,
+    departments: Option<&[i64]>,
+) -> QueryResult<Vec<User>> {
+    let mut query = users::table
+        .filter(users::role.eq(role))
+        .filter(users::active.eq(true))
+        .order(users::id.asc())
+        .select(User::as_select())
+        .into_boxed();
+    if let Some(ids) = departments {
+        query = query.filter(users::department_id.eq_any(ids.to_vec()));
+    }
+    query.load(conn)
 }

@@ -1,11 +1,13 @@
 //! Pure rules of the consultation desk: the workflow table, roles, fiscal years and
 //! input validation. Nothing here does I/O, so every rule is unit-tested directly.
 
+pub mod calendar;
 pub mod consultation;
 pub mod directory;
 pub mod fiscal;
 pub mod password;
 pub mod role;
+pub mod sla;
 pub mod validation;
 pub mod workflow;
 

@@ -251,9 +251,13 @@ impl Default for Rules {
     }
 }
 
-/// The fields of a transition request as they arrive; which are needed depends on the event.
+/// A transition request as it arrives; which fields are needed depends on the event.
 #[derive(Debug, Default, Clone, Deserialize, ToSchema)]
 pub struct TransitionInput {
+    /// One of the workflow events.
+    pub event: Option<String>,
+    /// The version the caller saw.
+    pub version: Option<i32>,
     /// RFC 3339 with offset, e.g. `2025-04-01T09:00:00+09:00`.
     pub hearing_at: Option<String>,
     pub hearing_place: Option<String>,

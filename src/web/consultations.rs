@@ -14,12 +14,12 @@ use super::auth::CurrentUser;
 use super::error::{AppError, Kind, Problem};
 use super::json::ApiJson;
 use super::AppState;
-use crate::db::comments::{self, NewComment};
+use crate::db::comments;
 use crate::db::consultations::{
     self, AssigneeFilter, Change, Consultation, Cursor, FileError, Filing, ListQuery, Sort,
 };
-use crate::db::{self, departments, events, DbConn};
-use crate::desk::{self, Fire};
+use crate::db::{self, departments, events, users, DbConn};
+use crate::desk::Fire;
 use crate::domain::consultation::{ConsultationEditInput, NewConsultationInput, TEXT_MAX_CHARS};
 use crate::domain::fiscal::fiscal_year;
 use crate::domain::workflow::{allowed_events, role_may_fire, TransitionInput};
@@ -110,7 +110,7 @@ pub struct ConsultationPage {
 }
 
 fn view_for(state: &AppState, user: &CurrentUser, c: Consultation) -> ConsultationView {
-    let allowed = allowed_events(&state.rules, &c.subject(), user.actor(), Utc::now());
+    let allowed = allowed_events(&state.desk.rules, &c.subject(), user.actor(), Utc::now());
     ConsultationView::new(state, c, Some(allowed))
 }
 
@@ -376,6 +376,7 @@ pub async fn create(
     let hash = format!("{:x}", Sha256::digest(body.canonical.as_bytes()));
     let timezone = state.settings.timezone;
     let caller = user.clone();
+    let desk = state.clone();
     let filed = state
         .db(move |conn| {
             let user = caller;
@@ -394,17 +395,18 @@ pub async fn create(
                 }
             }
             let department_id = filing_department(conn, &user, fields.department_id)?;
-            let now = db::now();
-            let local_date = now.and_utc().with_timezone(&timezone).date_naive();
+            let now = Utc::now();
+            let local_date = now.with_timezone(&timezone).date_naive();
             let filing = Filing {
                 fields: &fields,
                 department_id,
                 requester_id: user.id,
                 fiscal_year: fiscal_year(local_date),
                 idempotency: key.as_deref().map(|k| (k, hash.as_str())),
-                now,
+                now: db::now(),
+                hearing_due_at: None,
             };
-            match consultations::file(conn, &filing) {
+            match desk.desk.file(conn, &fields, filing, now) {
                 Ok(c) => Ok(Filed::Created(c)),
                 Err(FileError::KeyTaken) => {
                     let key = key.as_deref().unwrap_or_default();
@@ -539,18 +541,8 @@ pub async fn update(
     Ok(HttpResponse::Ok().json(view_for(&state, &user, consultation)))
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
-pub struct TransitionRequest {
-    /// One of the workflow events.
-    pub event: Option<String>,
-    /// The version the caller saw.
-    pub version: Option<i32>,
-    #[serde(flatten)]
-    pub fields: TransitionInput,
-}
-
 /// Fire a workflow event.
-#[utoipa::path(post, path = "/api/v1/consultations/{id}/transitions", tag = "consultations", request_body = TransitionRequest,
+#[utoipa::path(post, path = "/api/v1/consultations/{id}/transitions", tag = "consultations", request_body = TransitionInput,
     security(("bearer" = [])),
     responses((status = 200, body = ConsultationView), (status = 400, body = Problem), (status = 401, body = Problem),
         (status = 403, body = Problem, description = "the caller's role may not fire the event"),
@@ -562,7 +554,7 @@ pub async fn transition(
     state: web::Data<AppState>,
     user: CurrentUser,
     id: web::Path<i64>,
-    body: ApiJson<TransitionRequest>,
+    body: ApiJson<TransitionInput>,
 ) -> Result<HttpResponse, AppError> {
     let id = id.into_inner();
     let request = body.value;
@@ -593,16 +585,15 @@ pub async fn transition(
     let consultation = state
         .db(move |conn| {
             let scope = caller.scope(conn)?;
-            desk::fire(
+            app.desk.fire(
                 conn,
                 &Fire {
-                    rules: &app.rules,
                     scope: &scope,
                     actor: caller.actor(),
                     id,
                     version,
                     event,
-                    input: &request.fields,
+                    input: &request,
                     now: Utc::now(),
                 },
             )
@@ -733,25 +724,20 @@ pub async fn comment(
     let internal = input.internal.unwrap_or(false);
     let mut errors = FieldErrors::new();
     let text = errors.required_text("body", input.body.as_deref(), TEXT_MAX_CHARS);
+    let app = state.clone();
     let comment = state
         .db(move |conn| {
-            visible(conn, &user, id)?;
+            let consultation = visible(conn, &user, id)?;
             // Managers read; they do not take part.
             if user.role == Role::Manager || (internal && !user.role.is_staff()) {
                 return Err(AppError::forbidden());
             }
             errors.into_result()?;
             let text = text.unwrap_or_default();
-            Ok(comments::insert(
-                conn,
-                &NewComment {
-                    consultation_id: id,
-                    author_id: user.id,
-                    body: &text,
-                    internal,
-                    created_at: db::now(),
-                },
-            )?)
+            let author = users::find(conn, user.id)?.ok_or_else(AppError::not_found)?;
+            Ok(app
+                .desk
+                .comment(conn, &consultation, &author, &text, internal, db::now())?)
         })
         .await?;
     Ok(HttpResponse::Created().json(CommentView {

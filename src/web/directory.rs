@@ -32,6 +32,8 @@ pub struct UserView {
     /// `ja` or `en`.
     pub locale: String,
     pub active: bool,
+    /// Optional mail the user turned off.
+    pub mail_opt_out: Vec<String>,
 }
 
 impl UserView {
@@ -50,6 +52,12 @@ impl UserView {
             },
             locale: user.locale,
             active: user.active,
+            mail_opt_out: user
+                .mail_opt_out
+                .split(',')
+                .filter(|k| !k.is_empty())
+                .map(str::to_string)
+                .collect(),
         })
     }
 }
@@ -245,6 +253,7 @@ pub async fn update_user(
                     locale,
                     active: input.active,
                     password_hash,
+                    mail_opt_out: None,
                     updated_at: Some(db::now()),
                 },
             )?;
@@ -333,4 +342,59 @@ pub async fn update_department(
         })
         .await?;
     Ok(HttpResponse::Ok().json(department))
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct MeUpdate {
+    /// `ja` or `en`.
+    pub locale: Option<String>,
+    /// Optional mail the caller does not want: any of `reminder`, `comment`.
+    pub mail_opt_out: Option<Vec<String>>,
+}
+
+/// Change one's own language and mail preferences.
+#[utoipa::path(patch, path = "/api/v1/me", tag = "directory", request_body = MeUpdate, security(("bearer" = [])),
+    responses((status = 200, body = UserView), (status = 400, body = Problem), (status = 401, body = Problem), (status = 422, body = Problem)))]
+#[patch("/api/v1/me")]
+pub async fn update_me(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    body: ApiJson<MeUpdate>,
+) -> Result<HttpResponse, AppError> {
+    let input = body.value;
+    let view = state
+        .db(move |conn| {
+            let mut errors = FieldErrors::new();
+            let locale = input
+                .locale
+                .as_deref()
+                .map(|l| parse_locale(&mut errors, Some(l)));
+            let opt_out = input.mail_opt_out.as_ref().map(|kinds| {
+                if kinds
+                    .iter()
+                    .any(|k| !crate::notify::OPTIONAL_KINDS.contains(&k.as_str()))
+                {
+                    errors.add("mail_opt_out", "validation.mail_kind");
+                }
+                let mut kinds = kinds.clone();
+                kinds.sort();
+                kinds.dedup();
+                kinds.join(",")
+            });
+            errors.into_result()?;
+            users::update(
+                conn,
+                user.id,
+                &UserChanges {
+                    locale,
+                    mail_opt_out: opt_out,
+                    updated_at: Some(db::now()),
+                    ..Default::default()
+                },
+            )?;
+            let row = users::find(conn, user.id)?.ok_or_else(AppError::not_found)?;
+            UserView::load(conn, row)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(view))
 }

@@ -100,6 +100,27 @@ pub fn t(locale: Locale, key: &str, args: &[(&str, String)]) -> String {
     text
 }
 
+const WEEKDAYS_JA: [&str; 7] = ["月", "火", "水", "木", "金", "土", "日"];
+
+/// A time for people: `2025年4月1日(火) 09:00` in Japanese, `Tue 1 Apr 2025 09:00` in English.
+pub fn format_datetime<Tz: chrono::TimeZone>(locale: Locale, at: &chrono::DateTime<Tz>) -> String
+where
+    Tz::Offset: std::fmt::Display,
+{
+    use chrono::Datelike;
+    match locale {
+        Locale::Ja => format!(
+            "{}年{}月{}日({}) {}",
+            at.year(),
+            at.month(),
+            at.day(),
+            WEEKDAYS_JA[at.weekday().num_days_from_monday() as usize],
+            at.format("%H:%M")
+        ),
+        Locale::En => at.format("%a %-d %b %Y %H:%M").to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -125,6 +146,13 @@ mod tests {
         ja_keys.sort();
         en_keys.sort();
         assert_eq!(ja_keys, en_keys);
+    }
+
+    #[test]
+    fn times_read_naturally_in_each_language() {
+        let at = chrono::DateTime::parse_from_rfc3339("2025-04-01T09:00:00+09:00").expect("time");
+        assert_eq!(format_datetime(Locale::Ja, &at), "2025年4月1日(火) 09:00");
+        assert_eq!(format_datetime(Locale::En, &at), "Tue 1 Apr 2025 09:00");
     }
 
     #[test]

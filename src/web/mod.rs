@@ -1,6 +1,7 @@
 //! HTTP: the JSON API under `/api/v1`, health checks and the OpenAPI document.
 //! Handlers are thin: authenticate, parse, call `domain`/`db`, render.
 
+pub mod admin;
 pub mod auth;
 pub mod consultations;
 pub mod directory;
@@ -14,7 +15,9 @@ use actix_web::{web, HttpRequest};
 use chrono::{NaiveDateTime, SecondsFormat, TimeZone};
 
 use crate::db::{DbConn, Pool};
-use crate::domain::workflow::Rules;
+use std::sync::Arc;
+
+use crate::desk::Desk;
 use crate::settings::Settings;
 use auth::{JwtKeys, LoginLimits};
 use error::AppError;
@@ -23,17 +26,15 @@ use error::AppError;
 pub struct AppState {
     pub pool: Pool,
     pub settings: Settings,
-    pub rules: Rules,
+    pub desk: Arc<Desk>,
     pub jwt: JwtKeys,
     pub login_limits: LoginLimits,
 }
 
 impl AppState {
-    pub fn new(pool: Pool, settings: Settings) -> AppState {
+    pub fn new(pool: Pool, settings: Settings, desk: Arc<Desk>) -> AppState {
         AppState {
-            rules: Rules {
-                reopen_window: chrono::Duration::days(settings.reopen_window_days),
-            },
+            desk,
             jwt: JwtKeys::new(&settings.jwt_secret),
             login_limits: LoginLimits::new(
                 settings.login_attempts_per_account_per_minute,
@@ -75,6 +76,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(openapi::document)
         .service(auth::issue_token)
         .service(directory::me)
+        .service(directory::update_me)
+        .service(admin::list_outbox)
+        .service(admin::retry_outbox)
         .service(directory::list_users)
         .service(directory::create_user)
         .service(directory::get_user)

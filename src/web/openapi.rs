@@ -5,7 +5,7 @@ use actix_web::{get, HttpResponse};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{auth, consultations, directory, error, health};
+use super::{admin, auth, consultations, directory, error, health};
 use crate::db::departments::Department;
 use crate::domain;
 
@@ -15,19 +15,20 @@ use crate::domain;
     paths(
         health::healthz, health::readyz,
         auth::issue_token,
-        directory::me, directory::list_users, directory::create_user, directory::get_user,
+        directory::me, directory::update_me, directory::list_users, directory::create_user, directory::get_user,
         directory::update_user, directory::list_departments, directory::create_department,
         directory::update_department,
         consultations::list, consultations::create, consultations::get, consultations::update,
         consultations::transition, consultations::timeline, consultations::comment,
+        admin::list_outbox, admin::retry_outbox,
     ),
     components(schemas(
         error::Problem, auth::TokenRequest, auth::TokenResponse,
         directory::UserView, directory::DepartmentRef, directory::UserPage, directory::DepartmentList,
-        directory::UserUpdate, directory::DepartmentUpdate, Department,
+        directory::UserUpdate, directory::DepartmentUpdate, directory::MeUpdate, Department,
+        admin::OutboxView, admin::OutboxPage,
         domain::directory::NewUserInput, domain::directory::NewDepartmentInput,
-        consultations::ConsultationView, consultations::ConsultationPage, consultations::TransitionRequest,
-        consultations::TimelineItem, consultations::Timeline, consultations::CommentInput, consultations::CommentView,
+        consultations::ConsultationView, consultations::ConsultationPage,         consultations::TimelineItem, consultations::Timeline, consultations::CommentInput, consultations::CommentView,
         domain::consultation::NewConsultationInput, domain::consultation::ConsultationEditInput,
         domain::workflow::TransitionInput, domain::Role, domain::State, domain::Event,
         domain::Category, domain::Priority,

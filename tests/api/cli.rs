@@ -31,21 +31,67 @@ fn the_command_line_creates_departments_and_users_and_refuses_mistakes(database_
     let run = |args: &[&str], stdin: &str| digicon(database_url, dir.path(), args, stdin);
 
     let migrate = run(&["migrate"], "");
-    assert!(migrate.status.success(), "{}", String::from_utf8_lossy(&migrate.stderr));
+    assert!(
+        migrate.status.success(),
+        "{}",
+        String::from_utf8_lossy(&migrate.stderr)
+    );
 
-    let bureau = run(&["department", "add", "--code", "SHIMIN", "--name", "市民局"], "");
-    assert!(bureau.status.success(), "{}", String::from_utf8_lossy(&bureau.stderr));
-    let division = run(&["department", "add", "--code", "SHIMINKA", "--name", "市民課", "--parent", "SHIMIN"], "");
+    let bureau = run(
+        &["department", "add", "--code", "SHIMIN", "--name", "市民局"],
+        "",
+    );
+    assert!(
+        bureau.status.success(),
+        "{}",
+        String::from_utf8_lossy(&bureau.stderr)
+    );
+    let division = run(
+        &[
+            "department",
+            "add",
+            "--code",
+            "SHIMINKA",
+            "--name",
+            "市民課",
+            "--parent",
+            "SHIMIN",
+        ],
+        "",
+    );
     assert!(division.status.success());
     assert!(String::from_utf8_lossy(&division.stdout).contains("(division)"));
 
-    let orphan = run(&["department", "add", "--code", "X", "--name", "x", "--parent", "NOPE"], "");
+    let orphan = run(
+        &[
+            "department",
+            "add",
+            "--code",
+            "X",
+            "--name",
+            "x",
+            "--parent",
+            "NOPE",
+        ],
+        "",
+    );
     assert_eq!(orphan.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&orphan.stderr).contains("unknown department code \"NOPE\""));
 
     let add = |role: &str, department: &str, email: &str| {
         run(
-            &["user", "add", "--email", email, "--name", "田中 健", "--role", role, "--department", department],
+            &[
+                "user",
+                "add",
+                "--email",
+                email,
+                "--name",
+                "田中 健",
+                "--role",
+                role,
+                "--department",
+                department,
+            ],
             "a long password\n",
         )
     };
@@ -57,9 +103,17 @@ fn the_command_line_creates_departments_and_users_and_refuses_mistakes(database_
     assert!(String::from_utf8_lossy(&unknown_role.stderr).contains("unknown role"));
 
     let created = add("requester", "SHIMINKA", "Tanaka@City.Test");
-    assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stderr));
+    assert!(
+        created.status.success(),
+        "{}",
+        String::from_utf8_lossy(&created.stderr)
+    );
     let again = add("requester", "SHIMINKA", "tanaka@city.test");
-    assert_eq!(again.status.code(), Some(2), "a taken e-mail is the user's mistake");
+    assert_eq!(
+        again.status.code(),
+        Some(2),
+        "a taken e-mail is the user's mistake"
+    );
     assert!(String::from_utf8_lossy(&again.stderr).contains("email"));
 
     let pool = digicon::db::build_pool(database_url, 1).expect("pool");
@@ -68,7 +122,10 @@ fn the_command_line_creates_departments_and_users_and_refuses_mistakes(database_
         .expect("query")
         .expect("user exists");
     assert_eq!(user.role, "requester");
-    assert!(digicon::domain::password::verify("a long password", &user.password_hash));
+    assert!(digicon::domain::password::verify(
+        "a long password",
+        &user.password_hash
+    ));
 }
 
 #[test]
@@ -91,7 +148,16 @@ fn a_bad_database_url_is_reported_clearly() {
     let out = digicon("mysql://localhost/x", dir.path(), &["migrate"], "");
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("sqlite:// or postgres://"));
-    let out = digicon("postgres://nobody@127.0.0.1:1/none", dir.path(), &["migrate"], "");
+    let out = digicon(
+        "postgres://nobody@127.0.0.1:1/none",
+        dir.path(),
+        &["migrate"],
+        "",
+    );
     assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("connect"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("connect"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

@@ -55,7 +55,6 @@ pub struct Org {
 
 pub struct TestApp {
     pub base: String,
-    pub backend: Backend,
     pub database_url: String,
     pub pool: Pool,
     pub org: Org,
@@ -85,6 +84,9 @@ pub fn test_settings(backend: Backend, dir: &std::path::Path) -> Option<Settings
     settings.jwt_secret = "test secret shared by instances".into();
     settings.workers = Some(2);
     settings.db_pool_size = 4;
+    settings.worker_poll_ms = 50;
+    settings.sla_sweep_secs = 3600;
+    settings.mail_retry_base_secs = 1;
     if backend == Backend::Postgres {
         settings.database_url = crate::postgres::fresh_database_url()?;
     }
@@ -133,7 +135,6 @@ pub fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Settings)) -
     };
     Some(TestApp {
         base,
-        backend,
         database_url: settings.database_url.clone(),
         pool,
         org,

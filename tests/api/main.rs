@@ -8,6 +8,8 @@ mod directory;
 mod helpers;
 mod lifecycle;
 mod meta;
+mod notifications;
 mod postgres;
+mod smtp;
 mod validation;
 mod visibility;

@@ -57,12 +57,18 @@ fn the_openapi_document_covers_every_endpoint() {
         let operation = &paths[path][method];
         assert!(operation.is_object(), "{method} {path} is documented");
         if path.starts_with("/api/v1/") && path != "/api/v1/auth/token" {
-            assert!(operation["responses"]["401"].is_object(), "{method} {path} documents 401");
+            assert!(
+                operation["responses"]["401"].is_object(),
+                "{method} {path} documents 401"
+            );
         }
     }
     let transition = &paths["/api/v1/consultations/{id}/transitions"]["post"]["responses"];
     for status in ["200", "403", "404", "409", "422"] {
-        assert!(transition[status].is_object(), "transitions document {status}");
+        assert!(
+            transition[status].is_object(),
+            "transitions document {status}"
+        );
     }
     assert!(doc.body["components"]["schemas"]["Problem"].is_object());
 }

@@ -1,0 +1,132 @@
+//! Delivering one stored message: SMTP in production (`SMTP_URL`, with TLS and
+//! authentication as the URL says), `.eml` files under `data/mail/` as the offline
+//! default, or memory for tests.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use lettre::message::header::{ContentType, HeaderName, HeaderValue};
+use lettre::message::{Attachment, Mailbox, MultiPart, SinglePart};
+use lettre::{FileTransport, Message, SmtpTransport, Transport as _};
+
+use crate::db::outbox::OutboxRow;
+
+pub enum Transport {
+    Smtp(SmtpTransport),
+    File(FileTransport),
+    Memory(Arc<Mutex<Vec<Message>>>),
+}
+
+/// Why a delivery failed, and whether trying again could help.
+#[derive(Debug)]
+pub struct SendError {
+    pub message: String,
+    pub permanent: bool,
+}
+
+pub struct Mailer {
+    transport: Transport,
+    from: Mailbox,
+    host: String,
+}
+
+impl Mailer {
+    /// SMTP when a URL is given (`smtp://user:pass@host:587?tls=required`,
+    /// `smtps://host:465`, `smtp://localhost:2525` for plain), otherwise files.
+    pub fn new(smtp_url: Option<&str>, mail_dir: &Path, from: &str) -> Result<Mailer, String> {
+        let from: Mailbox = from
+            .parse()
+            .map_err(|e| format!("MAIL_FROM {from:?}: {e}"))?;
+        let transport = match smtp_url {
+            Some(url) => Transport::Smtp(
+                SmtpTransport::from_url(url)
+                    .map_err(|e| format!("SMTP_URL: {e}"))?
+                    .build(),
+            ),
+            None => {
+                std::fs::create_dir_all(mail_dir)
+                    .map_err(|e| format!("cannot create {}: {e}", mail_dir.display()))?;
+                Transport::File(FileTransport::new(mail_dir))
+            }
+        };
+        Ok(Mailer::with_transport(transport, from))
+    }
+
+    pub fn with_transport(transport: Transport, from: Mailbox) -> Mailer {
+        let host = from.email.domain().to_string();
+        Mailer {
+            transport,
+            from,
+            host,
+        }
+    }
+
+    /// Builds the MIME message of a stored row: text and HTML alternatives, and the
+    /// hearing invitation both inline (Outlook) and attached (everyone else).
+    pub fn message(&self, row: &OutboxRow) -> Result<Message, SendError> {
+        let to: Mailbox = row.recipient_email.parse().map_err(|e| SendError {
+            message: format!("recipient {:?}: {e}", row.recipient_email),
+            permanent: true,
+        })?;
+        let builder = Message::builder()
+            .from(self.from.clone())
+            .to(to)
+            .subject(&row.subject)
+            // The same id on every attempt lets a receiving server drop a duplicate.
+            .message_id(Some(format!("<outbox-{}@{}>", row.id, self.host)))
+            .raw_header(HeaderValue::new(
+                HeaderName::new_from_ascii_str("X-Digicon-Outbox-Id"),
+                row.id.to_string(),
+            ));
+        let mut alternative = MultiPart::alternative()
+            .singlepart(SinglePart::plain(row.body_text.clone()))
+            .singlepart(SinglePart::html(row.body_html.clone()));
+        let body = match &row.calendar {
+            Some(ics) => {
+                let calendar_type = ContentType::parse(
+                    "text/calendar; method=REQUEST; charset=UTF-8",
+                )
+                .map_err(|e| SendError {
+                    message: e.to_string(),
+                    permanent: true,
+                })?;
+                alternative = alternative.singlepart(
+                    SinglePart::builder()
+                        .header(calendar_type.clone())
+                        .body(ics.clone()),
+                );
+                MultiPart::mixed().multipart(alternative).singlepart(
+                    Attachment::new("invite.ics".into()).body(ics.clone(), calendar_type),
+                )
+            }
+            None => alternative,
+        };
+        builder.multipart(body).map_err(|e| SendError {
+            message: format!("building the message: {e}"),
+            permanent: true,
+        })
+    }
+
+    pub fn send(&self, row: &OutboxRow) -> Result<(), SendError> {
+        let message = self.message(row)?;
+        match &self.transport {
+            Transport::Smtp(smtp) => smtp.send(&message).map(|_| ()).map_err(|e| SendError {
+                permanent: e.is_permanent(),
+                message: e.to_string(),
+            }),
+            Transport::File(file) => file.send(&message).map(|_| ()).map_err(|e| SendError {
+                message: e.to_string(),
+                permanent: false,
+            }),
+            Transport::Memory(sent) => {
+                sent.lock()
+                    .map_err(|_| SendError {
+                        message: "memory transport poisoned".into(),
+                        permanent: false,
+                    })?
+                    .push(message);
+                Ok(())
+            }
+        }
+    }
+}

@@ -1,0 +1,190 @@
+//! The background worker: delivers the outbox with retries and exponential
+//! backoff, sends SLA reminders and breach notices once per due time, and closes
+//! resolved consultations after the reopen window. Any number of workers may run
+//! against one PostgreSQL database; each claims rows the others skip.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration as StdDuration, Instant};
+
+use chrono::{Duration, Utc};
+
+use super::mailer::Mailer;
+use crate::db::consultations::{self, Scope};
+use crate::db::{self, outbox, Pool};
+use crate::desk::{Desk, Fire};
+use crate::domain::sla::DueKind;
+use crate::domain::workflow::{Actor, TransitionInput};
+use crate::domain::Event;
+
+#[derive(Debug, Clone)]
+pub struct WorkerConfig {
+    /// Pause between rounds when there is nothing to send.
+    pub poll: StdDuration,
+    pub batch: i64,
+    /// After this many failed attempts a message is marked failed for an admin.
+    pub max_attempts: i32,
+    /// The wait after the first failure; it doubles with each further one.
+    pub retry_base: Duration,
+    pub sweep_every: StdDuration,
+    /// How long a claimed message is reserved for the worker sending it.
+    pub lease: Duration,
+}
+
+pub struct Worker {
+    pool: Pool,
+    mailer: Mailer,
+    desk: Arc<Desk>,
+    config: WorkerConfig,
+}
+
+/// What one delivery round did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Delivery {
+    pub sent: usize,
+    pub retried: usize,
+    pub failed: usize,
+}
+
+impl Worker {
+    pub fn new(pool: Pool, mailer: Mailer, desk: Arc<Desk>, config: WorkerConfig) -> Worker {
+        Worker {
+            pool,
+            mailer,
+            desk,
+            config,
+        }
+    }
+
+    /// Runs until `stop` is set; the message being sent is finished first.
+    pub fn run(&self, stop: &AtomicBool) {
+        let mut last_sweep: Option<Instant> = None;
+        while !stop.load(Ordering::SeqCst) {
+            if last_sweep.is_none_or(|at| at.elapsed() >= self.config.sweep_every) {
+                if let Err(e) = self.sweep() {
+                    log::warn!("SLA sweep failed: {e}");
+                }
+                last_sweep = Some(Instant::now());
+            }
+            let busy = match self.deliver(stop) {
+                Ok(round) => round.sent + round.retried + round.failed > 0,
+                Err(e) => {
+                    log::warn!("mail delivery round failed: {e}");
+                    false
+                }
+            };
+            if !busy {
+                std::thread::sleep(self.config.poll);
+            }
+        }
+    }
+
+    /// Claims a batch of due messages and sends them one by one.
+    pub fn deliver(&self, stop: &AtomicBool) -> Result<Delivery, String> {
+        let mut conn = self.pool.get().map_err(|e| e.to_string())?;
+        let now = db::now();
+        let lease_until = now + self.config.lease;
+        let rows = outbox::claim(&mut conn, self.config.batch, now, lease_until)
+            .map_err(|e| e.to_string())?;
+        let mut round = Delivery::default();
+        for row in rows {
+            if stop.load(Ordering::SeqCst) {
+                // Unsent claims are picked up again when their lease ends.
+                break;
+            }
+            let result = self.mailer.send(&row);
+            let now = db::now();
+            let outcome = match result {
+                Ok(()) => {
+                    round.sent += 1;
+                    outbox::mark_sent(&mut conn, row.id, now)
+                }
+                Err(e) if e.permanent || row.attempts >= self.config.max_attempts => {
+                    log::warn!(
+                        "mail {} to {} failed for good: {}",
+                        row.id,
+                        row.recipient_email,
+                        e.message
+                    );
+                    round.failed += 1;
+                    outbox::mark_failed(&mut conn, row.id, &e.message)
+                }
+                Err(e) => {
+                    let exponent = u32::try_from(row.attempts.saturating_sub(1))
+                        .unwrap_or(0)
+                        .min(16);
+                    let wait =
+                        (self.config.retry_base * 2i32.pow(exponent)).min(Duration::hours(6));
+                    log::info!(
+                        "mail {} attempt {} failed ({}); next try in {}s",
+                        row.id,
+                        row.attempts,
+                        e.message,
+                        wait.num_seconds()
+                    );
+                    round.retried += 1;
+                    outbox::mark_retry(&mut conn, row.id, now + wait, &e.message)
+                }
+            };
+            outcome.map_err(|e| e.to_string())?;
+        }
+        Ok(round)
+    }
+
+    /// Reminders, breach notices and auto-closing. Returns how many things it did.
+    pub fn sweep(&self) -> Result<usize, String> {
+        let mut conn = self.pool.get().map_err(|e| e.to_string())?;
+        let conn = &mut *conn;
+        let now = db::now();
+        let desk = &self.desk;
+        let mut done = 0;
+        let horizon = now + desk.sla.remind_before;
+        for (breached, candidates) in [
+            (
+                false,
+                consultations::needing_reminder(conn, now, horizon, 500),
+            ),
+            (true, consultations::needing_breach_notice(conn, now, 500)),
+        ] {
+            for c in candidates.map_err(|e| e.to_string())? {
+                let (Some(due_at), Some(kind)) = (c.due_at, DueKind::running_in(c.state())) else {
+                    continue;
+                };
+                // Marking and queueing happen together, and only the worker whose
+                // mark changed the row queues: each notice goes out once.
+                let sent =
+                    diesel::Connection::transaction::<_, diesel::result::Error, _>(conn, |conn| {
+                        if consultations::mark_notified(conn, c.id, due_at, breached)? == 0 {
+                            return Ok(false);
+                        }
+                        desk.notifier.due(conn, &c, kind, due_at, breached)?;
+                        Ok(true)
+                    })
+                    .map_err(|e| e.to_string())?;
+                done += usize::from(sent);
+            }
+        }
+        let cutoff = now - desk.rules.reopen_window;
+        for c in consultations::resolved_before(conn, cutoff, 500).map_err(|e| e.to_string())? {
+            let result = desk.fire(
+                conn,
+                &Fire {
+                    scope: &Scope::All,
+                    actor: Actor::System,
+                    id: c.id,
+                    version: c.version,
+                    event: Event::Close,
+                    input: &TransitionInput::default(),
+                    now: Utc::now(),
+                },
+            );
+            match result {
+                Ok(_) => done += 1,
+                // Another worker or the requester got there first.
+                Err(e) if e.kind == crate::web::error::Kind::Conflict => {}
+                Err(e) => log::warn!("auto-closing {}: {e}", c.number),
+            }
+        }
+        Ok(done)
+    }
+}
