@@ -39,6 +39,8 @@ pub struct Settings {
     pub mail_max_attempts: i32,
     pub mail_retry_base_secs: i64,
     pub sla_sweep_secs: u64,
+    /// SMTP connections the worker sends over at once.
+    pub mail_concurrency: usize,
 }
 
 impl fmt::Debug for Settings {
@@ -94,6 +96,7 @@ impl Settings {
             mail_max_attempts: 8,
             mail_retry_base_secs: 30,
             sla_sweep_secs: 60,
+            mail_concurrency: 8,
         }
     }
 
@@ -110,6 +113,7 @@ impl Settings {
             max_attempts: self.mail_max_attempts,
             retry_base: chrono::Duration::seconds(self.mail_retry_base_secs),
             sweep_every: std::time::Duration::from_secs(self.sla_sweep_secs),
+            concurrency: self.mail_concurrency,
             lease: chrono::Duration::minutes(5),
         }
     }
@@ -164,6 +168,8 @@ impl Settings {
         s.mail_max_attempts =
             number("DIGICON_MAIL_MAX_ATTEMPTS", i64::from(s.mail_max_attempts))? as i32;
         s.mail_retry_base_secs = number("DIGICON_MAIL_RETRY_BASE_SECS", s.mail_retry_base_secs)?;
+        s.mail_concurrency =
+            number("DIGICON_MAIL_CONCURRENCY", s.mail_concurrency as i64)? as usize;
         s.sla_sweep_secs = number("DIGICON_SLA_SWEEP_SECS", s.sla_sweep_secs as i64)? as u64;
         s.sla.remind_before = chrono::Duration::hours(number(
             "DIGICON_SLA_REMIND_HOURS",

@@ -11,6 +11,7 @@ use chrono::{Duration, Utc};
 
 use super::mailer::Mailer;
 use crate::db::consultations::{self, Scope};
+use crate::db::outbox::OutboxRow;
 use crate::db::{self, outbox, Pool};
 use crate::desk::{Desk, Fire};
 use crate::domain::sla::DueKind;
@@ -27,6 +28,8 @@ pub struct WorkerConfig {
     /// The wait after the first failure; it doubles with each further one.
     pub retry_base: Duration,
     pub sweep_every: StdDuration,
+    /// Messages sent at the same time, each over its own SMTP connection.
+    pub concurrency: usize,
     /// How long a claimed message is reserved for the worker sending it.
     pub lease: Duration,
 }
@@ -79,20 +82,60 @@ impl Worker {
         }
     }
 
-    /// Claims a batch of due messages and sends them one by one.
+    /// Claims a batch of due messages and sends them over several SMTP connections
+    /// at once: lettre waits for a TCP acknowledgement at the end of each message,
+    /// so one connection alone cannot go beyond a few dozen messages a second.
     pub fn deliver(&self, stop: &AtomicBool) -> Result<Delivery, String> {
-        let mut conn = self.pool.get().map_err(|e| e.to_string())?;
-        let now = db::now();
-        let lease_until = now + self.config.lease;
-        let rows = outbox::claim(&mut conn, self.config.batch, now, lease_until)
-            .map_err(|e| e.to_string())?;
+        let rows = {
+            let mut conn = self.pool.get().map_err(|e| e.to_string())?;
+            let now = db::now();
+            outbox::claim(&mut conn, self.config.batch, now, now + self.config.lease)
+                .map_err(|e| e.to_string())?
+        };
+        if rows.is_empty() {
+            return Ok(Delivery::default());
+        }
+        // One lane per recipient group keeps each person's mail in the order written.
+        let lanes = self.config.concurrency.max(1);
+        let mut groups: Vec<Vec<OutboxRow>> = vec![vec![]; lanes];
+        for row in rows {
+            let lane = row.recipient_email.bytes().fold(0usize, |h, b| {
+                h.wrapping_mul(31).wrapping_add(usize::from(b))
+            }) % lanes;
+            groups[lane].push(row);
+        }
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = groups
+                .iter()
+                .filter(|g| !g.is_empty())
+                .map(|group| scope.spawn(move || self.deliver_lane(group, stop)))
+                .collect();
+            let mut total = Delivery::default();
+            for handle in handles {
+                let lane = handle
+                    .join()
+                    .map_err(|_| "a delivery thread panicked".to_string())??;
+                total.sent += lane.sent;
+                total.retried += lane.retried;
+                total.failed += lane.failed;
+            }
+            Ok(total)
+        })
+    }
+
+    /// Sends claimed messages one after another, recording each outcome at once so
+    /// that a crash can repeat at most the message in flight.
+    fn deliver_lane(&self, rows: &[OutboxRow], stop: &AtomicBool) -> Result<Delivery, String> {
         let mut round = Delivery::default();
         for row in rows {
             if stop.load(Ordering::SeqCst) {
                 // Unsent claims are picked up again when their lease ends.
                 break;
             }
-            let result = self.mailer.send(&row);
+            let result = self.mailer.send(row);
+            // A connection only for the update: sending must not hold one the
+            // web requests need.
+            let mut conn = self.pool.get().map_err(|e| e.to_string())?;
             let now = db::now();
             let outcome = match result {
                 Ok(()) => {

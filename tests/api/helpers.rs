@@ -87,6 +87,7 @@ pub fn test_settings(backend: Backend, dir: &std::path::Path) -> Option<Settings
     settings.worker_poll_ms = 50;
     settings.sla_sweep_secs = 3600;
     settings.mail_retry_base_secs = 1;
+    settings.mail_concurrency = 2;
     if backend == Backend::Postgres {
         settings.database_url = crate::postgres::fresh_database_url()?;
     }
