@@ -5,7 +5,10 @@ use std::net::TcpListener;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
+use actix_web::body::BoxBody;
+use actix_web::dev::ServiceResponse;
 use actix_web::dev::{Server, Service};
+use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Logger;
 use actix_web::{web, App, HttpServer};
 
@@ -15,6 +18,8 @@ use crate::notify::mailer::Mailer;
 use crate::notify::worker::Worker;
 use crate::settings::Settings;
 use crate::web::error::{localize, request_locale, AppError};
+use crate::web::i18n::Locale;
+use crate::web::pages::{error_page, is_page_path, CONTENT_SECURITY_POLICY, LANG_COOKIE};
 use crate::web::{routes, AppState};
 
 pub struct Application {
@@ -93,11 +98,12 @@ impl Application {
         } else {
             None
         };
-        let state = web::Data::new(AppState::new(pool, settings, desk));
+        let state = web::Data::new(AppState::new(pool, settings, desk)?);
         let mut server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
                 .app_data(actix_web::web::PayloadConfig::new(max_body))
+                .app_data(actix_web::web::FormConfig::default().limit(max_body))
                 .app_data(
                     actix_web::web::PathConfig::default()
                         .error_handler(|_, _| AppError::not_found().into()),
@@ -112,8 +118,21 @@ impl Application {
                 )
                 .wrap_fn(|req, srv| {
                     let locale = request_locale(&req);
+                    let state = req.app_data::<web::Data<AppState>>().cloned();
+                    let page = is_page_path(req.path());
+                    let page_locale = req
+                        .cookie(LANG_COOKIE)
+                        .and_then(|c| Locale::parse(c.value()))
+                        .unwrap_or(locale);
                     let response = srv.call(req);
-                    async move { response.await.map(|r| localize(locale, r)) }
+                    async move {
+                        let response = response.await?;
+                        let response = match (page, &state) {
+                            (true, Some(state)) => page_errors(state, page_locale, response),
+                            _ => localize(locale, response),
+                        };
+                        Ok(with_security_headers(response))
+                    }
                 })
                 .wrap(Logger::new("%a \"%r\" %s %b %Dms"))
                 .configure(routes)
@@ -149,4 +168,39 @@ impl Application {
         }
         result
     }
+}
+
+/// Errors on page paths become HTML pages (or a redirect to the login page).
+fn page_errors(
+    state: &AppState,
+    locale: Locale,
+    response: ServiceResponse<BoxBody>,
+) -> ServiceResponse<BoxBody> {
+    let page = response
+        .response()
+        .error()
+        .and_then(|e| e.as_error::<AppError>())
+        .map(|e| error_page(state, response.request(), e, locale));
+    match page {
+        Some(page) => response.into_response(page),
+        None => response,
+    }
+}
+
+/// Headers every response carries: a strict CSP (no inline script), no sniffing,
+/// no framing, no referrer leaking consultation URLs elsewhere.
+fn with_security_headers(mut response: ServiceResponse<BoxBody>) -> ServiceResponse<BoxBody> {
+    let headers = response.headers_mut();
+    for (name, value) in [
+        ("content-security-policy", CONTENT_SECURITY_POLICY),
+        ("x-content-type-options", "nosniff"),
+        ("x-frame-options", "DENY"),
+        ("referrer-policy", "same-origin"),
+    ] {
+        headers.insert(
+            HeaderName::from_static(name),
+            HeaderValue::from_static(value),
+        );
+    }
+    response
 }

@@ -139,17 +139,35 @@ pub async fn issue_token(
     req: HttpRequest,
     body: ApiJson<TokenRequest>,
 ) -> Result<HttpResponse, AppError> {
-    let email = body.value.email.unwrap_or_default().trim().to_lowercase();
+    let email = body.value.email.unwrap_or_default();
     let password = body.value.password.unwrap_or_default();
+    let user = authenticate(&state, &req, email, password).await?;
+    let (token, expires_at) = state
+        .jwt
+        .issue(user.id, Duration::hours(state.settings.token_ttl_hours))?;
+    Ok(HttpResponse::Ok().json(TokenResponse {
+        token,
+        expires_at: state.format_time(expires_at.naive_utc()),
+        user,
+    }))
+}
+
+/// Checks an e-mail address and password under the login rate limits. Unknown
+/// addresses and wrong passwords cost the same and get the same answer.
+pub async fn authenticate(
+    state: &web::Data<AppState>,
+    req: &HttpRequest,
+    email: String,
+    password: String,
+) -> Result<UserView, AppError> {
+    let email = email.trim().to_lowercase();
     state
         .login_limits
         .check(&email, req.peer_addr().map(|a| a.ip()))
         .map_err(|seconds| AppError::too_many_requests("error.too_many_logins", seconds))?;
-    let user = state
+    state
         .db(move |conn| {
             let user = users::find_by_email(conn, &email)?;
-            // Verify against a decoy when the address is unknown, so that both
-            // failures cost the same time.
             let hash = user
                 .as_ref()
                 .map(|u| u.password_hash.clone())
@@ -162,15 +180,7 @@ pub async fn issue_token(
             }
         })
         .await?
-        .ok_or_else(|| AppError::unauthorized("error.bad_credentials"))?;
-    let (token, expires_at) = state
-        .jwt
-        .issue(user.id, Duration::hours(state.settings.token_ttl_hours))?;
-    Ok(HttpResponse::Ok().json(TokenResponse {
-        token,
-        expires_at: state.format_time(expires_at.naive_utc()),
-        user,
-    }))
+        .ok_or_else(|| AppError::unauthorized("error.bad_credentials"))
 }
 
 /// The authenticated caller, loaded fresh each request so a deactivated account
@@ -211,12 +221,22 @@ impl CurrentUser {
     }
 }
 
+/// The bearer token of the API, or the session cookie of the pages. A cookie
+/// alone cannot be used cross-site against the API: its writes require
+/// `application/json`, which a foreign form cannot send.
 fn bearer_token(req: &HttpRequest) -> Option<String> {
-    let value = req.headers().get(AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, token) = value.split_once(' ')?;
-    scheme
-        .eq_ignore_ascii_case("bearer")
-        .then(|| token.trim().to_string())
+    let header = req
+        .headers()
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim().to_string());
+    header.or_else(|| {
+        req.cookie(super::pages::SESSION_COOKIE)
+            .map(|c| c.value().to_string())
+            .filter(|v| !v.is_empty())
+    })
 }
 
 impl FromRequest for CurrentUser {

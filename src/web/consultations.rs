@@ -151,26 +151,28 @@ pub struct ListParams {
     cursor: Option<String>,
 }
 
-enum DepartmentParam {
+pub(crate) enum DepartmentParam {
     Id(i64),
     Code(String),
 }
 
-struct ParsedList {
-    states: Vec<State>,
-    assignee: Option<String>,
-    department: Option<DepartmentParam>,
-    category: Option<Category>,
-    priority: Option<Priority>,
-    overdue: bool,
-    text: Option<String>,
-    fiscal_year: Option<i32>,
-    sort: Sort,
-    limit: i64,
-    after: Option<Cursor>,
+pub(crate) struct ParsedList {
+    pub states: Vec<State>,
+    pub assignee: Option<String>,
+    pub department: Option<DepartmentParam>,
+    pub category: Option<Category>,
+    pub priority: Option<Priority>,
+    pub overdue: bool,
+    pub text: Option<String>,
+    pub fiscal_year: Option<i32>,
+    pub sort: Sort,
+    pub limit: i64,
+    pub after: Option<Cursor>,
+    /// Whether `sort` was given (pages pick another default).
+    pub sort_given: bool,
 }
 
-fn sort_name(sort: Sort) -> &'static str {
+pub(crate) fn sort_name(sort: Sort) -> &'static str {
     match sort {
         Sort::Created => "created",
         Sort::CreatedDesc => "-created",
@@ -181,7 +183,7 @@ fn sort_name(sort: Sort) -> &'static str {
 
 const CURSOR_TIME: &str = "%Y-%m-%dT%H:%M:%S%.6f";
 
-fn encode_cursor(sort: Sort, cursor: &Cursor) -> String {
+pub(crate) fn encode_cursor(sort: Sort, cursor: &Cursor) -> String {
     let key = cursor
         .key
         .map(|k| k.format(CURSOR_TIME).to_string())
@@ -207,7 +209,7 @@ fn decode_cursor(sort: Sort, value: &str) -> Option<Cursor> {
     })
 }
 
-fn parse_list(query: &str) -> Result<ParsedList, AppError> {
+pub(crate) fn parse_list(query: &str) -> Result<ParsedList, AppError> {
     let mut parsed = ParsedList {
         states: vec![],
         assignee: None,
@@ -220,6 +222,7 @@ fn parse_list(query: &str) -> Result<ParsedList, AppError> {
         sort: Sort::CreatedDesc,
         limit: 50,
         after: None,
+        sort_given: false,
     };
     let mut cursor = None;
     for (name, value) in form_urlencoded::parse(query.as_bytes()) {
@@ -263,7 +266,10 @@ fn parse_list(query: &str) -> Result<ParsedList, AppError> {
                         .ok_or_else(bad)?,
                 )
             }
-            "sort" => parsed.sort = Sort::parse(&value).ok_or_else(bad)?,
+            "sort" => {
+                parsed.sort = Sort::parse(&value).ok_or_else(bad)?;
+                parsed.sort_given = true;
+            }
             "limit" => parsed.limit = parse_limit(Some(&value))?,
             "cursor" => cursor = Some(value.clone()).filter(|v| !v.is_empty()),
             // Unknown parameters are ignored, as clients may be newer than the server.
@@ -289,54 +295,107 @@ pub async fn list(
     req: HttpRequest,
 ) -> Result<HttpResponse, AppError> {
     let params = parse_list(req.query_string())?;
+    let sort = params.sort;
     let app = state.clone();
     let page = state
         .db(move |conn| {
-            let scope = user.scope(conn)?;
-            let departments = match &params.department {
-                None => None,
-                Some(DepartmentParam::Id(id)) => Some(departments::subtree_ids(conn, *id)?),
-                Some(DepartmentParam::Code(code)) => match departments::find_by_code(conn, code)? {
-                    Some(d) => Some(departments::subtree_ids(conn, d.id)?),
-                    None => Some(vec![]),
-                },
-            };
-            let assignee = match params.assignee.as_deref() {
-                None => None,
-                Some("me") => Some(AssigneeFilter::User(user.id)),
-                Some("none") => Some(AssigneeFilter::Nobody),
-                Some(id) => Some(AssigneeFilter::User(id.parse().unwrap_or_default())),
-            };
-            let query = ListQuery {
-                scope,
-                states: params.states,
-                assignee,
-                departments,
-                category: params.category,
-                priority: params.priority,
-                overdue_at: params.overdue.then(db::now),
-                text: params.text,
-                fiscal_year: params.fiscal_year,
-                sort: params.sort,
-                limit: params.limit,
-                after: params.after,
-            };
+            let query = build_query(conn, &user, params)?;
             let (rows, next) = consultations::list(conn, &query)?;
             Ok(ConsultationPage {
                 items: rows
                     .into_iter()
                     .map(|c| ConsultationView::new(&app, c, None))
                     .collect(),
-                next_cursor: next.map(|c| encode_cursor(params.sort, &c)),
+                next_cursor: next.map(|c| encode_cursor(sort, &c)),
             })
         })
         .await?;
     Ok(HttpResponse::Ok().json(page))
 }
 
-enum Filed {
+/// The list query for the caller: their scope, and the filters resolved to ids.
+pub(crate) fn build_query(
+    conn: &mut DbConn,
+    user: &CurrentUser,
+    params: ParsedList,
+) -> Result<ListQuery, AppError> {
+    let scope = user.scope(conn)?;
+    let departments = match &params.department {
+        None => None,
+        Some(DepartmentParam::Id(id)) => Some(departments::subtree_ids(conn, *id)?),
+        Some(DepartmentParam::Code(code)) => match departments::find_by_code(conn, code)? {
+            Some(d) => Some(departments::subtree_ids(conn, d.id)?),
+            None => Some(vec![]),
+        },
+    };
+    let assignee = match params.assignee.as_deref() {
+        None => None,
+        Some("me") => Some(AssigneeFilter::User(user.id)),
+        Some("none") => Some(AssigneeFilter::Nobody),
+        Some(id) => Some(AssigneeFilter::User(id.parse().unwrap_or_default())),
+    };
+    Ok(ListQuery {
+        scope,
+        states: params.states,
+        assignee,
+        departments,
+        category: params.category,
+        priority: params.priority,
+        overdue_at: params.overdue.then(db::now),
+        text: params.text,
+        fiscal_year: params.fiscal_year,
+        sort: params.sort,
+        limit: params.limit,
+        after: params.after,
+    })
+}
+
+pub(crate) enum Filed {
     Created(Consultation),
     Replayed(Consultation),
+}
+
+/// Files for the caller, or replays the filing an idempotency key already made.
+pub(crate) fn file_for(
+    conn: &mut DbConn,
+    app: &AppState,
+    user: &CurrentUser,
+    fields: &crate::domain::consultation::NewConsultationFields,
+    key: Option<&str>,
+    hash: &str,
+) -> Result<Filed, AppError> {
+    let replay = |conn: &mut DbConn, key: &str| -> Result<Option<Filed>, AppError> {
+        match consultations::find_idempotency(conn, user.id, key)? {
+            Some((_, stored)) if stored != hash => {
+                Err(AppError::new(Kind::Conflict, "error.idempotency_mismatch"))
+            }
+            Some((id, _)) => Ok(consultations::find(conn, id)?.map(Filed::Replayed)),
+            None => Ok(None),
+        }
+    };
+    if let Some(key) = key {
+        if let Some(found) = replay(conn, key)? {
+            return Ok(found);
+        }
+    }
+    let department_id = filing_department(conn, user, fields.department_id)?;
+    let now = Utc::now();
+    let local_date = now.with_timezone(&app.settings.timezone).date_naive();
+    let filing = Filing {
+        fields,
+        department_id,
+        requester_id: user.id,
+        fiscal_year: fiscal_year(local_date),
+        idempotency: key.map(|k| (k, hash)),
+        now: db::now(),
+        hearing_due_at: None,
+    };
+    match app.desk.file(conn, fields, filing, now) {
+        Ok(c) => Ok(Filed::Created(c)),
+        Err(FileError::KeyTaken) => replay(conn, key.unwrap_or_default())?
+            .ok_or_else(|| AppError::internal("idempotency key vanished")),
+        Err(FileError::Db(e)) => Err(e.into()),
+    }
 }
 
 /// File a consultation. With `Idempotency-Key`, a retry of the same request returns
@@ -374,47 +433,10 @@ pub async fn create(
         ),
     };
     let hash = format!("{:x}", Sha256::digest(body.canonical.as_bytes()));
-    let timezone = state.settings.timezone;
     let caller = user.clone();
-    let desk = state.clone();
+    let app = state.clone();
     let filed = state
-        .db(move |conn| {
-            let user = caller;
-            let replay = |conn: &mut DbConn, key: &str| -> Result<Option<Filed>, AppError> {
-                match consultations::find_idempotency(conn, user.id, key)? {
-                    Some((_, stored)) if stored != hash => {
-                        Err(AppError::new(Kind::Conflict, "error.idempotency_mismatch"))
-                    }
-                    Some((id, _)) => Ok(consultations::find(conn, id)?.map(Filed::Replayed)),
-                    None => Ok(None),
-                }
-            };
-            if let Some(key) = &key {
-                if let Some(found) = replay(conn, key)? {
-                    return Ok(found);
-                }
-            }
-            let department_id = filing_department(conn, &user, fields.department_id)?;
-            let now = Utc::now();
-            let local_date = now.with_timezone(&timezone).date_naive();
-            let filing = Filing {
-                fields: &fields,
-                department_id,
-                requester_id: user.id,
-                fiscal_year: fiscal_year(local_date),
-                idempotency: key.as_deref().map(|k| (k, hash.as_str())),
-                now: db::now(),
-                hearing_due_at: None,
-            };
-            match desk.desk.file(conn, &fields, filing, now) {
-                Ok(c) => Ok(Filed::Created(c)),
-                Err(FileError::KeyTaken) => {
-                    let key = key.as_deref().unwrap_or_default();
-                    replay(conn, key)?.ok_or_else(|| AppError::internal("idempotency key vanished"))
-                }
-                Err(FileError::Db(e)) => Err(e.into()),
-            }
-        })
+        .db(move |conn| file_for(conn, &app, &caller, &fields, key.as_deref(), &hash))
         .await?;
     let (consultation, replayed) = match filed {
         Filed::Created(c) => (c, false),

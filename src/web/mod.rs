@@ -2,6 +2,7 @@
 //! Handlers are thin: authenticate, parse, call `domain`/`db`, render.
 
 pub mod admin;
+pub mod assets;
 pub mod auth;
 pub mod consultations;
 pub mod directory;
@@ -10,6 +11,7 @@ pub mod health;
 pub mod i18n;
 pub mod json;
 pub mod openapi;
+pub mod pages;
 
 use actix_web::{web, HttpRequest};
 use chrono::{NaiveDateTime, SecondsFormat, TimeZone};
@@ -29,11 +31,14 @@ pub struct AppState {
     pub desk: Arc<Desk>,
     pub jwt: JwtKeys,
     pub login_limits: LoginLimits,
+    /// The page templates.
+    pub pages: handlebars::Handlebars<'static>,
 }
 
 impl AppState {
-    pub fn new(pool: Pool, settings: Settings, desk: Arc<Desk>) -> AppState {
-        AppState {
+    pub fn new(pool: Pool, settings: Settings, desk: Arc<Desk>) -> Result<AppState, String> {
+        Ok(AppState {
+            pages: pages::registry()?,
             desk,
             jwt: JwtKeys::new(&settings.jwt_secret),
             login_limits: LoginLimits::new(
@@ -42,7 +47,7 @@ impl AppState {
             ),
             pool,
             settings,
-        }
+        })
     }
 
     /// Runs database work on the blocking pool with a pooled connection; the one
@@ -93,6 +98,24 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(consultations::transition)
         .service(consultations::timeline)
         .service(consultations::comment)
+        .service(assets::asset)
+        .service(pages::auth::start)
+        .service(pages::auth::login_form)
+        .service(pages::auth::login)
+        .service(pages::auth::logout)
+        .service(pages::auth::language)
+        .service(pages::consultations::list)
+        .service(pages::consultations::new_form)
+        .service(pages::consultations::create)
+        .service(pages::consultations::show)
+        .service(pages::consultations::fire)
+        .service(pages::consultations::comment)
+        .service(pages::admin::users_list)
+        .service(pages::admin::users_create)
+        .service(pages::admin::users_update)
+        .service(pages::admin::departments_list)
+        .service(pages::admin::departments_create)
+        .service(pages::admin::departments_update)
         .default_service(web::to(not_found));
 }
 
