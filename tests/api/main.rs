@@ -9,6 +9,7 @@ mod helpers;
 mod lifecycle;
 mod meta;
 mod notifications;
+mod pages;
 mod postgres;
 mod smtp;
 mod validation;

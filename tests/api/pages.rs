@@ -1,0 +1,332 @@
+//! The pages over plain HTTP: sessions, CSRF, visibility, escaping and headers.
+//! (The click-through flows are in the browser tests.)
+
+use std::collections::HashMap;
+
+use crate::both_backends;
+use crate::helpers::{TestApp, PASSWORD};
+
+/// A browser without a browser: keeps cookies, does not follow redirects.
+struct Session<'a> {
+    app: &'a TestApp,
+    agent: ureq::Agent,
+    cookies: HashMap<String, String>,
+}
+
+struct Page {
+    status: u16,
+    body: String,
+    location: Option<String>,
+    csp: Option<String>,
+}
+
+impl<'a> Session<'a> {
+    fn new(app: &'a TestApp) -> Session<'a> {
+        Session {
+            app,
+            agent: ureq::AgentBuilder::new().redirects(0).build(),
+            cookies: HashMap::new(),
+        }
+    }
+
+    fn cookie_header(&self) -> String {
+        self.cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    fn keep_cookies(&mut self, response: &ureq::Response) {
+        for header in response.all("set-cookie") {
+            if let Some((name, rest)) = header.split_once('=') {
+                let value = rest.split(';').next().unwrap_or_default().to_string();
+                if value.is_empty() {
+                    self.cookies.remove(name);
+                } else {
+                    self.cookies.insert(name.to_string(), value);
+                }
+            }
+        }
+    }
+
+    fn finish(&mut self, result: Result<ureq::Response, ureq::Error>) -> Page {
+        let response = match result {
+            Ok(r) | Err(ureq::Error::Status(_, r)) => r,
+            Err(e) => panic!("{e}"),
+        };
+        self.keep_cookies(&response);
+        Page {
+            status: response.status(),
+            location: response.header("location").map(str::to_string),
+            csp: response
+                .header("content-security-policy")
+                .map(str::to_string),
+            body: response.into_string().unwrap_or_default(),
+        }
+    }
+
+    fn get(&mut self, path: &str) -> Page {
+        let request = self
+            .agent
+            .get(&format!("{}{path}", self.app.base))
+            .set("Cookie", &self.cookie_header());
+        self.finish(request.call())
+    }
+
+    fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
+        let request = self
+            .agent
+            .post(&format!("{}{path}", self.app.base))
+            .set("Cookie", &self.cookie_header());
+        self.finish(request.send_form(form))
+    }
+
+    fn csrf(&self) -> String {
+        self.cookies
+            .get("digicon_csrf")
+            .cloned()
+            .expect("a CSRF cookie")
+    }
+
+    fn login(&mut self, email: &str) -> Page {
+        self.get("/login");
+        let csrf = self.csrf();
+        self.post(
+            "/login",
+            &[("_csrf", &csrf), ("email", email), ("password", PASSWORD)],
+        )
+    }
+}
+
+fn each_role_lands_on_its_own_home_page(app: &TestApp) {
+    for (user, home) in [
+        (&app.org.requester, "/consultations"),
+        (&app.org.se, "/consultations?view=mine"),
+        (&app.org.dx, "/consultations?view=unassigned"),
+        (&app.org.manager, "/consultations"),
+        (&app.org.admin, "/admin/users"),
+    ] {
+        let mut session = Session::new(app);
+        let landed = session.login(&user.email);
+        assert_eq!(landed.status, 303, "{}", user.email);
+        assert_eq!(landed.location.as_deref(), Some(home), "{}", user.email);
+        assert!(session.cookies.contains_key("digicon_session"));
+        let page = session.get(home);
+        assert_eq!(page.status, 200, "{home} for {}", user.email);
+    }
+    let mut session = Session::new(app);
+    session.get("/login");
+    let csrf = session.csrf();
+    let wrong = session.post(
+        "/login",
+        &[
+            ("_csrf", &csrf),
+            ("email", &app.org.requester.email),
+            ("password", "wrong"),
+        ],
+    );
+    assert_eq!(wrong.status, 401);
+    assert!(
+        wrong.body.contains("data-kind=\"error\""),
+        "a clear message on a wrong password"
+    );
+    assert!(!session.cookies.contains_key("digicon_session"));
+}
+
+fn a_form_post_without_the_csrf_token_is_refused_and_changes_nothing(app: &TestApp) {
+    let mut session = Session::new(app);
+    session.login(&app.org.requester.email);
+    let form = [
+        ("title", "CSRF の確認"),
+        ("current_work", "紙"),
+        ("wish", "電子化"),
+        ("category", "rpa"),
+    ];
+    let refused = session.post("/consultations", &form);
+    assert_eq!(refused.status, 403);
+    let forged = session.post(
+        "/consultations",
+        &[form.as_slice(), &[("_csrf", "not-the-token")]].concat(),
+    );
+    assert_eq!(forged.status, 403);
+    let token = app.login(&app.org.admin);
+    assert_eq!(
+        app.get("/api/v1/consultations", &token).body["items"]
+            .as_array()
+            .map(Vec::len),
+        Some(0)
+    );
+    let csrf = session.csrf();
+    let filed = session.post(
+        "/consultations",
+        &[form.as_slice(), &[("_csrf", csrf.as_str())]].concat(),
+    );
+    assert_eq!(filed.status, 303);
+    assert!(filed
+        .location
+        .unwrap_or_default()
+        .starts_with("/consultations/"));
+    assert_eq!(
+        app.get("/api/v1/consultations", &token).body["items"]
+            .as_array()
+            .map(Vec::len),
+        Some(1)
+    );
+}
+
+fn pages_follow_the_visibility_rules_of_the_api(app: &TestApp) {
+    let token = app.login(&app.org.requester);
+    let c = app.file(&token, "保育課には見えない相談");
+    let mut outsider = Session::new(app);
+    outsider.login(&app.org.outsider.email);
+    let page = outsider.get(&format!("/consultations/{}", c["id"]));
+    assert_eq!(page.status, 404);
+    assert!(page.body.contains("id=\"error-title\""));
+    assert!(!page.body.contains("保育課には見えない相談"));
+    let list = outsider.get("/consultations");
+    assert!(!list.body.contains("保育課には見えない相談"));
+    let mut anonymous = Session::new(app);
+    let redirected = anonymous.get(&format!("/consultations/{}", c["id"]));
+    assert_eq!(redirected.status, 303);
+    assert!(redirected
+        .location
+        .unwrap_or_default()
+        .starts_with("/login?next="));
+}
+
+fn hostile_text_renders_inert_in_pages_and_mail(app: &TestApp) {
+    let token = app.login(&app.org.requester);
+    let title = "<script>alert(1)</script><img src=x onerror=alert(2)>";
+    let c = app.file(&token, title);
+    let comment = app.post(
+        &format!("/api/v1/consultations/{}/comments", c["id"]),
+        &token,
+        serde_json::json!({"body": "<a href=\"javascript:alert(3)\">click</a>"}),
+    );
+    assert_eq!(comment.status, 201);
+    let mut session = Session::new(app);
+    session.login(&app.org.requester.email);
+    for path in [
+        "/consultations".to_string(),
+        format!("/consultations/{}", c["id"]),
+    ] {
+        let page = session.get(&path);
+        assert_eq!(page.status, 200);
+        assert!(!page.body.contains("<script>alert"), "{path}");
+        assert!(!page.body.contains("<img src=x"), "{path}");
+        assert!(!page.body.contains("href=\"javascript:"), "{path}");
+        assert!(
+            page.body.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+            "{path} shows the text"
+        );
+        let csp = page.csp.unwrap_or_default();
+        assert!(
+            csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"),
+            "{csp}"
+        );
+    }
+    let mut conn = app.pool.get().expect("connection");
+    use diesel::prelude::*;
+    let bodies: Vec<String> = digicon::db::schema::outbox::table
+        .select(digicon::db::schema::outbox::body_html)
+        .load(&mut *conn)
+        .expect("outbox");
+    assert!(!bodies.is_empty());
+    for html in bodies {
+        assert!(
+            !html.contains("<script>alert") && !html.contains("<img src=x"),
+            "mail HTML escapes the title"
+        );
+    }
+}
+
+fn the_language_follows_accept_language_then_the_users_choice(app: &TestApp) {
+    let english = app.send(
+        "GET",
+        "/login",
+        None,
+        None,
+        &[("Accept-Language", "en-US,en;q=0.9")],
+    );
+    assert!(english
+        .body
+        .as_str()
+        .unwrap_or_default()
+        .contains("<html lang=\"en\">"));
+    let japanese = app.send("GET", "/login", None, None, &[]);
+    assert!(japanese
+        .body
+        .as_str()
+        .unwrap_or_default()
+        .contains("<html lang=\"ja\">"));
+    let mut session = Session::new(app);
+    session.login(&app.org.requester.email);
+    assert!(session
+        .get("/consultations")
+        .body
+        .contains("<html lang=\"ja\">"));
+    let csrf = session.csrf();
+    let switched = session.post(
+        "/settings/language",
+        &[
+            ("_csrf", &csrf),
+            ("locale", "en"),
+            ("next", "/consultations"),
+        ],
+    );
+    assert_eq!(switched.status, 303);
+    let page = session.get("/consultations");
+    assert!(page.body.contains("<html lang=\"en\">"));
+    assert!(
+        page.body.contains("Your division's consultations")
+            || page.body.contains("Your division&#x27;s consultations"),
+        "English text"
+    );
+    let token = app.login(&app.org.requester);
+    assert_eq!(
+        app.get("/api/v1/me", &token).body["locale"],
+        "en",
+        "saved on the user"
+    );
+}
+
+both_backends!(
+    each_role_lands_on_its_own_home_page,
+    a_form_post_without_the_csrf_token_is_refused_and_changes_nothing,
+    pages_follow_the_visibility_rules_of_the_api,
+    hostile_text_renders_inert_in_pages_and_mail,
+    the_language_follows_accept_language_then_the_users_choice,
+);
+
+#[test]
+fn nothing_is_loaded_from_outside_hosts() {
+    for dir in ["views", "assets"] {
+        for entry in walk(std::path::Path::new(dir)) {
+            let text = std::fs::read_to_string(&entry).unwrap_or_default();
+            for needle in ["http://", "https://", "//cdn", "fonts.googleapis"] {
+                assert!(
+                    !text.contains(needle),
+                    "{} refers to {needle}",
+                    entry.display()
+                );
+            }
+        }
+    }
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut files = vec![];
+    for entry in std::fs::read_dir(dir)
+        .expect("folder")
+        .filter_map(Result::ok)
+    {
+        let path = entry.path();
+        if path.is_dir() {
+            files.extend(walk(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
+}
