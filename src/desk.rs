@@ -9,7 +9,7 @@ use diesel::{Connection, QueryResult};
 use crate::db::comments::{self, Comment, NewComment};
 use crate::db::consultations::{self, Change, Consultation, FileError, Filing, Scope};
 use crate::db::users::User;
-use crate::db::{users, DbConn};
+use crate::db::{search, users, DbConn};
 use crate::domain::calendar::BusinessCalendar;
 use crate::domain::consultation::NewConsultationFields;
 use crate::domain::sla::{SlaClock, SlaPolicy, Step};
@@ -71,7 +71,10 @@ impl Desk {
             hearing_due_at: clock.hearing_due_at.map(stored),
             ..filing
         };
-        consultations::file(conn, &filing, &|conn, c| self.notifier.filed(conn, c))
+        consultations::file(conn, &filing, &|conn, c| {
+            search::index(conn, c.id)?;
+            self.notifier.filed(conn, c)
+        })
     }
 
     /// Checks an event against the table and the database and writes it with its
@@ -128,6 +131,10 @@ impl Desk {
                 },
             )?
             .ok_or_else(|| AppError::stale_version(fire.version + 1))?;
+            if matches!(payload, Payload::Resolve { .. }) {
+                // The resolution is searchable text.
+                search::index(conn, updated.id)?;
+            }
             self.notifier
                 .event(conn, &current, &updated, fire.event, actor_id, &payload)?;
             Ok(updated)
@@ -155,6 +162,7 @@ impl Desk {
                     created_at: now,
                 },
             )?;
+            search::index(conn, consultation.id)?;
             self.notifier
                 .comment(conn, consultation, author, body, internal)?;
             Ok(comment)

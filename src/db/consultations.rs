@@ -7,9 +7,10 @@ use serde_json::json;
 
 use super::events::{self, NewEvent};
 use super::schema::{consultation_counters, consultations, idempotency_keys};
-use super::{is_unique_violation, DbConn};
+use super::{is_unique_violation, search, DbConn};
 use crate::domain::consultation::{ConsultationEdit, NewConsultationFields};
 use crate::domain::fiscal::consultation_number;
+use crate::domain::search::Query;
 use crate::domain::workflow::{Payload, Subject};
 use crate::domain::{Category, Event, Priority, State};
 
@@ -461,6 +462,8 @@ pub enum Sort {
     Due,
     /// Most recently changed first.
     Updated,
+    /// For text searches: title matches first, then newest first.
+    Relevance,
 }
 
 impl Sort {
@@ -470,12 +473,14 @@ impl Sort {
             "-created" => Some(Sort::CreatedDesc),
             "due" => Some(Sort::Due),
             "updated" => Some(Sort::Updated),
+            "relevance" => Some(Sort::Relevance),
             _ => None,
         }
     }
 }
 
-/// Where the previous page ended: the sort key and id of its last row.
+/// Where the previous page ended: the sort key and id of its last row (for
+/// `Relevance`, `id` is the number of rows already shown).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Cursor {
     pub key: Option<NaiveDateTime>,
@@ -501,6 +506,8 @@ pub struct ListQuery {
     /// Running due time before this instant.
     pub overdue_at: Option<NaiveDateTime>,
     pub text: Option<String>,
+    /// Whether the text search may look into internal notes (staff only).
+    pub include_staff_text: bool,
     pub fiscal_year: Option<i32>,
     pub sort: Sort,
     pub limit: i64,
@@ -540,14 +547,21 @@ pub fn list(conn: &mut DbConn, q: &ListQuery) -> QueryResult<(Vec<Consultation>,
     if let Some(fy) = q.fiscal_year {
         query = query.filter(c::fiscal_year.eq(fy));
     }
-    if let Some(text) = &q.text {
-        let pattern = format!("%{}%", escape_like(text));
-        query = query.filter(
-            c::title
-                .like(pattern.clone())
-                .escape('\\')
-                .or(c::body.like(pattern).escape('\\')),
-        );
+    let search = q.text.as_deref().and_then(Query::parse);
+    if let Some(search) = &search {
+        if let Some(condition) = search::matches(conn, search, false, q.include_staff_text) {
+            query = query.filter(condition);
+        }
+        // One character has no bigram: those are found by scanning.
+        for single in &search.singles {
+            let pattern = format!("%{}%", escape_like(single));
+            query = query.filter(
+                c::title
+                    .like(pattern.clone())
+                    .escape('\\')
+                    .or(c::body.like(pattern).escape('\\')),
+            );
+        }
     }
     query = match (q.sort, &q.after) {
         (Sort::Created, Some(cur)) => {
@@ -583,6 +597,7 @@ pub fn list(conn: &mut DbConn, q: &ListQuery) -> QueryResult<(Vec<Consultation>,
         (Sort::Due, Some(Cursor { key: None, id })) => {
             query.filter(c::due_at.is_null().and(c::id.gt(*id)))
         }
+        (Sort::Relevance, Some(cursor)) => query.offset(cursor.id),
         (_, None) => query,
     };
     query = match q.sort {
@@ -590,6 +605,13 @@ pub fn list(conn: &mut DbConn, q: &ListQuery) -> QueryResult<(Vec<Consultation>,
         Sort::CreatedDesc => query.order((c::created_at.desc(), c::id.desc())),
         Sort::Updated => query.order((c::updated_at.desc(), c::id.desc())),
         Sort::Due => query.order((c::due_at.is_null().asc(), c::due_at.asc(), c::id.asc())),
+        Sort::Relevance => match search
+            .as_ref()
+            .and_then(|s| search::matches(conn, s, true, false))
+        {
+            Some(in_title) => query.order((in_title.desc(), c::created_at.desc(), c::id.desc())),
+            None => query.order((c::created_at.desc(), c::id.desc())),
+        },
     };
     let mut rows = query.limit(q.limit + 1).load(conn)?;
     let next = if rows.len() as i64 > q.limit {
@@ -599,8 +621,12 @@ pub fn list(conn: &mut DbConn, q: &ListQuery) -> QueryResult<(Vec<Consultation>,
                 Sort::Created | Sort::CreatedDesc => Some(last.created_at),
                 Sort::Updated => Some(last.updated_at),
                 Sort::Due => last.due_at,
+                Sort::Relevance => None,
             },
-            id: last.id,
+            id: match q.sort {
+                Sort::Relevance => q.after.as_ref().map(|c| c.id).unwrap_or(0) + q.limit,
+                _ => last.id,
+            },
         })
     } else {
         None

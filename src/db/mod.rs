@@ -7,6 +7,7 @@ pub mod departments;
 pub mod events;
 pub mod outbox;
 pub mod schema;
+pub mod search;
 pub mod users;
 
 use std::path::Path;

@@ -7,6 +7,7 @@ pub mod directory;
 pub mod fiscal;
 pub mod password;
 pub mod role;
+pub mod search;
 pub mod sla;
 pub mod validation;
 pub mod workflow;

@@ -18,12 +18,13 @@ use crate::db::comments;
 use crate::db::consultations::{
     self, AssigneeFilter, Change, Consultation, Cursor, FileError, Filing, ListQuery, Sort,
 };
-use crate::db::{self, departments, events, users, DbConn};
+use crate::db::{self, departments, events, search, users, DbConn};
 use crate::desk::Fire;
 use crate::domain::consultation::{ConsultationEditInput, NewConsultationInput, TEXT_MAX_CHARS};
 use crate::domain::fiscal::fiscal_year;
 use crate::domain::workflow::{allowed_events, role_may_fire, TransitionInput};
 use crate::domain::{Category, Event, FieldErrors, Priority, Role, State};
+use diesel::Connection;
 
 /// A consultation as the API shows it. Times are RFC 3339 in the display zone.
 #[derive(Debug, Serialize, ToSchema)]
@@ -142,10 +143,11 @@ pub struct ListParams {
     priority: Option<Priority>,
     /// Only consultations past their running due time.
     overdue: Option<bool>,
-    /// Text contained in the title or body.
+    /// Text to find (Japanese too) in the title, body, resolution and comments;
+    /// staff also search internal notes.
     q: Option<String>,
     fiscal_year: Option<i32>,
-    /// `created`, `-created` (default), `due`, `updated`.
+    /// `created`, `-created` (default), `due`, `updated`, `relevance` (default with `q`).
     sort: Option<String>,
     limit: Option<i64>,
     cursor: Option<String>,
@@ -178,6 +180,7 @@ pub(crate) fn sort_name(sort: Sort) -> &'static str {
         Sort::CreatedDesc => "-created",
         Sort::Due => "due",
         Sort::Updated => "updated",
+        Sort::Relevance => "relevance",
     }
 }
 
@@ -276,6 +279,9 @@ pub(crate) fn parse_list(query: &str) -> Result<ParsedList, AppError> {
             _ => {}
         }
     }
+    if parsed.text.is_some() && !parsed.sort_given {
+        parsed.sort = Sort::Relevance;
+    }
     if let Some(c) = cursor {
         parsed.after = Some(
             decode_cursor(parsed.sort, &c)
@@ -343,6 +349,7 @@ pub(crate) fn build_query(
         priority: params.priority,
         overdue_at: params.overdue.then(db::now),
         text: params.text,
+        include_staff_text: user.role.is_staff(),
         fiscal_year: params.fiscal_year,
         sort: params.sort,
         limit: params.limit,
@@ -544,20 +551,24 @@ pub async fn update(
                 return Ok(current);
             }
             let to_state = current.state();
-            consultations::apply(
-                conn,
-                Change {
-                    consultation: &current,
-                    expected_version: version,
-                    event: "update",
-                    actor_id: Some(caller.id),
-                    to_state,
-                    changes,
-                    payload,
-                    now: db::now(),
-                },
-            )?
-            .ok_or_else(|| AppError::stale_version(version + 1))
+            conn.transaction(|conn| {
+                let updated = consultations::apply(
+                    conn,
+                    Change {
+                        consultation: &current,
+                        expected_version: version,
+                        event: "update",
+                        actor_id: Some(caller.id),
+                        to_state,
+                        changes,
+                        payload,
+                        now: db::now(),
+                    },
+                )?
+                .ok_or_else(|| AppError::stale_version(version + 1))?;
+                search::index(conn, updated.id)?;
+                Ok(updated)
+            })
         })
         .await?;
     Ok(HttpResponse::Ok().json(view_for(&state, &user, consultation)))

@@ -11,6 +11,7 @@ mod meta;
 mod notifications;
 mod pages;
 mod postgres;
+mod search;
 mod smtp;
 mod validation;
 mod visibility;

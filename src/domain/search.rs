@@ -1,0 +1,154 @@
+//! Japanese-capable text search by character bigrams. Word-based full-text
+//! indexes find nothing inside a Japanese sentence, and trigram indexes cannot
+//! answer two-character words (申請, 給付, 会議). So text is normalised (NFKC,
+//! lower case: full- and half-width alike, Latin case-insensitive), cut into runs
+//! of letters and digits, and each run written as overlapping two-character
+//! tokens; a query becomes, per run, the phrase of its consecutive bigrams, which
+//! each database's own full-text index answers (FTS5 on SQLite, a GIN-indexed
+//! `tsvector` on PostgreSQL), the way n-gram engines such as Groonga do.
+
+use unicode_normalization::UnicodeNormalization;
+
+/// NFKC and lower case: `ｱﾌﾟﾘ` → `アプリ`, `ＲＰＡ` → `rpa`.
+pub fn normalize(text: &str) -> String {
+    text.nfkc().collect::<String>().to_lowercase()
+}
+
+/// Runs of letters and digits; punctuation and spaces separate them.
+fn runs(normalized: &str) -> Vec<Vec<char>> {
+    normalized
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|run| !run.is_empty())
+        .map(|run| run.chars().collect())
+        .collect()
+}
+
+/// The indexed form of a text: its bigrams separated by spaces (a one-character
+/// run stands as itself).
+pub fn grams(text: &str) -> String {
+    let mut out = String::new();
+    for run in runs(&normalize(text)) {
+        if run.len() == 1 {
+            push_token(&mut out, &run[0].to_string());
+        }
+        for pair in run.windows(2) {
+            push_token(&mut out, &pair.iter().collect::<String>());
+        }
+    }
+    out
+}
+
+fn push_token(out: &mut String, token: &str) {
+    if !out.is_empty() {
+        out.push(' ');
+    }
+    out.push_str(token);
+}
+
+/// A parsed query: all its parts must match.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Query {
+    /// Runs of two or more characters, each as its consecutive bigrams.
+    pub phrases: Vec<Vec<String>>,
+    /// Single characters, which no bigram can answer: found by scanning.
+    pub singles: Vec<String>,
+}
+
+impl Query {
+    /// `None` when the text has nothing to search for.
+    pub fn parse(text: &str) -> Option<Query> {
+        let mut query = Query {
+            phrases: vec![],
+            singles: vec![],
+        };
+        for run in runs(&normalize(text)) {
+            if run.len() == 1 {
+                query.singles.push(run[0].to_string());
+            } else {
+                query
+                    .phrases
+                    .push(run.windows(2).map(|p| p.iter().collect()).collect());
+            }
+        }
+        (!query.phrases.is_empty() || !query.singles.is_empty()).then_some(query)
+    }
+
+    /// An FTS5 expression over the given columns: `{title body} : ("電子 子申 申請" AND "会議")`.
+    pub fn fts5(&self, columns: &str) -> Option<String> {
+        if self.phrases.is_empty() {
+            return None;
+        }
+        let phrases: Vec<String> = self
+            .phrases
+            .iter()
+            .map(|p| format!("\"{}\"", p.join(" ")))
+            .collect();
+        Some(format!("{{{columns}}} : ({})", phrases.join(" AND ")))
+    }
+
+    /// A PostgreSQL `tsquery`: `'電子' <-> '子申' <-> '申請' & '会議'`.
+    pub fn tsquery(&self) -> Option<String> {
+        if self.phrases.is_empty() {
+            return None;
+        }
+        let phrases: Vec<String> = self
+            .phrases
+            .iter()
+            .map(|p| {
+                let terms: Vec<String> = p.iter().map(|g| format!("'{g}'")).collect();
+                format!("({})", terms.join(" <-> "))
+            })
+            .collect();
+        Some(phrases.join(" & "))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_becomes_overlapping_bigrams_per_run() {
+        assert_eq!(grams("電子申請、受付"), "電子 子申 申請 受付");
+        assert_eq!(grams("RPA 化"), "rp pa 化");
+    }
+
+    #[test]
+    fn full_and_half_width_forms_are_alike() {
+        assert_eq!(grams("ｱﾌﾟﾘ"), grams("アプリ"));
+        assert_eq!(grams("ＲＰＡ"), grams("rpa"));
+        assert_eq!(normalize("Ｋｉｎｔｏｎｅ"), "kintone");
+    }
+
+    #[test]
+    fn a_two_character_query_is_one_bigram_phrase() {
+        let q = Query::parse("申請").expect("query");
+        assert_eq!(q.phrases, vec![vec!["申請".to_string()]]);
+        assert_eq!(
+            q.fts5("title body").as_deref(),
+            Some("{title body} : (\"申請\")")
+        );
+        assert_eq!(q.tsquery().as_deref(), Some("('申請')"));
+    }
+
+    #[test]
+    fn longer_queries_are_phrases_of_consecutive_bigrams_and_words_combine() {
+        let q = Query::parse("電子申請　会議").expect("query");
+        assert_eq!(
+            q.fts5("title").as_deref(),
+            Some("{title} : (\"電子 子申 申請\" AND \"会議\")")
+        );
+        assert_eq!(
+            q.tsquery().as_deref(),
+            Some("('電子' <-> '子申' <-> '申請') & ('会議')")
+        );
+    }
+
+    #[test]
+    fn single_characters_and_punctuation() {
+        let q = Query::parse("申").expect("query");
+        assert!(q.phrases.is_empty());
+        assert_eq!(q.singles, vec!["申"]);
+        assert_eq!(Query::parse("、。 !"), None);
+    }
+}

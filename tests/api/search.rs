@@ -1,0 +1,192 @@
+//! Japanese full-text search through the bigram index, on both databases.
+
+use serde_json::{json, Value};
+
+use crate::both_backends;
+use crate::helpers::TestApp;
+
+fn file(app: &TestApp, token: &str, title: &str, body: &str) -> Value {
+    let reply = app.post(
+        "/api/v1/consultations",
+        token,
+        json!({"title": title, "body": body, "category": "other"}),
+    );
+    assert_eq!(reply.status, 201, "{:?}", reply.body);
+    reply.body
+}
+
+fn numbers(app: &TestApp, token: &str, q: &str) -> Vec<String> {
+    let path = format!(
+        "/api/v1/consultations?q={}",
+        form_urlencoded::byte_serialize(q.as_bytes()).collect::<String>()
+    );
+    let reply = app.get(&path, token);
+    assert_eq!(reply.status, 200, "{q}: {:?}", reply.body);
+    reply.body["items"]
+        .as_array()
+        .map(|items| {
+            items
+                .iter()
+                .map(|i| i["title"].as_str().unwrap_or_default().to_string())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn japanese_words_are_found_inside_sentences(app: &TestApp) {
+    let requester = app.login(&app.org.requester);
+    file(
+        app,
+        &requester,
+        "電子申請の受付業務をデジタル化したい",
+        "紙の申請書を毎月手入力しています",
+    );
+    file(
+        app,
+        &requester,
+        "会議録の作成を自動化したい",
+        "録音から文字起こしをしたい",
+    );
+    file(
+        app,
+        &requester,
+        "給付金の支給事務",
+        "口座確認に時間がかかる",
+    );
+    assert_eq!(
+        numbers(app, &requester, "申請"),
+        vec!["電子申請の受付業務をデジタル化したい"]
+    );
+    assert_eq!(
+        numbers(app, &requester, "受付業務"),
+        vec!["電子申請の受付業務をデジタル化したい"]
+    );
+    assert_eq!(
+        numbers(app, &requester, "会議"),
+        vec!["会議録の作成を自動化したい"]
+    );
+    assert_eq!(
+        numbers(app, &requester, "文字起こし"),
+        vec!["会議録の作成を自動化したい"],
+        "body text is searched"
+    );
+    assert_eq!(
+        numbers(app, &requester, "給付 口座"),
+        vec!["給付金の支給事務"],
+        "words combine"
+    );
+    assert!(
+        numbers(app, &requester, "申請受付").is_empty(),
+        "bigrams must be consecutive"
+    );
+    assert_eq!(numbers(app, &requester, "自動化").len(), 1);
+    assert_eq!(
+        numbers(app, &requester, "化").len(),
+        2,
+        "a single character is found by scanning"
+    );
+}
+
+fn full_width_half_width_and_case_are_alike(app: &TestApp) {
+    let requester = app.login(&app.org.requester);
+    file(app, &requester, "ｱﾌﾟﾘの改修", "半角カナで書かれた件名");
+    file(app, &requester, "ＲＰＡ導入", "全角英字");
+    file(app, &requester, "Kintone の活用", "英字");
+    assert_eq!(numbers(app, &requester, "アプリ"), vec!["ｱﾌﾟﾘの改修"]);
+    assert_eq!(numbers(app, &requester, "rpa"), vec!["ＲＰＡ導入"]);
+    assert_eq!(numbers(app, &requester, "KINTONE"), vec!["Kintone の活用"]);
+}
+
+fn title_matches_rank_first_then_the_newest(app: &TestApp) {
+    let requester = app.login(&app.org.requester);
+    file(app, &requester, "窓口の混雑", "予約システムを入れたい");
+    file(
+        app,
+        &requester,
+        "予約システムの導入",
+        "窓口の混雑を減らしたい",
+    );
+    file(
+        app,
+        &requester,
+        "予約受付の電話",
+        "予約システムで電話を減らしたい",
+    );
+    assert_eq!(
+        numbers(app, &requester, "予約システム"),
+        vec!["予約システムの導入", "予約受付の電話", "窓口の混雑"],
+        "the title hit first, then newest first"
+    );
+}
+
+fn search_respects_visibility_and_internal_notes(app: &TestApp) {
+    let requester = app.login(&app.org.requester);
+    let outsider = app.login(&app.org.outsider);
+    let se = app.login(&app.org.se);
+    let c = file(app, &requester, "住民票の郵送請求", "郵送で届く請求書");
+    assert!(
+        numbers(app, &outsider, "郵送").is_empty(),
+        "another division's consultation is never found"
+    );
+    let note = app.post(
+        &format!("/api/v1/consultations/{}/comments", c["id"]),
+        &se,
+        json!({"body": "担当課長と調整済み", "internal": true}),
+    );
+    assert_eq!(note.status, 201);
+    assert_eq!(
+        numbers(app, &se, "調整済み").len(),
+        1,
+        "staff search internal notes"
+    );
+    assert!(
+        numbers(app, &requester, "調整済み").is_empty(),
+        "requesters never match internal notes"
+    );
+}
+
+fn the_index_follows_edits_comments_and_resolutions(app: &TestApp) {
+    let requester = app.login(&app.org.requester);
+    let dx = app.login(&app.org.dx);
+    let se = app.login(&app.org.se);
+    let c = file(app, &requester, "旧い件名", "本文");
+    let edited = app.patch(
+        &format!("/api/v1/consultations/{}", c["id"]),
+        &dx,
+        json!({"version": 1, "title": "新しい件名"}),
+    );
+    assert_eq!(edited.status, 200, "{:?}", edited.body);
+    assert!(numbers(app, &requester, "旧い").is_empty());
+    assert_eq!(numbers(app, &requester, "新しい").len(), 1);
+    app.post(
+        &format!("/api/v1/consultations/{}/comments", c["id"]),
+        &requester,
+        json!({"body": "補足資料を添付します"}),
+    );
+    assert_eq!(numbers(app, &requester, "補足資料").len(), 1);
+    let c = app.must_fire(
+        &dx,
+        &edited.body,
+        "assign",
+        json!({"assignee_id": app.org.se.id, "reason": "急ぎ"}),
+    );
+    app.must_fire(
+        &se,
+        &c,
+        "resolve",
+        json!({"resolution": "ワークフロー機能で解決"}),
+    );
+    assert_eq!(
+        numbers(app, &requester, "ワークフロー").len(),
+        1,
+        "the resolution is searchable"
+    );
+}
+
+both_backends!(
+    japanese_words_are_found_inside_sentences,
+    full_width_half_width_and_case_are_alike,
+    title_matches_rank_first_then_the_newest,
+    search_respects_visibility_and_internal_notes,
+    the_index_follows_edits_comments_and_resolutions,
+);
