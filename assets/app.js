@@ -1,9 +1,66 @@
 // Small progressive enhancements; every page works without JavaScript.
 document.addEventListener("DOMContentLoaded", () => {
-  // After a failed submit, open the form that failed and move focus to the message.
+  // After a failed submit, move focus to the message.
   const alert = document.querySelector(".flash[role=alert]");
   if (alert) {
     alert.setAttribute("tabindex", "-1");
     alert.focus();
   }
+  showSimilarWhileTyping();
 });
+
+// On the new-consultation form: similar consultations as the requester types, so
+// they can read an existing answer instead of filing again. Text is inserted with
+// textContent only, never as HTML.
+function showSimilarWhileTyping() {
+  const form = document.getElementById("new-consultation");
+  const box = document.getElementById("similar");
+  if (!form || !box) return;
+  const fields = ["title", "current_work", "wish"].map((n) => form.elements[n]).filter(Boolean);
+  let timer = null;
+  let latest = 0;
+  const refresh = async () => {
+    const title = form.elements.title.value.trim();
+    const body = [form.elements.current_work.value, form.elements.wish.value].join("\n").trim();
+    if (title.length + body.length < 2) {
+      box.hidden = true;
+      return;
+    }
+    const ticket = ++latest;
+    const query = new URLSearchParams({ title, body });
+    const response = await fetch(`/api/v1/consultations/similar?${query}`, { credentials: "same-origin" });
+    if (!response.ok || ticket !== latest) return;
+    const { items } = await response.json();
+    box.replaceChildren();
+    if (items.length === 0) {
+      box.hidden = true;
+      return;
+    }
+    const heading = document.createElement("h2");
+    heading.textContent = box.dataset.heading;
+    const list = document.createElement("ul");
+    list.className = "similar-list";
+    for (const item of items) {
+      const li = document.createElement("li");
+      const link = document.createElement("a");
+      link.href = `/consultations/${item.id}`;
+      link.textContent = `${item.number} ${item.title}`;
+      li.append(link);
+      if (item.resolution) {
+        const p = document.createElement("p");
+        p.className = "prose resolution";
+        p.textContent = `${box.dataset.resolution}: ${item.resolution}`;
+        li.append(p);
+      }
+      list.append(li);
+    }
+    box.append(heading, list);
+    box.hidden = false;
+  };
+  for (const field of fields) {
+    field.addEventListener("input", () => {
+      clearTimeout(timer);
+      timer = setTimeout(refresh, 400);
+    });
+  }
+}

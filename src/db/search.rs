@@ -136,3 +136,80 @@ pub fn matches(
         }
     }
 }
+
+/// Up to `limit` consultations whose text looks like `text`: any of its bigrams,
+/// ranked by the index (title matches weigh most), never withdrawn ones, only
+/// within `scope`. Returns ids, best first.
+pub fn similar(
+    conn: &mut DbConn,
+    text: &str,
+    scope: &super::consultations::Scope,
+    exclude: Option<i64>,
+    limit: i64,
+) -> QueryResult<Vec<i64>> {
+    // The distinct bigrams of the draft; a long draft is cut to keep the query small.
+    let mut terms: Vec<String> = grams(text)
+        .split(' ')
+        .filter(|g| g.chars().count() == 2)
+        .map(str::to_string)
+        .collect();
+    terms.sort();
+    terms.dedup();
+    terms.truncate(64);
+    if terms.is_empty() {
+        return Ok(vec![]);
+    }
+    let departments = match scope {
+        super::consultations::Scope::All => String::new(),
+        super::consultations::Scope::Departments(ids) if ids.is_empty() => return Ok(vec![]),
+        super::consultations::Scope::Departments(ids) => format!(
+            " AND c.department_id IN ({})",
+            ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",")
+        ),
+    };
+    let exclude = exclude
+        .map(|id| format!(" AND c.id <> {id}"))
+        .unwrap_or_default();
+    #[derive(QueryableByName)]
+    struct Hit {
+        #[diesel(sql_type = BigInt)]
+        id: i64,
+    }
+    let hits: Vec<Hit> = match conn {
+        DbConn::Sqlite(conn) => {
+            let expr = format!(
+                "{{title body}} : ({})",
+                terms
+                    .iter()
+                    .map(|t| format!("\"{t}\""))
+                    .collect::<Vec<_>>()
+                    .join(" OR ")
+            );
+            diesel::sql_query(format!(
+                "SELECT c.id AS id FROM search_fts JOIN consultations c ON c.id = search_fts.rowid \
+                 WHERE search_fts MATCH ? AND c.state <> 'withdrawn'{departments}{exclude} \
+                 ORDER BY bm25(search_fts, 5.0, 1.0, 0.0), c.created_at DESC LIMIT ?"
+            ))
+            .bind::<Text, _>(expr)
+            .bind::<BigInt, _>(limit)
+            .load(conn)?
+        }
+        DbConn::Postgresql(conn) => {
+            let expr = terms
+                .iter()
+                .map(|t| format!("'{t}'"))
+                .collect::<Vec<_>>()
+                .join(" | ");
+            diesel::sql_query(format!(
+                "SELECT c.id AS id FROM search_documents d JOIN consultations c ON c.id = d.consultation_id, \
+                 to_tsquery('simple', $1) AS q \
+                 WHERE d.public_tsv @@ q AND c.state <> 'withdrawn'{departments}{exclude} \
+                 ORDER BY ts_rank(d.title_tsv, q) * 5 + ts_rank(d.public_tsv, q) DESC, c.created_at DESC LIMIT $2"
+            ))
+            .bind::<Text, _>(expr)
+            .bind::<BigInt, _>(limit)
+            .load(conn)?
+        }
+    };
+    Ok(hits.into_iter().map(|h| h.id).collect())
+}

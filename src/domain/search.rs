@@ -103,6 +103,38 @@ impl Query {
     }
 }
 
+/// A short excerpt around the first match of a query, split for highlighting:
+/// (before, match, after), in normalised form.
+pub fn snippet(text: &str, query: &Query, context: usize) -> Option<(String, String, String)> {
+    let haystack: Vec<char> = normalize(text).chars().collect();
+    let needles = query.phrases.iter().map(|p| {
+        let mut word: String = p.iter().filter_map(|g| g.chars().next()).collect();
+        word.extend(p.last().and_then(|g| g.chars().nth(1)));
+        word
+    });
+    for needle in needles.chain(query.singles.iter().cloned()) {
+        let needle: Vec<char> = needle.chars().collect();
+        if let Some(start) = haystack
+            .windows(needle.len())
+            .position(|w| w == needle.as_slice())
+        {
+            let end = start + needle.len();
+            let from = start.saturating_sub(context);
+            let to = (end + context).min(haystack.len());
+            let mut before: String = haystack[from..start].iter().collect();
+            if from > 0 {
+                before.insert(0, '…');
+            }
+            let mut after: String = haystack[end..to].iter().collect();
+            if to < haystack.len() {
+                after.push('…');
+            }
+            return Some((before, haystack[start..end].iter().collect(), after));
+        }
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -142,6 +174,18 @@ mod tests {
             q.tsquery().as_deref(),
             Some("('電子' <-> '子申' <-> '申請') & ('会議')")
         );
+    }
+
+    #[test]
+    fn snippets_cut_around_the_first_match() {
+        let q = Query::parse("申請").expect("query");
+        let (before, hit, after) =
+            snippet("紙の申請書を毎月300件手入力しています", &q, 3).expect("found");
+        assert_eq!(
+            (before.as_str(), hit.as_str(), after.as_str()),
+            ("…紙の", "申請", "書を毎…")
+        );
+        assert_eq!(snippet("関係のない本文", &q, 3), None);
     }
 
     #[test]

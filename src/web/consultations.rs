@@ -827,3 +827,69 @@ mod tests {
         }
     }
 }
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct SimilarParams {
+    pub title: Option<String>,
+    pub body: Option<String>,
+}
+
+/// A consultation like the one being written, with its resolution if it has one.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SimilarItem {
+    pub id: i64,
+    pub number: String,
+    pub title: String,
+    pub state: String,
+    pub resolution: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SimilarList {
+    pub items: Vec<SimilarItem>,
+}
+
+/// Up to five open or resolved consultations that look like a draft, so the
+/// requester can read an existing answer instead of filing again.
+#[utoipa::path(get, path = "/api/v1/consultations/similar", tag = "consultations", params(SimilarParams), security(("bearer" = [])),
+    responses((status = 200, body = SimilarList), (status = 401, body = Problem)))]
+#[get("/api/v1/consultations/similar")]
+pub async fn similar(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    params: web::Query<SimilarParams>,
+) -> Result<HttpResponse, AppError> {
+    let text = format!(
+        "{}\n{}",
+        params.title.as_deref().unwrap_or_default(),
+        params.body.as_deref().unwrap_or_default()
+    );
+    let items = state
+        .db(move |conn| similar_to(conn, &user, &text, None))
+        .await?;
+    Ok(HttpResponse::Ok().json(SimilarList { items }))
+}
+
+/// The similar consultations the caller may see.
+pub(crate) fn similar_to(
+    conn: &mut DbConn,
+    user: &CurrentUser,
+    text: &str,
+    exclude: Option<i64>,
+) -> Result<Vec<SimilarItem>, AppError> {
+    let scope = user.scope(conn)?;
+    let ids = search::similar(conn, text, &scope, exclude, 5)?;
+    let mut items = vec![];
+    for id in ids {
+        if let Some(c) = consultations::find_visible(conn, id, &scope)? {
+            items.push(SimilarItem {
+                id: c.id,
+                number: c.number,
+                title: c.title,
+                state: c.state,
+                resolution: c.resolution,
+            });
+        }
+    }
+    Ok(items)
+}

@@ -92,6 +92,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(directory::create_department)
         .service(directory::update_department)
         .service(consultations::list)
+        .service(consultations::similar)
         .service(consultations::create)
         .service(consultations::get)
         .service(consultations::update)

@@ -291,7 +291,53 @@ fn the_language_follows_accept_language_then_the_users_choice(app: &TestApp) {
     );
 }
 
+fn the_dx_office_withdraws_a_duplicate_in_one_step(app: &TestApp) {
+    let requester = app.login(&app.org.requester);
+    let original = app.file(&requester, "粗大ごみの受付をオンライン化したい");
+    let duplicate = app.file(&requester, "粗大ごみ受付のオンライン化");
+    let mut dx = Session::new(app);
+    dx.login(&app.org.dx.email);
+    let page = dx.get(&format!("/consultations/{}", duplicate["id"]));
+    assert!(
+        page.body.contains("id=\"similar-consultations\""),
+        "similar consultations are listed"
+    );
+    assert!(page.body.contains("class=\"withdraw-duplicate\""));
+    let csrf = dx.csrf();
+    let original_id = original["id"].to_string();
+    let done = dx.post(
+        &format!("/consultations/{}/events", duplicate["id"]),
+        &[
+            ("_csrf", &csrf),
+            ("event", "withdraw"),
+            ("version", "1"),
+            ("duplicate_of", &original_id),
+            ("reason", "重複"),
+        ],
+    );
+    assert_eq!(done.status, 303);
+    let now = app.current(&duplicate["id"]);
+    assert_eq!(now["state"], "withdrawn");
+    assert_eq!(now["duplicate_of"], original["id"]);
+}
+
+fn searching_from_the_list_page_highlights_the_match(app: &TestApp) {
+    let requester = app.login(&app.org.requester);
+    let reply = app.post("/api/v1/consultations", &requester, serde_json::json!({"title": "集計作業", "body": "毎月の給付金の集計に三日かかる", "category": "rpa"}));
+    assert_eq!(reply.status, 201);
+    let mut session = Session::new(app);
+    session.login(&app.org.requester.email);
+    let page = session.get("/consultations?q=%E7%B5%A6%E4%BB%98");
+    assert_eq!(page.status, 200);
+    assert!(
+        page.body.contains("<mark>給付</mark>"),
+        "the match is highlighted"
+    );
+}
+
 both_backends!(
+    the_dx_office_withdraws_a_duplicate_in_one_step,
+    searching_from_the_list_page_highlights_the_match,
     each_role_lands_on_its_own_home_page,
     a_form_post_without_the_csrf_token_is_refused_and_changes_nothing,
     pages_follow_the_visibility_rules_of_the_api,

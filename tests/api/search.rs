@@ -183,7 +183,84 @@ fn the_index_follows_edits_comments_and_resolutions(app: &TestApp) {
     );
 }
 
+fn similar_consultations_suggest_open_and_resolved_ones_the_caller_may_see(app: &TestApp) {
+    let requester = app.login(&app.org.requester);
+    let outsider = app.login(&app.org.outsider);
+    let dx = app.login(&app.org.dx);
+    let se = app.login(&app.org.se);
+    let resolved = file(
+        app,
+        &requester,
+        "電子申請の受付を始めたい",
+        "窓口での受付を電子申請に切り替えたい",
+    );
+    let resolved = app.must_fire(
+        &dx,
+        &resolved,
+        "assign",
+        json!({"assignee_id": app.org.se.id, "reason": "既知"}),
+    );
+    app.must_fire(
+        &se,
+        &resolved,
+        "resolve",
+        json!({"resolution": "汎用電子申請システムのテンプレートで対応できます"}),
+    );
+    file(
+        app,
+        &requester,
+        "電子申請のフォーム作成",
+        "申請フォームを作りたい",
+    );
+    let withdrawn = file(app, &requester, "電子申請を使いたい", "重複");
+    app.must_fire(
+        &requester,
+        &withdrawn,
+        "withdraw",
+        json!({"reason": "重複"}),
+    );
+    file(app, &requester, "会議室の予約", "関係のない相談");
+    file(app, &outsider, "電子申請で保育園の申込", "保育課の相談");
+    let similar = |token: &str| -> Vec<Value> {
+        let reply = app.get("/api/v1/consultations/similar?title=%E9%9B%BB%E5%AD%90%E7%94%B3%E8%AB%8B&body=%E5%8F%97%E4%BB%98", token);
+        assert_eq!(reply.status, 200, "{:?}", reply.body);
+        reply.body["items"].as_array().cloned().unwrap_or_default()
+    };
+    let mine = similar(&requester);
+    let titles: Vec<&str> = mine
+        .iter()
+        .map(|i| i["title"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(
+        titles.first(),
+        Some(&"電子申請の受付を始めたい"),
+        "{titles:?}"
+    );
+    assert!(titles.contains(&"電子申請のフォーム作成"));
+    assert!(
+        !titles.contains(&"電子申請を使いたい"),
+        "withdrawn ones are not suggested"
+    );
+    assert!(!titles.contains(&"会議室の予約"));
+    assert!(
+        !titles.contains(&"電子申請で保育園の申込"),
+        "another division's are not shown"
+    );
+    assert_eq!(
+        mine[0]["resolution"],
+        "汎用電子申請システムのテンプレートで対応できます"
+    );
+    assert!(
+        similar(&dx)
+            .iter()
+            .any(|i| i["title"] == "電子申請で保育園の申込"),
+        "staff see every division"
+    );
+    assert!(similar(&dx).len() <= 5);
+}
+
 both_backends!(
+    similar_consultations_suggest_open_and_resolved_ones_the_caller_may_see,
     japanese_words_are_found_inside_sentences,
     full_width_half_width_and_case_are_alike,
     title_matches_rank_first_then_the_newest,

@@ -16,10 +16,13 @@ use crate::db::consultations::{self, Scope, Sort};
 use crate::db::{self, comments, departments, events, users, DbConn};
 use crate::desk::Fire;
 use crate::domain::consultation::NewConsultationInput;
+use crate::domain::search::{snippet, Query};
 use crate::domain::workflow::{allowed_events, transition, Field, TransitionInput};
 use crate::domain::{Category, Event, Priority, Role, State};
 use crate::web::auth::CurrentUser;
-use crate::web::consultations::{build_query, encode_cursor, file_for, parse_list, Filed};
+use crate::web::consultations::{
+    build_query, encode_cursor, file_for, parse_list, similar_to, Filed,
+};
 use crate::web::error::{AppError, Kind};
 use crate::web::i18n::{format_datetime, t, Locale};
 use crate::web::AppState;
@@ -99,6 +102,8 @@ pub async fn list(
     let selected_department = get("department");
     let selected_category = get("category");
     let selected_priority = get("priority");
+    let q = get("q");
+    let search = q.as_deref().and_then(Query::parse);
     let app = state.clone();
     let caller = user.clone();
     let (rows, next, departments, names) = state
@@ -128,6 +133,11 @@ pub async fn list(
                 "priority_label": label(locale, "priority", &c.priority),
                 "due": time(&app, locale, c.due_at),
                 "overdue": c.due_at.is_some_and(|d| d < now),
+                "snippet": search.as_ref().and_then(|query| {
+                    snippet(&c.body, query, 24)
+                        .or_else(|| c.resolution.as_deref().and_then(|r| snippet(r, query, 24)))
+                        .map(|(before, hit, after)| json!({"before": before, "hit": hit, "after": after}))
+                }),
             })
         })
         .collect();
@@ -139,6 +149,7 @@ pub async fn list(
     data["heading"] = json!(t(locale, &heading_key, &[]));
     data["title"] = data["heading"].clone();
     data["view"] = json!(view);
+    data["q"] = json!(q);
     data["tabs"] = if staff {
         json!(VIEWS
             .iter()
@@ -461,7 +472,7 @@ async fn detail_page(
 ) -> Result<HttpResponse, AppError> {
     let locale = page_locale(req, Some(user));
     let caller = user.clone();
-    let (c, timeline, notes, names, department, helpdesk) = state
+    let (c, timeline, notes, names, department, helpdesk, similar) = state
         .db(move |conn| {
             let scope = caller.scope(conn)?;
             let c =
@@ -479,7 +490,20 @@ async fn detail_page(
                 .map(|d| d.name)
                 .unwrap_or_default();
             let helpdesk = users::with_role(conn, Role::Helpdesk.as_str(), None)?;
-            Ok((c, timeline, notes, names, department, helpdesk))
+            // Staff triaging a new consultation see what it may duplicate.
+            let similar = if caller.role.is_staff()
+                && matches!(c.state(), State::Received | State::Hearing)
+            {
+                similar_to(
+                    conn,
+                    &caller,
+                    &format!("{}\n{}", c.title, c.body),
+                    Some(c.id),
+                )?
+            } else {
+                vec![]
+            };
+            Ok((c, timeline, notes, names, department, helpdesk, similar))
         })
         .await?;
     let now = Utc::now();
@@ -610,6 +634,16 @@ async fn detail_page(
     data["show_internal"] = json!(user.role.is_staff());
     data["internal_notes"] = json!(internal_notes);
     data["drafts"] = json!({"comment": drafts.comment, "internal_note": drafts.internal_note});
+    data["can_withdraw_duplicate"] =
+        json!(allowed.contains(&Event::Withdraw) && user.role != Role::Requester);
+    data["similar"] = json!(similar
+        .iter()
+        .map(|s| json!({
+            "id": s.id, "number": s.number, "title": s.title, "state": s.state,
+            "state_label": label(locale, "state", &s.state), "resolution": s.resolution,
+            "duplicate_reason": t(locale, "similar.duplicate_reason", &[("number", s.number.clone())]),
+        }))
+        .collect::<Vec<_>>());
     render_status(state, req, "consultation", &data, status)
 }
 
