@@ -9,7 +9,7 @@ use std::pin::Pin;
 
 use actix_web::dev::Payload;
 use actix_web::http::header::AUTHORIZATION;
-use actix_web::{post, web, FromRequest, HttpRequest, HttpResponse};
+use actix_web::{post, web, FromRequest, HttpMessage, HttpRequest, HttpResponse};
 use chrono::{DateTime, Duration, Utc};
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
@@ -246,6 +246,7 @@ impl FromRequest for CurrentUser {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let state = req.app_data::<web::Data<AppState>>().cloned();
         let token = bearer_token(req);
+        let request = req.clone();
         Box::pin(async move {
             let state = state.ok_or_else(|| AppError::internal("application state missing"))?;
             let token = token.ok_or_else(|| AppError::unauthorized("error.token_missing"))?;
@@ -261,14 +262,17 @@ impl FromRequest for CurrentUser {
             let role = Role::parse(&user.role).ok_or_else(|| {
                 AppError::internal(format!("user {} has role {:?}", user.id, user.role))
             })?;
-            Ok(CurrentUser {
+            let current = CurrentUser {
                 id: user.id,
                 name: user.name,
                 email: user.email,
                 role,
                 department_id: user.department_id,
                 locale: Locale::parse(&user.locale).unwrap_or_default(),
-            })
+            };
+            // Error pages render after the handler; they show the same header.
+            request.extensions_mut().insert(current.clone());
+            Ok(current)
         })
     }
 }

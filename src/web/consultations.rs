@@ -230,6 +230,10 @@ pub(crate) fn parse_list(query: &str) -> Result<ParsedList, AppError> {
     let mut cursor = None;
     for (name, value) in form_urlencoded::parse(query.as_bytes()) {
         let value = value.trim().to_string();
+        // An empty value (a form's "any" option) means no filter.
+        if value.is_empty() {
+            continue;
+        }
         let bad = || AppError::invalid_parameter(&name, &value);
         match name.as_ref() {
             "state" => {

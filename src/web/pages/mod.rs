@@ -290,10 +290,12 @@ pub fn error_page(
             form_urlencoded::byte_serialize(next.as_bytes()).collect::<String>()
         ));
     }
+    let user = req.extensions().get::<CurrentUser>().cloned();
+    let locale = user.as_ref().map(|u| u.locale).unwrap_or(locale);
     let problem = error.problem(locale);
     let mut data = base(
         req,
-        None,
+        user.as_ref(),
         locale,
         &format!("error.{}.title", error_slug(error)),
     );
