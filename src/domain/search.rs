@@ -183,7 +183,7 @@ mod tests {
             snippet("紙の申請書を毎月300件手入力しています", &q, 3).expect("found");
         assert_eq!(
             (before.as_str(), hit.as_str(), after.as_str()),
-            ("…紙の", "申請", "書を毎…")
+            ("紙の", "申請", "書を毎…")
         );
         assert_eq!(snippet("関係のない本文", &q, 3), None);
     }
