@@ -12,6 +12,7 @@ use crate::db::DbConn;
 use crate::desk::Desk;
 use crate::directory::{self, DirectoryError};
 use crate::domain::directory::{NewDepartmentInput, NewUserInput};
+use crate::generate::{GenerateError, Options};
 use crate::settings::Settings;
 use crate::startup::{prepare_database, Application, RunningWorker};
 use crate::web::i18n::{t, Locale};
@@ -35,6 +36,8 @@ pub enum Command {
     Migrate,
     /// Run only the outbox/SLA worker (for deployments that run it apart from the web).
     Worker,
+    /// Rebuild the search index from the consultations (after a bulk load or restore).
+    Reindex,
     /// Manage departments.
     Department {
         #[command(subcommand)]
@@ -44,6 +47,28 @@ pub enum Command {
     User {
         #[command(subcommand)]
         action: UserAction,
+    },
+    /// Fill the database with a generated city and ten fiscal years of consultations
+    /// (for benchmarks and demos). Refuses a database that already has consultations
+    /// unless --append is given.
+    Generate {
+        /// How many consultations to generate.
+        #[arg(long)]
+        consultations: usize,
+        /// Seed of the generator: the same seed and --as-of give the same data.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Add to existing consultations: the generated organisation is reused if
+        /// present; numbers continue from the counters and ids after the largest.
+        #[arg(long)]
+        append: bool,
+        /// The day the history ends (YYYY-MM-DD, exclusive; default today).
+        #[arg(long)]
+        as_of: Option<chrono::NaiveDate>,
+        /// Leave the search index empty (about twice as fast; search then finds
+        /// none of the generated consultations).
+        #[arg(long)]
+        no_search_index: bool,
     },
 }
 
@@ -145,6 +170,33 @@ fn execute(command: Command, settings: Settings) -> Result<(), CliError> {
     match command {
         Command::Serve { demo } => serve(settings, demo),
         Command::Worker => worker(settings),
+        Command::Reindex => {
+            let mut conn = connect(&settings)?;
+            let start = std::time::Instant::now();
+            let done = crate::db::search::rebuild(&mut conn, 1000)
+                .map_err(|e| CliError::Failure(e.to_string()))?;
+            println!(
+                "reindexed {done} consultations in {:.1} s",
+                start.elapsed().as_secs_f64()
+            );
+            Ok(())
+        }
+        Command::Generate {
+            consultations,
+            seed,
+            append,
+            as_of,
+            no_search_index,
+        } => generate(
+            &settings,
+            Options {
+                consultations,
+                seed,
+                append,
+                as_of: as_of.unwrap_or_else(|| crate::generate::today(&settings)),
+                search_index: !no_search_index,
+            },
+        ),
         Command::Migrate => {
             connect(&settings)?;
             println!("migrations applied");
@@ -213,6 +265,17 @@ fn execute(command: Command, settings: Settings) -> Result<(), CliError> {
             Ok(())
         }
     }
+}
+
+fn generate(settings: &Settings, options: Options) -> Result<(), CliError> {
+    let mut conn = connect(settings)?;
+    let summary =
+        crate::generate::generate(&mut conn, settings, &options).map_err(|e| match e {
+            GenerateError::Refused(m) => CliError::Input(m),
+            GenerateError::Failed(m) => CliError::Failure(m),
+        })?;
+    print!("{}", summary.report());
+    Ok(())
 }
 
 fn department_id(conn: &mut DbConn, code: &str) -> Result<i64, CliError> {

@@ -8,6 +8,7 @@ pub mod demo;
 pub mod desk;
 pub mod directory;
 pub mod domain;
+pub mod generate;
 pub mod notify;
 pub mod settings;
 pub mod startup;

@@ -5,6 +5,7 @@ mod auth;
 mod cli;
 mod concurrency;
 mod directory;
+mod generate;
 mod helpers;
 mod lifecycle;
 mod meta;

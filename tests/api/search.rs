@@ -267,3 +267,33 @@ both_backends!(
     search_respects_visibility_and_internal_notes,
     the_index_follows_edits_comments_and_resolutions,
 );
+
+#[test]
+fn reindex_rebuilds_the_index_from_the_consultations() {
+    use diesel::connection::SimpleConnection;
+    let app = crate::helpers::spawn_app(crate::helpers::Backend::Sqlite).expect("app");
+    let requester = app.login(&app.org.requester);
+    file(&app, &requester, "議事録の要約", "会議の議事録を要約したい");
+    app.pool
+        .get()
+        .expect("connection")
+        .batch_execute("DELETE FROM search_fts")
+        .expect("emptied");
+    assert!(
+        numbers(&app, &requester, "議事録").is_empty(),
+        "the index is empty"
+    );
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_digicon"))
+        .arg("reindex")
+        .env("DATABASE_URL", &app.database_url)
+        .env("DIGICON_DATA_DIR", &app.settings.data_dir)
+        .output()
+        .expect("reindex runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("reindexed 1 consultations"));
+    assert_eq!(numbers(&app, &requester, "議事録").len(), 1);
+}

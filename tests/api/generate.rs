@@ -1,0 +1,370 @@
+//! `digicon generate`, run as a user would run it, on SQLite and on PostgreSQL: the
+//! generated history must be consistent (timelines follow the workflow table,
+//! `version` counts the events, numbers are unique and the counters continue
+//! them, the search index is what the application would have written, no mail),
+//! and the application must work on it (a generated user logs in, search finds
+//! generated text, a new filing gets the next number).
+
+use std::collections::{HashMap, HashSet};
+use std::process::{Command, Output};
+
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Text};
+use digicon::db::schema::{
+    consultation_counters, consultation_events, consultations, outbox, users,
+};
+use digicon::db::{self, DbConn};
+use digicon::domain::workflow::transition;
+use digicon::domain::{Event, State};
+use serde_json::json;
+
+use crate::helpers::{send_to, start, test_settings, Backend};
+
+const COUNT: i64 = 2_000;
+
+fn digicon(database_url: &str, data_dir: &std::path::Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_digicon"))
+        .args(args)
+        .env("DATABASE_URL", database_url)
+        .env("DIGICON_DATA_DIR", data_dir)
+        .env("RUST_LOG", "warn")
+        .env("LANG", "C")
+        .output()
+        .expect("digicon runs")
+}
+
+fn text(output: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+/// (consultation, version, event, from, to) of one timeline entry.
+type EventStep = (i64, i32, String, Option<String>, String);
+
+#[derive(QueryableByName)]
+struct Count {
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+#[derive(QueryableByName, Debug, PartialEq)]
+struct IndexEntry {
+    #[diesel(sql_type = Text)]
+    a: String,
+    #[diesel(sql_type = Text)]
+    b: String,
+    #[diesel(sql_type = Text)]
+    c: String,
+}
+
+/// The stored search entry of a consultation, as text on either backend.
+fn index_entry(conn: &mut DbConn, id: i64) -> IndexEntry {
+    match conn {
+        DbConn::Sqlite(c) => diesel::sql_query(
+            "SELECT title AS a, body AS b, staff AS c FROM search_fts WHERE rowid = ?",
+        )
+        .bind::<BigInt, _>(id)
+        .get_result(c),
+        DbConn::Postgresql(c) => diesel::sql_query(
+            "SELECT title_tsv::text AS a, public_tsv::text AS b, staff_tsv::text AS c \
+             FROM search_documents WHERE consultation_id = $1",
+        )
+        .bind::<BigInt, _>(id)
+        .get_result(c),
+    }
+    .expect("an index entry")
+}
+
+fn index_size(conn: &mut DbConn) -> i64 {
+    match conn {
+        DbConn::Sqlite(c) => {
+            diesel::sql_query("SELECT COUNT(*) AS n FROM search_fts").get_result::<Count>(c)
+        }
+        DbConn::Postgresql(c) => {
+            diesel::sql_query("SELECT COUNT(*) AS n FROM search_documents").get_result::<Count>(c)
+        }
+    }
+    .expect("count")
+    .n
+}
+
+/// Checks everything that must hold of the database after generating `expected`
+/// consultations in all.
+fn check_consistency(conn: &mut DbConn, expected: i64) {
+    let rows: Vec<(i64, String, i32, String, i32)> = consultations::table
+        .select((
+            consultations::id,
+            consultations::number,
+            consultations::fiscal_year,
+            consultations::state,
+            consultations::version,
+        ))
+        .order(consultations::id.asc())
+        .load(conn)
+        .expect("consultations");
+    assert_eq!(rows.len() as i64, expected);
+
+    let states: HashSet<&str> = rows.iter().map(|r| r.3.as_str()).collect();
+    for state in State::ALL {
+        assert!(
+            states.contains(state.as_str()),
+            "no {} consultation",
+            state.as_str()
+        );
+    }
+
+    // Numbers: unique, and per fiscal year exactly 1..=counter.
+    let numbers: HashSet<&str> = rows.iter().map(|r| r.1.as_str()).collect();
+    assert_eq!(numbers.len(), rows.len(), "numbers are unique");
+    let mut per_year: HashMap<i32, Vec<i64>> = HashMap::new();
+    for (_, number, fy, _, _) in &rows {
+        let prefix = format!("DX-{fy}-");
+        let seq: i64 = number
+            .strip_prefix(&prefix)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| panic!("{number} is not a number of FY{fy}"));
+        per_year.entry(*fy).or_default().push(seq);
+    }
+    let counters: HashMap<i32, i64> = consultation_counters::table
+        .select((
+            consultation_counters::fiscal_year,
+            consultation_counters::last_seq,
+        ))
+        .load(conn)
+        .expect("counters")
+        .into_iter()
+        .collect();
+    assert_eq!(per_year.len(), 10, "ten fiscal years");
+    for (fy, mut seqs) in per_year {
+        seqs.sort_unstable();
+        let n = seqs.len() as i64;
+        assert_eq!(seqs, (1..=n).collect::<Vec<_>>(), "FY{fy} numbered 1..={n}");
+        assert_eq!(counters.get(&fy), Some(&n), "counter of FY{fy}");
+    }
+
+    // Timelines: version == events, each step a row of the workflow table.
+    let events: Vec<EventStep> = consultation_events::table
+        .select((
+            consultation_events::consultation_id,
+            consultation_events::version,
+            consultation_events::event,
+            consultation_events::from_state,
+            consultation_events::to_state,
+        ))
+        .order((
+            consultation_events::consultation_id.asc(),
+            consultation_events::version.asc(),
+        ))
+        .load(conn)
+        .expect("events");
+    let mut timeline: HashMap<i64, Vec<&EventStep>> = HashMap::new();
+    for e in &events {
+        timeline.entry(e.0).or_default().push(e);
+    }
+    for (id, number, _, state, version) in &rows {
+        let steps = timeline.get(id).map(Vec::as_slice).unwrap_or_default();
+        assert_eq!(
+            *version as usize,
+            steps.len(),
+            "{number}: version vs events"
+        );
+        let mut current: Option<State> = None;
+        for (i, (_, v, event, from, to)) in steps.iter().enumerate() {
+            assert_eq!(*v as usize, i + 1, "{number}: versions count up");
+            let event = Event::parse(event).expect("known event");
+            let row = transition(event);
+            assert_eq!(from.as_deref(), current.map(State::as_str), "{number}");
+            match current {
+                None => assert_eq!(event, Event::File, "{number} starts by filing"),
+                Some(s) => assert!(row.from.contains(&s), "{number}: {event:?} from {s:?}"),
+            }
+            assert_eq!(
+                to,
+                row.to.as_str(),
+                "{number}: {event:?} leads to {:?}",
+                row.to
+            );
+            current = Some(row.to);
+        }
+        assert_eq!(current.map(State::as_str), Some(state.as_str()), "{number}");
+    }
+
+    let mail: i64 = outbox::table.count().get_result(conn).expect("outbox");
+    assert_eq!(mail, 0, "generated history sends no mail");
+
+    // The search index holds every consultation, as the application writes it.
+    assert_eq!(index_size(conn), expected);
+    for (id, ..) in rows.iter().step_by(97) {
+        let generated = index_entry(conn, *id);
+        digicon::db::search::index(conn, *id).expect("reindex");
+        assert_eq!(index_entry(conn, *id), generated, "index entry of {id}");
+    }
+
+    if let DbConn::Sqlite(c) = conn {
+        let broken = diesel::sql_query("SELECT COUNT(*) AS n FROM pragma_foreign_key_check")
+            .get_result::<Count>(c)
+            .expect("foreign key check")
+            .n;
+        assert_eq!(broken, 0, "foreign keys hold");
+    }
+}
+
+fn a_generated_history_is_consistent_and_usable(backend: Backend) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let Some(settings) = test_settings(backend, dir.path()) else {
+        return;
+    };
+    let url = settings.database_url.clone();
+    let count = COUNT.to_string();
+    let out = digicon(
+        &url,
+        dir.path(),
+        &["generate", "--consultations", &count, "--seed", "7"],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let report = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(report.contains("generated 2000 consultations"), "{report}");
+    assert!(report.contains("consultations/s"), "{report}");
+    for state in State::ALL {
+        assert!(report.contains(state.as_str()), "{report}");
+    }
+    let password = report
+        .lines()
+        .find_map(|l| l.strip_prefix("every generated user's password: "))
+        .expect("the password is printed")
+        .trim()
+        .to_string();
+
+    let pool = db::build_pool(&url, 1).expect("pool");
+    let mut conn = pool.get().expect("connection");
+    check_consistency(&mut conn, COUNT);
+
+    let staff: i64 = users::table.count().get_result(&mut *conn).expect("users");
+    assert_eq!(staff, 8_000);
+    let hash: String = users::table
+        .filter(users::email.eq("gen-requester@gen.digicon.local"))
+        .select(users::password_hash)
+        .first(&mut *conn)
+        .expect("gen-requester exists");
+    assert!(digicon::domain::password::verify(&password, &hash));
+
+    // A second run refuses, unless asked to append.
+    let again = digicon(&url, dir.path(), &["generate", "--consultations", "10"]);
+    assert_eq!(again.status.code(), Some(2), "{}", text(&again));
+    assert!(text(&again).contains("--append"), "{}", text(&again));
+    let more = digicon(
+        &url,
+        dir.path(),
+        &[
+            "generate",
+            "--consultations",
+            "500",
+            "--seed",
+            "8",
+            "--append",
+        ],
+    );
+    assert!(more.status.success(), "{}", text(&more));
+    assert!(
+        String::from_utf8_lossy(&more.stdout).contains("created 0 departments and 0 users"),
+        "{}",
+        text(&more)
+    );
+    check_consistency(&mut conn, COUNT + 500);
+
+    // The application on the generated database.
+    let (base, handle) = start(settings);
+    let login = send_to(
+        &base,
+        "POST",
+        "/api/v1/auth/token",
+        None,
+        Some(
+            &json!({ "email": "gen-requester@gen.digicon.local", "password": password })
+                .to_string(),
+        ),
+        &[],
+    );
+    assert_eq!(login.status, 200, "{:?}", login.body);
+    let token = login.body["token"].as_str().expect("token").to_string();
+
+    let mine = send_to(
+        &base,
+        "GET",
+        "/api/v1/consultations?limit=5",
+        Some(&token),
+        None,
+        &[],
+    );
+    assert_eq!(mine.status, 200, "{:?}", mine.body);
+
+    let dx_login = send_to(
+        &base,
+        "POST",
+        "/api/v1/auth/token",
+        None,
+        Some(&json!({ "email": "gen-dx@gen.digicon.local", "password": password }).to_string()),
+        &[],
+    );
+    assert_eq!(dx_login.status, 200, "{:?}", dx_login.body);
+    let dx = dx_login.body["token"].as_str().expect("token").to_string();
+    for term in ["電子申請", "集計", "kintone"] {
+        let path = format!(
+            "/api/v1/consultations?q={}&limit=3",
+            form_urlencoded::byte_serialize(term.as_bytes()).collect::<String>()
+        );
+        let found = send_to(&base, "GET", &path, Some(&dx), None, &[]);
+        assert_eq!(found.status, 200, "{:?}", found.body);
+        let items = found.body["items"].as_array().expect("items");
+        assert!(
+            !items.is_empty(),
+            "search for {term} finds generated consultations"
+        );
+    }
+
+    let today = chrono::Utc::now()
+        .with_timezone(&chrono_tz::Asia::Tokyo)
+        .date_naive();
+    let fy = digicon::domain::fiscal::fiscal_year(today);
+    let last: i64 = consultation_counters::table
+        .find(fy)
+        .select(consultation_counters::last_seq)
+        .first(&mut *conn)
+        .optional()
+        .expect("counter")
+        .unwrap_or(0);
+    let filed = send_to(
+        &base,
+        "POST",
+        "/api/v1/consultations",
+        Some(&token),
+        Some(
+            &json!({
+                "title": "生成データの上で新しい相談",
+                "body": "番号が続きから振られることを確かめます。",
+                "category": "other",
+            })
+            .to_string(),
+        ),
+        &[],
+    );
+    assert_eq!(filed.status, 201, "{:?}", filed.body);
+    assert_eq!(
+        filed.body["number"],
+        digicon::domain::fiscal::consultation_number(fy, last + 1)
+    );
+    actix_web::rt::System::new().block_on(handle.stop(false));
+}
+
+#[test]
+fn generating_on_sqlite() {
+    a_generated_history_is_consistent_and_usable(Backend::Sqlite);
+}
+
+#[test]
+fn generating_on_postgres() {
+    a_generated_history_is_consistent_and_usable(Backend::Postgres);
+}
