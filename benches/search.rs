@@ -135,7 +135,12 @@ fn main() -> Result<(), String> {
                     &format!("\"{q}\""),
                 )
             });
-            println!("FTS5 trigram  q={q:<6} median {ms:9.2} ms, {n} matches (2 characters: silently none)");
+            let remark = if q.chars().count() < 3 {
+                " (under 3 characters the trigram index silently finds nothing)"
+            } else {
+                ""
+            };
+            println!("FTS5 trigram  q={q:<6} median {ms:9.2} ms, {n} matches{remark}");
             let (ms, n) = time(3, || {
                 count(
                     &mut conn,

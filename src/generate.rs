@@ -239,7 +239,7 @@ pub fn generate(
             producer.search_index = options.search_index;
             producer.run(plan, tx, spent_rx)
         });
-        let written = write_batches(conn, rx, spent_tx);
+        let written = write_batches(conn, &settings.database_url, rx, spent_tx);
         let tally = producer
             .join()
             .map_err(|_| GenerateError::Failed("the generator thread panicked".into()))?;
@@ -1999,6 +1999,9 @@ impl<'a> Producer<'a> {
                 done += 1;
                 if batch.consultations.len() >= BATCH {
                     let full = std::mem::replace(&mut batch, Batch::new());
+                    // Batches may be written concurrently (PostgreSQL): a duplicate
+                    // only ever names a consultation of its own batch.
+                    self.latest.clear();
                     spent.try_iter().for_each(drop);
                     if tx.send(full).is_err() {
                         return std::mem::replace(&mut self.tally, Tally { per_state: [0; 7] });
@@ -2585,12 +2588,13 @@ fn steer(rng: &mut StdRng, life: &mut Life, cast: Cast, words: &Words, target: S
 /// producer's thread. Returns the number of events.
 fn write_batches(
     conn: &mut DbConn,
+    url: &str,
     rx: mpsc::Receiver<Batch>,
     spent: mpsc::Sender<Batch>,
 ) -> Result<usize, GenerateError> {
     match conn {
         DbConn::Sqlite(c) => write_sqlite(c, rx, spent),
-        DbConn::Postgresql(c) => write_postgres(c, rx, spent),
+        DbConn::Postgresql(c) => write_postgres(c, url, rx, spent),
     }
 }
 
@@ -2720,36 +2724,84 @@ fn write_sqlite_batch(c: &mut SqliteConnection, batch: &Batch) -> QueryResult<()
     Ok(())
 }
 
+/// PostgreSQL does the heavy work of a load in its backend (index maintenance,
+/// `to_tsvector`, GIN), so batches are written over this many connections at once.
+/// Batches are independent: nothing in one refers to a row of another that may not
+/// be committed yet (see `Producer::run`).
+const POSTGRES_WRITERS: usize = 2;
+
 fn write_postgres(
     c: &mut PgConnection,
+    url: &str,
     rx: mpsc::Receiver<Batch>,
     spent: mpsc::Sender<Batch>,
+) -> Result<usize, GenerateError> {
+    let rx = std::sync::Mutex::new(Some(rx));
+    std::thread::scope(|scope| {
+        let helpers: Vec<_> = (1..POSTGRES_WRITERS)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut own = PgConnection::establish(url)
+                        .map_err(|e| GenerateError::Failed(format!("cannot connect: {e}")))?;
+                    postgres_writer(&mut own, &rx, &spent)
+                })
+            })
+            .collect();
+        let mut events = postgres_writer(c, &rx, &spent);
+        for helper in helpers {
+            let written = helper
+                .join()
+                .map_err(|_| GenerateError::Failed("a writer thread panicked".into()))
+                .and_then(|r| r);
+            events = match (events, written) {
+                (Ok(a), Ok(b)) => Ok(a + b),
+                (Err(e), _) | (_, Err(e)) => Err(e),
+            };
+        }
+        events
+    })
+}
+
+/// Takes batches from the shared receiver until it is closed, one transaction each.
+fn postgres_writer(
+    c: &mut PgConnection,
+    rx: &std::sync::Mutex<Option<mpsc::Receiver<Batch>>>,
+    spent: &mpsc::Sender<Batch>,
 ) -> Result<usize, GenerateError> {
     // Losing the last commits in a crash is acceptable for generated data.
     c.batch_execute("SET synchronous_commit = off;")?;
     let mut events = 0;
-    let result = rx.iter().try_for_each(|batch| {
-        events += batch.events.len();
-        c.transaction::<_, diesel::result::Error, _>(|c| write_postgres_batch(c, &batch))?;
-        let _ = spent.send(batch);
+    let result = (|| {
+        loop {
+            let next = match rx.lock() {
+                Ok(rx) => rx.as_ref().map(|rx| rx.recv()),
+                Err(_) => break,
+            };
+            let Some(Ok(batch)) = next else { break };
+            events += batch.events.len();
+            c.transaction::<_, diesel::result::Error, _>(|c| write_postgres_batch(c, &batch))?;
+            let _ = spent.send(batch);
+        }
         Ok::<_, diesel::result::Error>(())
-    });
+    })();
+    if result.is_err() {
+        // Close the channel: the other writers stop, and the producer at its next batch.
+        if let Ok(mut rx) = rx.lock() {
+            rx.take();
+        }
+    }
     c.batch_execute("SET synchronous_commit = on;")?;
     result?;
     Ok(events)
 }
 
 fn write_postgres_batch(c: &mut PgConnection, batch: &Batch) -> QueryResult<()> {
-    let t0 = Instant::now();
     diesel::copy_from(consultations::table)
         .from_insertable(&batch.consultations)
         .execute(c)?;
-    let t1 = Instant::now();
     diesel::copy_from(consultation_events::table)
         .from_insertable(&batch.events)
         .execute(c)?;
-    let t2 = Instant::now();
-    eprintln!("T {} {}", (t1-t0).as_millis(), (t2-t1).as_millis());
     if !batch.search.is_empty() {
         // The same expressions as `db::search::index`.
         diesel::sql_query(
@@ -2775,7 +2827,6 @@ fn write_postgres_batch(c: &mut PgConnection, batch: &Batch) -> QueryResult<()> 
                 .collect::<Vec<_>>(),
         )
         .execute(c)?;
-        eprintln!("S {}", t2.elapsed().as_millis());
     }
     Ok(())
 }
