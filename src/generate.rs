@@ -2833,8 +2833,8 @@ fn write_postgres_batch(c: &mut PgConnection, batch: &Batch) -> QueryResult<()> 
 
 /// Rows per SQLite statement: fixed, so that diesel prepares each statement once and
 /// only binds new values (SQLite allows 32,766 parameters per statement).
-const SQLITE_CONSULTATIONS: usize = 100;
-const SQLITE_EVENTS: usize = 400;
+const SQLITE_CONSULTATIONS: usize = 250;
+const SQLITE_EVENTS: usize = 1000;
 const SQLITE_SEARCH: usize = 200;
 
 /// Inserts `rows` in statements of exactly `N` rows (prepared once and cached), and
