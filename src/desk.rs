@@ -141,6 +141,14 @@ impl Desk {
         })
     }
 
+    /// Who may comment: managers only read, and internal notes are for staff.
+    pub fn may_comment(role: Role, internal: bool) -> Result<(), AppError> {
+        if role == Role::Manager || (internal && !role.is_staff()) {
+            return Err(AppError::forbidden());
+        }
+        Ok(())
+    }
+
     /// Adds a comment (or internal note) and tells the people concerned.
     pub fn comment(
         &self,

@@ -765,10 +765,7 @@ pub async fn comment(
     let comment = state
         .db(move |conn| {
             let consultation = visible(conn, &user, id)?;
-            // Managers read; they do not take part.
-            if user.role == Role::Manager || (internal && !user.role.is_staff()) {
-                return Err(AppError::forbidden());
-            }
+            crate::desk::Desk::may_comment(user.role, internal)?;
             errors.into_result()?;
             let text = text.unwrap_or_default();
             let author = users::find(conn, user.id)?.ok_or_else(AppError::not_found)?;

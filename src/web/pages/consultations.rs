@@ -810,9 +810,7 @@ pub async fn comment(
             let scope = caller.scope(conn)?;
             let c =
                 consultations::find_visible(conn, id, &scope)?.ok_or_else(AppError::not_found)?;
-            if caller.role == Role::Manager || (internal && !caller.role.is_staff()) {
-                return Err(AppError::forbidden());
-            }
+            crate::desk::Desk::may_comment(caller.role, internal)?;
             let text =
                 text.ok_or_else(|| AppError::invalid_field("body", "validation.required"))?;
             let author = users::find(conn, caller.id)?.ok_or_else(AppError::not_found)?;
