@@ -7,7 +7,8 @@ use serde_json::json;
 
 use super::events::{self, NewEvent};
 use super::schema::{consultation_counters, consultations, idempotency_keys};
-use super::{is_unique_violation, search, DbConn};
+use super::search::{self, Tier, Window};
+use super::{is_unique_violation, DbConn};
 use crate::domain::consultation::{ConsultationEdit, NewConsultationFields};
 use crate::domain::fiscal::consultation_number;
 use crate::domain::search::Query;
@@ -462,7 +463,7 @@ pub enum Sort {
     Due,
     /// Most recently changed first.
     Updated,
-    /// For text searches: title matches first, then newest first.
+    /// For text searches: title matches first, then newest filed first.
     Relevance,
 }
 
@@ -479,12 +480,13 @@ impl Sort {
     }
 }
 
-/// Where the previous page ended: the sort key and id of its last row (for
-/// `Relevance`, `id` is the number of rows already shown).
+/// Where the previous page ended: the sort key and id of its last row.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Cursor {
     pub key: Option<NaiveDateTime>,
     pub id: i64,
+    /// For `Relevance`: whether the previous page ended among the title matches.
+    pub in_title: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -514,8 +516,98 @@ pub struct ListQuery {
     pub after: Option<Cursor>,
 }
 
+/// The list's select statement, boxed so filters can be added per case.
+type Selection<'a> = diesel::dsl::IntoBoxed<
+    'a,
+    diesel::dsl::Select<consultations::table, diesel::dsl::AsSelect<Consultation, ListBackend>>,
+    ListBackend,
+>;
+type ListBackend = <DbConn as Connection>::Backend;
+
 /// One page of the list and the cursor of the next page, if there is one.
 pub fn list(conn: &mut DbConn, q: &ListQuery) -> QueryResult<(Vec<Consultation>, Option<Cursor>)> {
+    use consultations::dsl as c;
+    let search = q.text.as_deref().and_then(Query::parse);
+    if q.sort == Sort::Relevance {
+        if let Some(search) = &search {
+            return list_by_relevance(conn, q, search);
+        }
+    }
+    let mut query = filtered(q, search.as_ref());
+    if let Some(search) = &search {
+        if let Some(condition) =
+            search::matches(conn, search, Tier::Any, q.include_staff_text, &Window::ALL)
+        {
+            query = query.filter(condition);
+        }
+    }
+    query = match (q.sort, &q.after) {
+        (Sort::Created, Some(cur)) => {
+            let key = cur.key.unwrap_or_default();
+            query.filter(
+                c::created_at
+                    .gt(key)
+                    .or(c::created_at.eq(key).and(c::id.gt(cur.id))),
+            )
+        }
+        (Sort::CreatedDesc | Sort::Relevance, Some(cur)) => {
+            let key = cur.key.unwrap_or_default();
+            query.filter(
+                c::created_at
+                    .lt(key)
+                    .or(c::created_at.eq(key).and(c::id.lt(cur.id))),
+            )
+        }
+        (Sort::Updated, Some(cur)) => {
+            let key = cur.key.unwrap_or_default();
+            query.filter(
+                c::updated_at
+                    .lt(key)
+                    .or(c::updated_at.eq(key).and(c::id.lt(cur.id))),
+            )
+        }
+        (
+            Sort::Due,
+            Some(Cursor {
+                key: Some(key), id, ..
+            }),
+        ) => query.filter(
+            c::due_at
+                .gt(*key)
+                .or(c::due_at.eq(*key).and(c::id.gt(*id)))
+                .or(c::due_at.is_null()),
+        ),
+        (Sort::Due, Some(Cursor { key: None, id, .. })) => {
+            query.filter(c::due_at.is_null().and(c::id.gt(*id)))
+        }
+        (_, None) => query,
+    };
+    query = match q.sort {
+        Sort::Created => query.order((c::created_at.asc(), c::id.asc())),
+        Sort::CreatedDesc | Sort::Relevance => query.order((c::created_at.desc(), c::id.desc())),
+        Sort::Updated => query.order((c::updated_at.desc(), c::id.desc())),
+        Sort::Due => query.order((c::due_at.is_null().asc(), c::due_at.asc(), c::id.asc())),
+    };
+    let mut rows = query.limit(q.limit + 1).load(conn)?;
+    let next = if rows.len() as i64 > q.limit {
+        rows.truncate(q.limit as usize);
+        rows.last().map(|last| Cursor {
+            key: match q.sort {
+                Sort::Created | Sort::CreatedDesc | Sort::Relevance => Some(last.created_at),
+                Sort::Updated => Some(last.updated_at),
+                Sort::Due => last.due_at,
+            },
+            id: last.id,
+            in_title: false,
+        })
+    } else {
+        None
+    };
+    Ok((rows, next))
+}
+
+/// The list's filters other than the indexed text match and the page position.
+fn filtered<'a>(q: &ListQuery, search: Option<&Query>) -> Selection<'a> {
     use consultations::dsl as c;
     let mut query = c::consultations
         .select(Consultation::as_select())
@@ -547,91 +639,92 @@ pub fn list(conn: &mut DbConn, q: &ListQuery) -> QueryResult<(Vec<Consultation>,
     if let Some(fy) = q.fiscal_year {
         query = query.filter(c::fiscal_year.eq(fy));
     }
-    let search = q.text.as_deref().and_then(Query::parse);
-    if let Some(search) = &search {
-        if let Some(condition) = search::matches(conn, search, false, q.include_staff_text) {
-            query = query.filter(condition);
-        }
-        // One character has no bigram: those are found by scanning.
-        for single in &search.singles {
-            let pattern = format!("%{}%", escape_like(single));
-            query = query.filter(
-                c::title
-                    .like(pattern.clone())
-                    .escape('\\')
-                    .or(c::body.like(pattern).escape('\\')),
-            );
-        }
+    // One character has no bigram: those are found by scanning.
+    for single in search.map(|s| s.singles.as_slice()).unwrap_or_default() {
+        let pattern = format!("%{}%", escape_like(single));
+        query = query.filter(
+            c::title
+                .like(pattern.clone())
+                .escape('\\')
+                .or(c::body.like(pattern).escape('\\')),
+        );
     }
-    query = match (q.sort, &q.after) {
-        (Sort::Created, Some(cur)) => {
-            let key = cur.key.unwrap_or_default();
-            query.filter(
-                c::created_at
-                    .gt(key)
-                    .or(c::created_at.eq(key).and(c::id.gt(cur.id))),
-            )
+    query
+}
+
+/// Relevance order: consultations matching in the title first, then those matching
+/// elsewhere, each newest filed first (by id, which follows filing order). Each tier
+/// reads the index newest first, so a page costs about its own size, not the number
+/// of matches.
+fn list_by_relevance(
+    conn: &mut DbConn,
+    q: &ListQuery,
+    search: &Query,
+) -> QueryResult<(Vec<Consultation>, Option<Cursor>)> {
+    let wanted = q.limit + 1;
+    let mut rows: Vec<(Consultation, Tier)> = vec![];
+    for tier in [Tier::InTitle, Tier::Elsewhere] {
+        let below = match (&q.after, tier) {
+            (None, _) => None,
+            (Some(cursor), Tier::InTitle) if cursor.in_title => Some(cursor.id),
+            (Some(_), Tier::InTitle) => continue, // the cursor is past the title tier
+            (Some(cursor), _) if cursor.in_title => None,
+            (Some(cursor), _) => Some(cursor.id),
+        };
+        let need = wanted - rows.len() as i64;
+        if need == 0 {
+            break;
         }
-        (Sort::CreatedDesc, Some(cur)) => {
-            let key = cur.key.unwrap_or_default();
-            query.filter(
-                c::created_at
-                    .lt(key)
-                    .or(c::created_at.eq(key).and(c::id.lt(cur.id))),
-            )
-        }
-        (Sort::Updated, Some(cur)) => {
-            let key = cur.key.unwrap_or_default();
-            query.filter(
-                c::updated_at
-                    .lt(key)
-                    .or(c::updated_at.eq(key).and(c::id.lt(cur.id))),
-            )
-        }
-        (Sort::Due, Some(Cursor { key: Some(key), id })) => query.filter(
-            c::due_at
-                .gt(*key)
-                .or(c::due_at.eq(*key).and(c::id.gt(*id)))
-                .or(c::due_at.is_null()),
-        ),
-        (Sort::Due, Some(Cursor { key: None, id })) => {
-            query.filter(c::due_at.is_null().and(c::id.gt(*id)))
-        }
-        (Sort::Relevance, Some(cursor)) => query.offset(cursor.id),
-        (_, None) => query,
-    };
-    query = match q.sort {
-        Sort::Created => query.order((c::created_at.asc(), c::id.asc())),
-        Sort::CreatedDesc => query.order((c::created_at.desc(), c::id.desc())),
-        Sort::Updated => query.order((c::updated_at.desc(), c::id.desc())),
-        Sort::Due => query.order((c::due_at.is_null().asc(), c::due_at.asc(), c::id.asc())),
-        Sort::Relevance => match search
-            .as_ref()
-            .and_then(|s| search::matches(conn, s, true, false))
-        {
-            Some(in_title) => query.order((in_title.desc(), c::created_at.desc(), c::id.desc())),
-            None => query.order((c::created_at.desc(), c::id.desc())),
-        },
-    };
-    let mut rows = query.limit(q.limit + 1).load(conn)?;
+        let found = relevance_tier(conn, q, search, tier, below, need)?;
+        rows.extend(found.into_iter().map(|row| (row, tier)));
+    }
     let next = if rows.len() as i64 > q.limit {
         rows.truncate(q.limit as usize);
-        rows.last().map(|last| Cursor {
-            key: match q.sort {
-                Sort::Created | Sort::CreatedDesc => Some(last.created_at),
-                Sort::Updated => Some(last.updated_at),
-                Sort::Due => last.due_at,
-                Sort::Relevance => None,
-            },
-            id: match q.sort {
-                Sort::Relevance => q.after.as_ref().map(|c| c.id).unwrap_or(0) + q.limit,
-                _ => last.id,
-            },
+        rows.last().map(|(last, tier)| Cursor {
+            key: None,
+            id: last.id,
+            in_title: *tier == Tier::InTitle,
         })
     } else {
         None
     };
-    Ok((rows, next))
+    Ok((rows.into_iter().map(|(row, _)| row).collect(), next))
+}
+
+/// Up to `need` consultations of one relevance tier with ids below `below`, newest
+/// first. Most pages fill from the newest matches of the index; only when the other
+/// filters turn most of those away is every match read.
+fn relevance_tier(
+    conn: &mut DbConn,
+    q: &ListQuery,
+    search: &Query,
+    tier: Tier,
+    below: Option<i64>,
+    need: i64,
+) -> QueryResult<Vec<Consultation>> {
+    use consultations::dsl as c;
+    let mut tier_query = |newest: Option<i64>| -> QueryResult<(Vec<Consultation>, bool)> {
+        let window = Window { below, newest };
+        let mut query = filtered(q, Some(search));
+        let indexed = search::matches(conn, search, tier, q.include_staff_text, &window);
+        let windowed = indexed.is_some() && newest.is_some();
+        match indexed {
+            Some(condition) => query = query.filter(condition),
+            // Without a bigram there is no title tier; the scan filters do the matching.
+            None if tier == Tier::InTitle => return Ok((vec![], false)),
+            None => {}
+        }
+        if let Some(below) = below {
+            query = query.filter(c::id.lt(below));
+        }
+        let rows = query.order(c::id.desc()).limit(need).load(conn)?;
+        Ok((rows, windowed))
+    };
+    let (rows, windowed) = tier_query(Some(need * 8))?;
+    if rows.len() as i64 == need || !windowed {
+        return Ok(rows);
+    }
+    Ok(tier_query(None)?.0)
 }
 
 fn escape_like(text: &str) -> String {

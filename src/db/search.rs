@@ -97,41 +97,111 @@ pub type Condition = Box<
     >,
 >;
 
-/// The SQL condition "this consultation matches", for the list query. `columns`
-/// chooses what is searched: the title only, or everything the caller may read.
+/// Which matches a condition takes: the relevance order shows title matches first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tier {
+    /// Every part of the query is in the title.
+    InTitle,
+    /// A match, but not in the title alone.
+    Elsewhere,
+    /// Any match.
+    Any,
+}
+
+/// Which part of the index a condition reads: ids below `below`, and only about
+/// the `newest` matches of those, so a page stops early instead of reading every match.
+pub struct Window {
+    pub below: Option<i64>,
+    pub newest: Option<i64>,
+}
+
+impl Window {
+    pub const ALL: Window = Window {
+        below: None,
+        newest: None,
+    };
+
+    fn below_sql(&self, id: &str) -> String {
+        self.below
+            .map(|below| format!(" AND {id} < {below}"))
+            .unwrap_or_default()
+    }
+}
+
+/// PostgreSQL cannot read a GIN index in id order, and its estimate of a bigram
+/// phrase is poor, so a window there reads this many of the newest documents per
+/// wanted match and checks each; a query too rare to fill a page from them falls
+/// back to the whole index, which is cheap because it is rare.
+const POSTGRES_DOCUMENTS_PER_MATCH: i64 = 25;
+
+/// The SQL condition "this consultation matches" in the given tier, for the list
+/// query; `include_staff` lets internal notes match. `None` when the query has no
+/// bigram to look up.
 pub fn matches(
     conn: &DbConn,
     query: &Query,
-    title_only: bool,
+    tier: Tier,
     include_staff: bool,
+    window: &Window,
 ) -> Option<Condition> {
     match conn {
         DbConn::Sqlite(_) => {
-            let columns = match (title_only, include_staff) {
-                (true, _) => "title",
-                (false, true) => "title body staff",
-                (false, false) => "title body",
+            let everywhere = if include_staff {
+                "title body staff"
+            } else {
+                "title body"
             };
-            let expr = query.fts5(columns)?;
+            let expr = match tier {
+                Tier::InTitle => query.fts5("title")?,
+                Tier::Elsewhere => {
+                    format!("{} NOT {}", query.fts5(everywhere)?, query.fts5("title")?)
+                }
+                Tier::Any => query.fts5(everywhere)?,
+            };
             Some(Box::new(
                 sql::<Bool>(
                     "consultations.id IN (SELECT rowid FROM search_fts WHERE search_fts MATCH ",
                 )
                 .bind::<Text, _>(expr)
-                .sql(")"),
+                .sql(&format!(
+                    "{}{})",
+                    window.below_sql("rowid"),
+                    window
+                        .newest
+                        .map(|n| format!(" ORDER BY rowid DESC LIMIT {n}"))
+                        .unwrap_or_default()
+                )),
             ))
         }
         DbConn::Postgresql(_) => {
-            let condition = match (title_only, include_staff) {
-                (true, _) => "title_tsv @@ q",
-                (false, true) => "(public_tsv @@ q OR staff_tsv @@ q)",
-                (false, false) => "public_tsv @@ q",
+            let everywhere = if include_staff {
+                "(public_tsv @@ q OR staff_tsv @@ q)"
+            } else {
+                "public_tsv @@ q"
+            };
+            let condition = match tier {
+                Tier::InTitle => "title_tsv @@ q".to_string(),
+                Tier::Elsewhere => format!("{everywhere} AND NOT title_tsv @@ q"),
+                Tier::Any => everywhere.to_string(),
             };
             let expr = query.tsquery()?;
+            let documents = match window.newest {
+                Some(n) => format!(
+                    "(SELECT * FROM search_documents WHERE true{} ORDER BY consultation_id DESC LIMIT {}) AS d",
+                    window.below_sql("consultation_id"),
+                    n * POSTGRES_DOCUMENTS_PER_MATCH
+                ),
+                None => "search_documents AS d".to_string(),
+            };
             Some(Box::new(
-                sql::<Bool>("consultations.id IN (SELECT consultation_id FROM search_documents, to_tsquery('simple', ")
-                    .bind::<Text, _>(expr)
-                    .sql(&format!(") AS q WHERE {condition})")),
+                sql::<Bool>(&format!(
+                    "consultations.id IN (SELECT consultation_id FROM {documents}, to_tsquery('simple', "
+                ))
+                .bind::<Text, _>(expr)
+                .sql(&format!(
+                    ") AS q WHERE {condition}{})",
+                    window.below_sql("consultation_id")
+                )),
             ))
         }
     }

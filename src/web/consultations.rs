@@ -187,10 +187,11 @@ pub(crate) fn sort_name(sort: Sort) -> &'static str {
 const CURSOR_TIME: &str = "%Y-%m-%dT%H:%M:%S%.6f";
 
 pub(crate) fn encode_cursor(sort: Sort, cursor: &Cursor) -> String {
-    let key = cursor
-        .key
-        .map(|k| k.format(CURSOR_TIME).to_string())
-        .unwrap_or_else(|| "-".into());
+    let key = match cursor.key {
+        Some(k) => k.format(CURSOR_TIME).to_string(),
+        None if cursor.in_title => "title".into(),
+        None => "-".into(),
+    };
     URL_SAFE_NO_PAD.encode(format!("{}|{}|{}", sort_name(sort), key, cursor.id))
 }
 
@@ -202,13 +203,15 @@ fn decode_cursor(sort: Sort, value: &str) -> Option<Cursor> {
     if s != sort_name(sort) || parts.next().is_some() {
         return None;
     }
+    let in_title = key == "title";
     let key = match key {
-        "-" => None,
+        "-" | "title" => None,
         k => Some(NaiveDateTime::parse_from_str(k, CURSOR_TIME).ok()?),
     };
     Some(Cursor {
         key,
         id: id.parse().ok()?,
+        in_title,
     })
 }
 
@@ -793,15 +796,32 @@ mod tests {
         let cursor = Cursor {
             key: NaiveDateTime::parse_from_str("2025-04-01T00:00:00.123456", CURSOR_TIME).ok(),
             id: 42,
+            in_title: false,
         };
         let encoded = encode_cursor(Sort::Due, &cursor);
         assert_eq!(decode_cursor(Sort::Due, &encoded), Some(cursor));
         assert_eq!(decode_cursor(Sort::Created, &encoded), None);
         assert_eq!(decode_cursor(Sort::Due, "garbage"), None);
-        let empty = Cursor { key: None, id: 7 };
+        let empty = Cursor {
+            key: None,
+            id: 7,
+            in_title: false,
+        };
         assert_eq!(
             decode_cursor(Sort::Due, &encode_cursor(Sort::Due, &empty)),
             Some(empty)
+        );
+        let among_titles = Cursor {
+            key: None,
+            id: 9,
+            in_title: true,
+        };
+        assert_eq!(
+            decode_cursor(
+                Sort::Relevance,
+                &encode_cursor(Sort::Relevance, &among_titles)
+            ),
+            Some(among_titles)
         );
     }
 

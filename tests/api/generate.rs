@@ -8,6 +8,7 @@
 use std::collections::{HashMap, HashSet};
 use std::process::{Command, Output};
 
+use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
 use digicon::db::schema::{
@@ -63,11 +64,28 @@ struct IndexEntry {
 /// The stored search entry of a consultation, as text on either backend.
 fn index_entry(conn: &mut DbConn, id: i64) -> IndexEntry {
     match conn {
-        DbConn::Sqlite(c) => diesel::sql_query(
-            "SELECT title AS a, body AS b, staff AS c FROM search_fts WHERE rowid = ?",
-        )
-        .bind::<BigInt, _>(id)
-        .get_result(c),
+        DbConn::Sqlite(c) => {
+            // The index keeps no text, so each column's tokens are read back in order.
+            c.batch_execute(
+                "CREATE VIRTUAL TABLE IF NOT EXISTS temp.search_terms \
+                 USING fts5vocab(main, search_fts, instance)",
+            )
+            .expect("vocabulary table");
+            let column = |name: &str| {
+                format!(
+                    "coalesce((SELECT group_concat(term, ' ' ORDER BY offset) FROM temp.search_terms \
+                     WHERE doc = ?1 AND col = '{name}'), '')"
+                )
+            };
+            diesel::sql_query(format!(
+                "SELECT {} AS a, {} AS b, {} AS c",
+                column("title"),
+                column("body"),
+                column("staff")
+            ))
+            .bind::<BigInt, _>(id)
+            .get_result(c)
+        }
         DbConn::Postgresql(c) => diesel::sql_query(
             "SELECT title_tsv::text AS a, public_tsv::text AS b, staff_tsv::text AS c \
              FROM search_documents WHERE consultation_id = $1",
