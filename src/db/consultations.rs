@@ -7,7 +7,7 @@ use serde_json::json;
 
 use super::events::{self, NewEvent};
 use super::schema::{consultation_counters, consultations, idempotency_keys};
-use super::search::{self, Tier, Window};
+use super::search::{self, Reach, Tier, Window};
 use super::{is_unique_violation, DbConn};
 use crate::domain::consultation::{ConsultationEdit, NewConsultationFields};
 use crate::domain::fiscal::consultation_number;
@@ -524,6 +524,18 @@ type Selection<'a> = diesel::dsl::IntoBoxed<
 >;
 type ListBackend = <DbConn as Connection>::Backend;
 
+impl ListQuery {
+    /// How a text condition reads every match: row by row when the list is already
+    /// narrowed to some departments.
+    fn whole_reach(&self) -> Reach {
+        if matches!(self.scope, Scope::Departments(_)) || self.departments.is_some() {
+            Reach::EachListedRow
+        } else {
+            Reach::All
+        }
+    }
+}
+
 /// One page of the list and the cursor of the next page, if there is one.
 pub fn list(conn: &mut DbConn, q: &ListQuery) -> QueryResult<(Vec<Consultation>, Option<Cursor>)> {
     use consultations::dsl as c;
@@ -535,8 +547,12 @@ pub fn list(conn: &mut DbConn, q: &ListQuery) -> QueryResult<(Vec<Consultation>,
     }
     let mut query = filtered(q, search.as_ref());
     if let Some(search) = &search {
+        let window = Window {
+            below: None,
+            reach: q.whole_reach(),
+        };
         if let Some(condition) =
-            search::matches(conn, search, Tier::Any, q.include_staff_text, &Window::ALL)
+            search::matches(conn, search, Tier::Any, q.include_staff_text, &window)
         {
             query = query.filter(condition);
         }
@@ -703,11 +719,12 @@ fn relevance_tier(
     need: i64,
 ) -> QueryResult<Vec<Consultation>> {
     use consultations::dsl as c;
-    let mut tier_query = |newest: Option<i64>| -> QueryResult<(Vec<Consultation>, bool)> {
-        let window = Window { below, newest };
+    let mut tier_query = |reach: Reach| -> QueryResult<(Vec<Consultation>, bool)> {
+        let windowed = matches!(reach, Reach::Newest(_));
+        let window = Window { below, reach };
         let mut query = filtered(q, Some(search));
         let indexed = search::matches(conn, search, tier, q.include_staff_text, &window);
-        let windowed = indexed.is_some() && newest.is_some();
+        let windowed = windowed && indexed.is_some();
         match indexed {
             Some(condition) => query = query.filter(condition),
             // Without a bigram there is no title tier; the scan filters do the matching.
@@ -720,11 +737,11 @@ fn relevance_tier(
         let rows = query.order(c::id.desc()).limit(need).load(conn)?;
         Ok((rows, windowed))
     };
-    let (rows, windowed) = tier_query(Some(need * 8))?;
+    let (rows, windowed) = tier_query(Reach::Newest(need * 8))?;
     if rows.len() as i64 == need || !windowed {
         return Ok(rows);
     }
-    Ok(tier_query(None)?.0)
+    Ok(tier_query(q.whole_reach())?.0)
 }
 
 fn escape_like(text: &str) -> String {

@@ -108,19 +108,24 @@ pub enum Tier {
     Any,
 }
 
-/// Which part of the index a condition reads: ids below `below`, and only about
-/// the `newest` matches of those, so a page stops early instead of reading every match.
+/// Which part of the index a condition reads: ids below `below`, and how far.
 pub struct Window {
     pub below: Option<i64>,
-    pub newest: Option<i64>,
+    pub reach: Reach,
+}
+
+pub enum Reach {
+    /// About the `n` newest matches, so a page stops early instead of reading every match.
+    Newest(i64),
+    /// Every match.
+    All,
+    /// Every match, looked up row by row for the rows the list's other filters
+    /// leave: quicker on PostgreSQL when those narrow the list to a few departments.
+    /// SQLite reads every match from its index either way.
+    EachListedRow,
 }
 
 impl Window {
-    pub const ALL: Window = Window {
-        below: None,
-        newest: None,
-    };
-
     fn below_sql(&self, id: &str) -> String {
         self.below
             .map(|below| format!(" AND {id} < {below}"))
@@ -128,10 +133,11 @@ impl Window {
     }
 }
 
-/// PostgreSQL cannot read a GIN index in id order, and its estimate of a bigram
-/// phrase is poor, so a window there reads this many of the newest documents per
-/// wanted match and checks each; a query too rare to fill a page from them falls
-/// back to the whole index, which is cheap because it is rare.
+/// PostgreSQL cannot read a GIN index in id order, and it estimates a bigram phrase
+/// as far rarer than it is (then reads every match), so a window there reads this
+/// many of the newest documents per wanted match and checks each; a query too rare
+/// to fill a page from them falls back to the whole index, which is cheap because it
+/// is rare.
 const POSTGRES_DOCUMENTS_PER_MATCH: i64 = 25;
 
 /// The SQL condition "this consultation matches" in the given tier, for the list
@@ -166,10 +172,10 @@ pub fn matches(
                 .sql(&format!(
                     "{}{})",
                     window.below_sql("rowid"),
-                    window
-                        .newest
-                        .map(|n| format!(" ORDER BY rowid DESC LIMIT {n}"))
-                        .unwrap_or_default()
+                    match window.reach {
+                        Reach::Newest(n) => format!(" ORDER BY rowid DESC LIMIT {n}"),
+                        Reach::All | Reach::EachListedRow => String::new(),
+                    }
                 )),
             ))
         }
@@ -185,23 +191,32 @@ pub fn matches(
                 Tier::Any => everywhere.to_string(),
             };
             let expr = query.tsquery()?;
-            let documents = match window.newest {
-                Some(n) => format!(
-                    "(SELECT * FROM search_documents WHERE true{} ORDER BY consultation_id DESC LIMIT {}) AS d",
-                    window.below_sql("consultation_id"),
-                    n * POSTGRES_DOCUMENTS_PER_MATCH
+            let below = window.below_sql("consultation_id");
+            let (head, tail) = match window.reach {
+                Reach::Newest(n) => (
+                    format!(
+                        "consultations.id IN (SELECT consultation_id FROM \
+                         (SELECT * FROM search_documents WHERE true{below} \
+                          ORDER BY consultation_id DESC LIMIT {}) AS d, to_tsquery('simple', ",
+                        n * POSTGRES_DOCUMENTS_PER_MATCH
+                    ),
+                    format!(") AS q WHERE {condition})"),
                 ),
-                None => "search_documents AS d".to_string(),
+                Reach::All => (
+                    "consultations.id IN (SELECT consultation_id FROM search_documents AS d, \
+                     to_tsquery('simple', "
+                        .to_string(),
+                    format!(") AS q WHERE {condition}{below})"),
+                ),
+                Reach::EachListedRow => (
+                    format!(
+                        "(SELECT {condition} FROM search_documents AS d, to_tsquery('simple', "
+                    ),
+                    ") AS q WHERE d.consultation_id = consultations.id)".to_string(),
+                ),
             };
             Some(Box::new(
-                sql::<Bool>(&format!(
-                    "consultations.id IN (SELECT consultation_id FROM {documents}, to_tsquery('simple', "
-                ))
-                .bind::<Text, _>(expr)
-                .sql(&format!(
-                    ") AS q WHERE {condition}{})",
-                    window.below_sql("consultation_id")
-                )),
+                sql::<Bool>(&head).bind::<Text, _>(expr).sql(&tail),
             ))
         }
     }
