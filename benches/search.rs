@@ -1,8 +1,9 @@
-//! Search at scale: on a generated database (`digicon generate`, then
-//! `digicon reindex`), how long 2- and 4-character Japanese queries take through
+//! Search at scale: on a generated database (`digicon generate` fills the index),
+//! how long 2- and 4-character Japanese queries take through
 //! the list query the API runs, against the plain alternatives (a trigram index,
 //! a LIKE scan), and how fast filing goes with the index kept in step.
 //!
+//! `scripts/bench-search.sh` generates the databases and runs this on both; by hand:
 //! `DATABASE_URL=sqlite:///tmp/gen.db cargo bench --bench search`
 //! (or a postgres:// URL). `RUNS` (default 21) sets the repetitions per query;
 //! `PARTS` (default `queries,baselines,filing`) which parts run — the baselines
