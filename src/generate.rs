@@ -1601,6 +1601,8 @@ struct ConsultationRow {
     sla_paused_at: Option<Stamp>,
     reminded_due_at: Option<Stamp>,
     breached_due_at: Option<Stamp>,
+    assigned_at: Option<Stamp>,
+    reopen_count: i32,
 }
 
 #[derive(Insertable)]
@@ -1804,6 +1806,8 @@ struct Life<'c> {
     first_response_at: Option<NaiveDateTime>,
     resolved_at: Option<NaiveDateTime>,
     closed_at: Option<NaiveDateTime>,
+    assigned_at: Option<NaiveDateTime>,
+    reopen_count: i32,
 }
 
 impl<'c> Life<'c> {
@@ -1827,6 +1831,8 @@ impl<'c> Life<'c> {
             first_response_at: None,
             resolved_at: None,
             closed_at: None,
+            assigned_at: None,
+            reopen_count: 0,
         }
     }
 
@@ -1887,12 +1893,16 @@ impl<'c> Life<'c> {
             Change::Assign { to } => {
                 self.assignee = Some(to);
                 self.first_response_at.get_or_insert(at_utc);
+                self.assigned_at.get_or_insert(at_utc);
             }
             Change::Resolve { resolution } => {
                 self.resolution = Some(resolution);
                 self.resolved_at = Some(at_utc);
             }
-            Change::Reopen => self.resolved_at = None,
+            Change::Reopen => {
+                self.resolved_at = None;
+                self.reopen_count += 1;
+            }
             Change::Close { rating } => {
                 self.rating = rating;
                 self.closed_at = Some(at_utc);
@@ -2138,6 +2148,8 @@ impl<'a> Producer<'a> {
             sla_paused_at: stored(clock.paused_at),
             reminded_due_at: reminded,
             breached_due_at: breached,
+            assigned_at: life.assigned_at.map(Stamp::new),
+            reopen_count: life.reopen_count,
         });
         batch.events.append(&mut life.events);
         if self.search_index {
