@@ -55,20 +55,19 @@ pub fn filed(
 ) -> QueryResult<Vec<FiledRow>> {
     use consultations::dsl as c;
     #[allow(clippy::type_complexity)]
-    let rows: Vec<(Option<i64>, i64, String, String, Option<i64>, Option<i64>)> =
-        in_departments!(
-            c::consultations.filter(c::fiscal_year.eq(fiscal_year)),
-            departments
-        )
-        .select((
-            epoch(conn, "created_at"),
-            c::department_id,
-            c::category,
-            c::state,
-            epoch(conn, "hearing_at"),
-            epoch(conn, "assigned_at"),
-        ))
-        .load(conn)?;
+    let rows: Vec<(Option<i64>, i64, String, String, Option<i64>, Option<i64>)> = in_departments!(
+        c::consultations.filter(c::fiscal_year.eq(fiscal_year)),
+        departments
+    )
+    .select((
+        epoch(conn, "created_at"),
+        c::department_id,
+        c::category,
+        c::state,
+        epoch(conn, "hearing_at"),
+        epoch(conn, "assigned_at"),
+    ))
+    .load(conn)?;
     Ok(rows
         .into_iter()
         .filter_map(
