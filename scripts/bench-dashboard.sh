@@ -15,6 +15,7 @@
 #   RUNS=21         dashboard requests per backend
 #   BACKENDS="sqlite postgres"
 #   KEEP=1          keep the databases afterwards (default: delete them)
+#   EXPORTS=0       skip the exports (they take minutes at 1M)
 #   DIGICON_PG_BIN  PostgreSQL binaries (default /usr/lib/postgresql/15/bin)
 # Needs curl and python3. Figures are wall-clock times on whatever else the machine runs.
 set -euo pipefail
@@ -92,6 +93,7 @@ bench() {
   echo "== $backend: GET /api/v1/consultations?fiscal_year=$year&state=closed&category=rpa&sort=created&limit=50"
   echo "   $(for _ in $(seq 1 "$RUNS"); do curl -sf -o /dev/null -w '%{time_total}\n' -H "$auth" "$base/api/v1/consultations?fiscal_year=$year&state=closed&category=rpa&sort=created&limit=50"; done | stats)"
   local before after
+  if [ "${EXPORTS:-1}" = 1 ]; then
   before=$(peak_kib "$SERVER_PID")
   echo "== $backend: exports (server peak RSS before: $((before / 1024)) MiB)"
   curl -sf -o "$data/all.csv" -w '   CSV, whole list: %{size_download} bytes in %{time_total} s (first byte after %{time_starttransfer} s)\n' -H "$auth" "$base/api/v1/export/consultations.csv"
@@ -100,6 +102,7 @@ bench() {
   after=$(peak_kib "$SERVER_PID")
   echo "   server peak RSS after the exports: $((after / 1024)) MiB"
   rm -f "$data/all.csv" "$data/year.xlsx"
+  fi
   kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true
   SERVER_PID=""
 }

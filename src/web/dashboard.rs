@@ -4,6 +4,7 @@
 use actix_web::{get, web, HttpRequest, HttpResponse};
 use chrono::{NaiveDate, NaiveDateTime, TimeZone, Utc};
 use chrono_tz::Tz;
+use futures_util::future::try_join3;
 
 use super::auth::CurrentUser;
 use super::error::{AppError, Problem};
@@ -104,39 +105,49 @@ pub async fn load(
     let year = params
         .fiscal_year
         .unwrap_or_else(|| fiscal_year(Utc::now().with_timezone(&zone).date_naive()));
-    let input = state
-        .db(move |conn| {
-            let departments = covered(conn, &user, params.department.as_deref())?;
-            let (from, until) = fiscal_range(&zone, year);
-            let (previous_from, _) = fiscal_range(&zone, year - 1);
-            let resolved = dashboard::resolved(conn, from, until, &departments)?;
-            let open = dashboard::open(conn, &departments)?;
-            let mut people: Vec<i64> = resolved
-                .iter()
-                .filter_map(|r| r.assignee_id)
-                .chain(open.iter().filter_map(|r| r.assignee_id))
-                .collect();
-            people.sort_unstable();
-            people.dedup();
-            Ok(Input {
-                fiscal_year: year,
-                now,
-                zone,
-                filed: dashboard::filed(conn, year, &departments)?,
-                previous_filed: dashboard::count_filed(conn, year - 1, &departments)?,
-                previous_resolved: dashboard::count_resolved(
-                    conn,
-                    previous_from,
-                    from,
-                    &departments,
-                )?,
-                resolved,
-                open,
-                units: dashboard::units(conn)?,
-                people: dashboard::names(conn, people)?,
-            })
-        })
+    let department = params.department;
+    let departments = state
+        .db(move |conn| covered(conn, &user, department.as_deref()))
         .await?;
+    let (from, until) = fiscal_range(&zone, year);
+    let (previous_from, _) = fiscal_range(&zone, year - 1);
+    // The two large scans run side by side on two pooled connections.
+    let (for_filed, for_resolved) = (departments.clone(), departments.clone());
+    let (filed, resolved, (open, previous_filed, previous_resolved, units)) = try_join3(
+        state.db(move |conn| Ok(dashboard::filed(conn, year, &for_filed)?)),
+        state.db(move |conn| Ok(dashboard::resolved(conn, from, until, &for_resolved)?)),
+        state.db(move |conn| {
+            Ok((
+                dashboard::open(conn, &departments)?,
+                dashboard::count_filed(conn, year - 1, &departments)?,
+                dashboard::count_resolved(conn, previous_from, from, &departments)?,
+                dashboard::units(conn)?,
+            ))
+        }),
+    )
+    .await?;
+    let mut ids: Vec<i64> = resolved
+        .iter()
+        .filter_map(|r| r.assignee_id)
+        .chain(open.iter().filter_map(|r| r.assignee_id))
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let people = state
+        .db(move |conn| Ok(dashboard::names(conn, ids)?))
+        .await?;
+    let input = Input {
+        fiscal_year: year,
+        now,
+        zone,
+        filed,
+        resolved,
+        open,
+        previous_filed,
+        previous_resolved,
+        units,
+        people,
+    };
     Ok(compute(input))
 }
 
