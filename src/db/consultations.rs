@@ -49,6 +49,9 @@ pub struct Consultation {
     pub sla_paused_at: Option<NaiveDateTime>,
     pub reminded_due_at: Option<NaiveDateTime>,
     pub breached_due_at: Option<NaiveDateTime>,
+    /// The first assignment (dashboards time the stages from it).
+    pub assigned_at: Option<NaiveDateTime>,
+    pub reopen_count: i32,
 }
 
 impl Consultation {
@@ -113,6 +116,8 @@ pub struct ConsultationChanges {
     pub resolution_due_at: Option<Option<NaiveDateTime>>,
     pub due_at: Option<Option<NaiveDateTime>>,
     pub sla_paused_at: Option<Option<NaiveDateTime>>,
+    pub assigned_at: Option<Option<NaiveDateTime>>,
+    pub reopen_count: Option<i32>,
 }
 
 /// Everything needed to file one consultation.
@@ -385,6 +390,7 @@ pub fn transition_changes(
         } => {
             changes.assignee_id = Some(Some(*assignee_id));
             changes.first_response_at = Some(first_response());
+            changes.assigned_at = Some(current.assigned_at.or(Some(now)));
             json!({
                 "assignee_id": assignee_id,
                 "previous_assignee_id": current.assignee_id,
@@ -405,6 +411,7 @@ pub fn transition_changes(
         }
         Payload::Reopen { reason } => {
             changes.resolved_at = Some(None);
+            changes.reopen_count = Some(current.reopen_count + 1);
             json!({ "reason": reason })
         }
         Payload::Close { rating } => {

@@ -3,6 +3,7 @@
 
 pub mod comments;
 pub mod consultations;
+pub mod dashboard;
 pub mod departments;
 pub mod events;
 pub mod outbox;

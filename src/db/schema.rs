@@ -69,6 +69,8 @@ diesel::table! {
         sla_paused_at -> Nullable<Timestamp>,
         reminded_due_at -> Nullable<Timestamp>,
         breached_due_at -> Nullable<Timestamp>,
+        assigned_at -> Nullable<Timestamp>,
+        reopen_count -> Integer,
     }
 }
 

@@ -5,8 +5,10 @@ pub mod admin;
 pub mod assets;
 pub mod auth;
 pub mod consultations;
+pub mod dashboard;
 pub mod directory;
 pub mod error;
+pub mod export;
 pub mod health;
 pub mod i18n;
 pub mod json;
@@ -117,6 +119,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(pages::admin::departments_list)
         .service(pages::admin::departments_create)
         .service(pages::admin::departments_update)
+        .service(dashboard::get)
+        .service(export::consultations_csv)
+        .service(export::consultations_xlsx)
+        .service(pages::dashboard::page)
         .default_service(web::to(not_found));
 }
 

@@ -5,9 +5,10 @@ use actix_web::{get, HttpResponse};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{admin, auth, consultations, directory, error, health};
+use super::{admin, auth, consultations, dashboard, directory, error, export, health};
 use crate::db::departments::Department;
 use crate::domain;
+use crate::reports::dashboard as report;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -21,6 +22,7 @@ use crate::domain;
         consultations::list, consultations::similar, consultations::create, consultations::get, consultations::update,
         consultations::transition, consultations::timeline, consultations::comment,
         admin::list_outbox, admin::retry_outbox,
+        dashboard::get, export::consultations_csv, export::consultations_xlsx,
     ),
     components(schemas(
         error::Problem, auth::TokenRequest, auth::TokenResponse,
@@ -33,6 +35,8 @@ use crate::domain;
         domain::consultation::NewConsultationInput, domain::consultation::ConsultationEditInput,
         domain::workflow::TransitionInput, domain::Role, domain::State, domain::Event,
         domain::Category, domain::Priority,
+        report::Dashboard, report::YearTotals, report::MonthCount, report::Count, report::StageTime,
+        report::Ratio, report::Satisfaction, report::FiledResolved, report::DivisionRow, report::SeRow,
     )),
     modifiers(&BearerAuth),
 )]

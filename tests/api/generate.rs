@@ -210,6 +210,40 @@ fn check_consistency(conn: &mut DbConn, expected: i64) {
         assert_eq!(current.map(State::as_str), Some(state.as_str()), "{number}");
     }
 
+    // Stage times the dashboards read: the first assignment and the reopen count,
+    // as the workflow writes them (and the dashboard migration backfills them).
+    let stages: Vec<(i64, String, chrono::NaiveDateTime)> = consultation_events::table
+        .filter(consultation_events::event.eq_any(["assign", "reopen"]))
+        .select((
+            consultation_events::consultation_id,
+            consultation_events::event,
+            consultation_events::created_at,
+        ))
+        .order(consultation_events::version.asc())
+        .load(conn)
+        .expect("stage events");
+    let mut expected_stages: HashMap<i64, (Option<chrono::NaiveDateTime>, i32)> = HashMap::new();
+    for (id, event, at) in stages {
+        let entry = expected_stages.entry(id).or_default();
+        if event == "assign" {
+            entry.0.get_or_insert(at);
+        } else {
+            entry.1 += 1;
+        }
+    }
+    let stored: Vec<(i64, Option<chrono::NaiveDateTime>, i32)> = consultations::table
+        .select((
+            consultations::id,
+            consultations::assigned_at,
+            consultations::reopen_count,
+        ))
+        .load(conn)
+        .expect("stage columns");
+    for (id, assigned_at, reopen_count) in stored {
+        let want = expected_stages.get(&id).copied().unwrap_or_default();
+        assert_eq!((assigned_at, reopen_count), want, "stage columns of {id}");
+    }
+
     let mail: i64 = outbox::table.count().get_result(conn).expect("outbox");
     assert_eq!(mail, 0, "generated history sends no mail");
 
@@ -342,6 +376,26 @@ fn a_generated_history_is_consistent_and_usable(backend: Backend) {
             "search for {term} finds generated consultations"
         );
     }
+
+    // Exports page through the whole list (several pages) without losing a row.
+    let export = ureq::get(&format!("{base}/api/v1/export/consultations.csv"))
+        .set("Authorization", &format!("Bearer {dx}"))
+        .call()
+        .expect("export");
+    let mut csv_bytes = Vec::new();
+    std::io::Read::read_to_end(&mut export.into_reader(), &mut csv_bytes).expect("csv");
+    let numbers: HashSet<String> = csv::Reader::from_reader(&csv_bytes[3..])
+        .records()
+        .map(|r| r.expect("row")[0].to_string())
+        .collect();
+    assert_eq!(numbers.len() as i64, COUNT + 500, "every consultation once");
+    let dashboard = send_to(&base, "GET", "/api/v1/dashboard", Some(&dx), None, &[]);
+    assert_eq!(dashboard.status, 200, "{:?}", dashboard.body);
+    assert!(
+        dashboard.body["filed"].as_i64() > Some(0),
+        "{:?}",
+        dashboard.body
+    );
 
     let today = chrono::Utc::now()
         .with_timezone(&chrono_tz::Asia::Tokyo)

@@ -4,6 +4,7 @@
 mod auth;
 mod cli;
 mod concurrency;
+mod dashboard;
 mod directory;
 mod generate;
 mod helpers;

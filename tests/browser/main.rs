@@ -20,6 +20,7 @@ mod smtp;
 mod harness;
 
 mod access;
+mod dashboard;
 mod escaping;
 mod language;
 mod login;

@@ -6,6 +6,7 @@
 pub mod admin;
 pub mod auth;
 pub mod consultations;
+pub mod dashboard;
 
 use actix_web::cookie::{Cookie, SameSite};
 use actix_web::http::header::{self, HeaderValue};
@@ -56,6 +57,11 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../../views/pages/admin_departments.hbs"),
     ),
     ("error", include_str!("../../../views/pages/error.hbs")),
+    ("chart", include_str!("../../../views/partials/chart.hbs")),
+    (
+        "dashboard",
+        include_str!("../../../views/pages/dashboard.hbs"),
+    ),
 ];
 
 /// `{{t "key" name=value}}`: the catalog entry in the page's language.
@@ -205,6 +211,7 @@ pub fn base(
             "is_admin": u.role == Role::Admin,
             "is_requester": u.role == Role::Requester,
             "can_file": matches!(u.role, Role::Requester | Role::DxOffice | Role::Admin),
+            "sees_reports": crate::web::dashboard::REPORT_ROLES.contains(&u.role),
         })
     });
     json!({

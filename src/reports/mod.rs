@@ -1,0 +1,6 @@
+//! Reports for managers: the dashboard's aggregates, its charts (SVG drawn on the
+//! server) and exports of tables to CSV and XLSX.
+
+pub mod charts;
+pub mod dashboard;
+pub mod export;
