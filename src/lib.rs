@@ -10,6 +10,7 @@ pub mod directory;
 pub mod domain;
 pub mod generate;
 pub mod notify;
+pub mod reports;
 pub mod settings;
 pub mod startup;
 pub mod web;

@@ -700,6 +700,7 @@ fn transition_input(state: &AppState, form: &HashMap<String, String>) -> Transit
         message: value(form, "message"),
         resolution: value(form, "resolution"),
         system_id: None,
+        new_system: None,
         rating: number("rating"),
         duplicate_of: number("duplicate_of"),
     }
