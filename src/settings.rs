@@ -177,8 +177,7 @@ impl Settings {
         s.mail_retry_base_secs = number("DIGICON_MAIL_RETRY_BASE_SECS", s.mail_retry_base_secs)?;
         s.mail_concurrency =
             number("DIGICON_MAIL_CONCURRENCY", s.mail_concurrency as i64)? as usize;
-        s.hours_per_person_year =
-            number("DIGICON_HOURS_PER_PERSON_YEAR", s.hours_per_person_year)?;
+        s.hours_per_person_year = number("DIGICON_HOURS_PER_PERSON_YEAR", s.hours_per_person_year)?;
         s.annual_target_hours = number("DIGICON_ANNUAL_TARGET_HOURS", s.annual_target_hours)?;
         s.sla_sweep_secs = number("DIGICON_SLA_SWEEP_SECS", s.sla_sweep_secs as i64)? as u64;
         s.sla.remind_before = chrono::Duration::hours(number(

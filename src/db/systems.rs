@@ -239,7 +239,11 @@ pub fn update(
         diesel::insert_into(system_events::table)
             .values(NewSystemEvent {
                 system_id: current.id,
-                event: if from == next.phase { "update" } else { "phase" },
+                event: if from == next.phase {
+                    "update"
+                } else {
+                    "phase"
+                },
                 actor_id: Some(actor_id),
                 from_phase: Some(from.as_str()),
                 to_phase: next.phase.as_str(),
@@ -317,11 +321,7 @@ pub fn due_for_reminder(conn: &mut DbConn, since: NaiveDateTime) -> QueryResult<
 
 /// Records a reminder, only if nobody recorded one since `seen` was read: of
 /// several workers, exactly one gets 1 back and sends.
-pub fn mark_reminded(
-    conn: &mut DbConn,
-    system: &System,
-    now: NaiveDateTime,
-) -> QueryResult<usize> {
+pub fn mark_reminded(conn: &mut DbConn, system: &System, now: NaiveDateTime) -> QueryResult<usize> {
     let target = systems::table.filter(systems::id.eq(system.id));
     match system.reminded_at {
         Some(seen) => diesel::update(target.filter(systems::reminded_at.eq(seen)))

@@ -9,6 +9,7 @@ use serde::{Deserialize, Deserializer};
 use utoipa::ToSchema;
 
 use super::consultation::{wire_enum, TEXT_MAX_CHARS, TITLE_MAX_CHARS};
+use super::role::Role;
 use super::search::{grams, normalize};
 use super::validation::FieldErrors;
 
@@ -53,6 +54,18 @@ impl Phase {
                     | (Trial | Verification | Production, Retired)
             )
     }
+}
+
+/// Who may register entries: everyone but managers, who only read. Requesters
+/// register for their own division (checked against their scope).
+pub fn may_register(role: Role) -> bool {
+    role != Role::Manager
+}
+
+/// Who may edit an entry they can see: the DX office, helpdesk and admins, and
+/// the requester who owns it (the reminders ask them to complete it).
+pub fn may_edit(role: Role, is_owner: bool) -> bool {
+    role.is_staff() || (role == Role::Requester && is_owner)
 }
 
 /// Where the operating manual is: a path or URL, not the manual itself.
@@ -264,11 +277,12 @@ impl SystemInput {
         ) {
             next.built_by = b;
         }
-        let mut text = |field: &str, value: &Option<Option<String>>, max, slot: &mut Option<String>| {
-            if let Some(v) = value {
-                *slot = errors.optional_text(field, v.as_deref(), max);
-            }
-        };
+        let mut text =
+            |field: &str, value: &Option<Option<String>>, max, slot: &mut Option<String>| {
+                if let Some(v) = value {
+                    *slot = errors.optional_text(field, v.as_deref(), max);
+                }
+            };
         text(
             "workflow_before",
             &self.workflow_before,
@@ -390,7 +404,12 @@ pub const SIMILAR_FROM: f64 = 0.5;
 
 /// How alike a proposed system is to an existing one: the better of the names'
 /// similarity and, when both are given, the descriptions'.
-pub fn similarity(name: &str, description: Option<&str>, other_name: &str, other_description: Option<&str>) -> f64 {
+pub fn similarity(
+    name: &str,
+    description: Option<&str>,
+    other_name: &str,
+    other_description: Option<&str>,
+) -> f64 {
     let names = dice(&name_grams(name), &name_grams(other_name));
     let descriptions = match (description, other_description) {
         (Some(a), Some(b)) => dice(
@@ -440,16 +459,19 @@ mod tests {
             .parse_edit(&fields)
             .expect("valid");
         assert_eq!(done.phase, Phase::Production);
-        assert!(input(serde_json::json!({"version": 3, "manual_location": null}))
-            .parse_edit(&done)
-            .is_err());
+        assert!(
+            input(serde_json::json!({"version": 3, "manual_location": null}))
+                .parse_edit(&done)
+                .is_err()
+        );
     }
 
     #[test]
     fn absent_fields_stay_and_null_clears() {
-        let fields = input(serde_json::json!({"name": "a", "platform": "rpa", "hours_saved_per_year": 10}))
-            .parse_new()
-            .expect("valid");
+        let fields =
+            input(serde_json::json!({"name": "a", "platform": "rpa", "hours_saved_per_year": 10}))
+                .parse_new()
+                .expect("valid");
         let (_, same) = input(serde_json::json!({"version": 1}))
             .parse_edit(&fields)
             .expect("valid");
@@ -477,7 +499,12 @@ mod tests {
             .expect("valid");
         assert_eq!(
             missing_fields(&fields),
-            vec!["workflow_before", "workflow_after", "hours_saved_per_year", "review_on"]
+            vec![
+                "workflow_before",
+                "workflow_after",
+                "hours_saved_per_year",
+                "review_on"
+            ]
         );
         let today = NaiveDate::from_ymd_opt(2025, 6, 1).expect("date");
         fields.review_on = NaiveDate::from_ymd_opt(2025, 5, 31);

@@ -15,8 +15,8 @@ use super::Notifier;
 use crate::db::consultations::{self, Scope};
 use crate::db::outbox::OutboxRow;
 use crate::db::{self, outbox, systems, DbConn, Pool};
-use crate::domain::ledger::{missing_fields, review_overdue};
 use crate::desk::{Desk, Fire};
+use crate::domain::ledger::{missing_fields, review_overdue};
 use crate::domain::sla::DueKind;
 use crate::domain::workflow::{Actor, TransitionInput};
 use crate::domain::Event;
@@ -198,8 +198,8 @@ impl Worker {
                 };
                 // Marking and queueing happen together, and only the worker whose
                 // mark changed the row queues: each notice goes out once.
-                let sent =
-                    conn.transaction::<_, diesel::result::Error, _>(|conn| {
+                let sent = conn
+                    .transaction::<_, diesel::result::Error, _>(|conn| {
                         if consultations::mark_notified(conn, c.id, due_at, breached)? == 0 {
                             return Ok(false);
                         }
@@ -234,8 +234,8 @@ impl Worker {
         let today = Utc::now()
             .with_timezone(&desk.calendar.timezone)
             .date_naive();
-        done += remind_system_owners(conn, &desk.notifier, now, today)
-            .map_err(|e| e.to_string())?;
+        done +=
+            remind_system_owners(conn, &desk.notifier, now, today).map_err(|e| e.to_string())?;
         Ok(done)
     }
 }

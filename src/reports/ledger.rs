@@ -139,7 +139,12 @@ pub fn effects(systems: &[System], settings: EffectsSettings) -> Effects {
                 .collect(),
         ),
         by_platform: keyed(by_platform),
-        by_fiscal_year: keyed(by_year.into_iter().map(|(k, v)| (k.to_string(), v)).collect()),
+        by_fiscal_year: keyed(
+            by_year
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v))
+                .collect(),
+        ),
     }
 }
 
@@ -162,7 +167,12 @@ const CHART_TOP: i64 = 20;
 /// Bars of hours saved per fiscal year, scaled to the largest (the page draws them
 /// as SVG rectangles and lists the same numbers in a table).
 pub fn bars(years: &[Breakdown]) -> Vec<Bar> {
-    let max = years.iter().map(|y| y.hours_saved).max().unwrap_or(0).max(1);
+    let max = years
+        .iter()
+        .map(|y| y.hours_saved)
+        .max()
+        .unwrap_or(0)
+        .max(1);
     let slot = CHART_WIDTH / (years.len() as i64).max(1);
     years
         .iter()
@@ -224,7 +234,10 @@ pub fn export_table(
             vec![
                 s.id.to_string(),
                 s.name.clone(),
-                departments.get(&s.department_id).cloned().unwrap_or_default(),
+                departments
+                    .get(&s.department_id)
+                    .cloned()
+                    .unwrap_or_default(),
                 label("platform", &s.platform),
                 label("phase", &s.phase),
                 label("built_by", &s.built_by),
@@ -275,7 +288,14 @@ pub fn flags(locale: Locale, system: &System, today: chrono::NaiveDate) -> Vec<S
 mod tests {
     use super::*;
 
-    fn system(id: i64, department: i64, platform: &str, phase: &str, built_by: &str, hours: i64) -> System {
+    fn system(
+        id: i64,
+        department: i64,
+        platform: &str,
+        phase: &str,
+        built_by: &str,
+        hours: i64,
+    ) -> System {
         let at = chrono::NaiveDate::from_ymd_opt(2025, 5, 1)
             .and_then(|d| d.and_hms_opt(0, 0, 0))
             .expect("time");
@@ -311,7 +331,16 @@ mod tests {
     #[test]
     fn the_in_house_rate_of_281_of_307_is_91_5_percent() {
         let systems: Vec<System> = (0..307)
-            .map(|i| system(i, 1, "rpa", "trial", if i < 281 { "in_house" } else { "vendor" }, 0))
+            .map(|i| {
+                system(
+                    i,
+                    1,
+                    "rpa",
+                    "trial",
+                    if i < 281 { "in_house" } else { "vendor" },
+                    0,
+                )
+            })
             .collect();
         let e = effects(&systems, SETTINGS);
         assert_eq!((e.in_house, e.systems, e.in_house_rate), (281, 307, 91.5));
@@ -335,7 +364,10 @@ mod tests {
         assert_eq!(e.by_division[1].systems, 2);
         assert_eq!(e.by_division[1].hours_saved, 0);
         let rpa = e.by_platform.iter().find(|b| b.key == "rpa").expect("rpa");
-        assert_eq!((rpa.systems, rpa.in_production, rpa.hours_saved), (3, 1, 3_840));
+        assert_eq!(
+            (rpa.systems, rpa.in_production, rpa.hours_saved),
+            (3, 1, 3_840)
+        );
         assert_eq!(e.by_fiscal_year.len(), 1);
         assert_eq!(e.by_fiscal_year[0].key, "2025");
         let phases: Vec<i64> = e.by_phase.iter().map(|p| p.systems).collect();
@@ -345,8 +377,16 @@ mod tests {
     #[test]
     fn bars_scale_to_the_largest_year() {
         let years = vec![
-            Breakdown { key: "2024".into(), hours_saved: 500, ..Default::default() },
-            Breakdown { key: "2025".into(), hours_saved: 1_000, ..Default::default() },
+            Breakdown {
+                key: "2024".into(),
+                hours_saved: 500,
+                ..Default::default()
+            },
+            Breakdown {
+                key: "2025".into(),
+                hours_saved: 1_000,
+                ..Default::default()
+            },
         ];
         let b = bars(&years);
         assert_eq!(b[1].height, CHART_BOTTOM - CHART_TOP);

@@ -12,6 +12,7 @@ pub mod i18n;
 pub mod json;
 pub mod openapi;
 pub mod pages;
+pub mod systems;
 
 use actix_web::{web, HttpRequest};
 use chrono::{NaiveDateTime, SecondsFormat, TimeZone};
@@ -99,6 +100,12 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(consultations::transition)
         .service(consultations::timeline)
         .service(consultations::comment)
+        .service(systems::list)
+        .service(systems::similar)
+        .service(systems::effects_report)
+        .service(systems::create)
+        .service(systems::get)
+        .service(systems::update)
         .service(assets::asset)
         .service(pages::auth::start)
         .service(pages::auth::login_form)

@@ -5,7 +5,7 @@ use actix_web::{get, HttpResponse};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{admin, auth, consultations, directory, error, health};
+use super::{admin, auth, consultations, directory, error, health, systems};
 use crate::db::departments::Department;
 use crate::domain;
 
@@ -21,6 +21,8 @@ use crate::domain;
         consultations::list, consultations::similar, consultations::create, consultations::get, consultations::update,
         consultations::transition, consultations::timeline, consultations::comment,
         admin::list_outbox, admin::retry_outbox,
+        systems::list, systems::similar, systems::effects_report, systems::create, systems::get,
+        systems::update,
     ),
     components(schemas(
         error::Problem, auth::TokenRequest, auth::TokenResponse,
@@ -33,6 +35,10 @@ use crate::domain;
         domain::consultation::NewConsultationInput, domain::consultation::ConsultationEditInput,
         domain::workflow::TransitionInput, domain::Role, domain::State, domain::Event,
         domain::Category, domain::Priority,
+        systems::SystemView, systems::SystemPage, systems::LinkedConsultation, systems::SystemHistoryItem,
+        systems::SimilarSystem, systems::SimilarSystemList, domain::ledger::SystemInput,
+        domain::ledger::Platform, domain::ledger::Phase, domain::ledger::BuiltBy,
+        crate::reports::ledger::Effects, crate::reports::ledger::Breakdown, crate::reports::ledger::PhaseCount,
     )),
     modifiers(&BearerAuth),
 )]

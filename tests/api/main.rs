@@ -7,6 +7,7 @@ mod concurrency;
 mod directory;
 mod generate;
 mod helpers;
+mod ledger;
 mod lifecycle;
 mod meta;
 mod notifications;
