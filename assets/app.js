@@ -7,6 +7,7 @@ document.addEventListener("DOMContentLoaded", () => {
     alert.focus();
   }
   showSimilarWhileTyping();
+  showSimilarSystemsWhileTyping();
 });
 
 // On the new-consultation form: similar consultations as the requester types, so
@@ -63,4 +64,51 @@ function showSimilarWhileTyping() {
       timer = setTimeout(refresh, 400);
     });
   }
+}
+
+// On the ledger's registration and edit form: existing systems with a similar
+// name as the user types, so a duplicate app is noticed before it is built.
+// Text is inserted with textContent only, never as HTML.
+function showSimilarSystemsWhileTyping() {
+  const form = document.getElementById("system-form");
+  const box = document.getElementById("similar-systems");
+  if (!form || !box) return;
+  const name = form.elements.name;
+  let timer = null;
+  let latest = 0;
+  const refresh = async () => {
+    const value = name.value.trim();
+    // A warning the server rendered (with its confirmation box) stays as it is.
+    if (value.length < 2 || form.elements.confirm_different) return;
+    const ticket = ++latest;
+    const query = new URLSearchParams({ name: value });
+    if (name.dataset.exclude) query.set("exclude", name.dataset.exclude);
+    const response = await fetch(`/api/v1/systems/similar?${query}`, { credentials: "same-origin" });
+    if (!response.ok || ticket !== latest) return;
+    const { items } = await response.json();
+    box.replaceChildren();
+    if (items.length === 0) {
+      box.hidden = true;
+      return;
+    }
+    const heading = document.createElement("h2");
+    heading.textContent = box.dataset.heading;
+    const list = document.createElement("ul");
+    list.className = "similar-list";
+    for (const item of items) {
+      const li = document.createElement("li");
+      li.dataset.id = item.id;
+      const link = document.createElement("a");
+      link.href = `/systems/${item.id}`;
+      link.textContent = item.name;
+      li.append(link, ` (${item.department})`);
+      list.append(li);
+    }
+    box.append(heading, list);
+    box.hidden = false;
+  };
+  name.addEventListener("input", () => {
+    clearTimeout(timer);
+    timer = setTimeout(refresh, 400);
+  });
 }

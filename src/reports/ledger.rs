@@ -157,11 +157,15 @@ pub struct Bar {
     pub y: i64,
     pub width: i64,
     pub height: i64,
+    /// Where the year and the value are written: under and above the bar.
+    pub label_x: i64,
+    pub value_y: i64,
 }
 
 pub const CHART_WIDTH: i64 = 640;
-pub const CHART_HEIGHT: i64 = 240;
-const CHART_BOTTOM: i64 = 200;
+pub const CHART_HEIGHT: i64 = 230;
+/// The baseline; the year labels go under it.
+pub const CHART_BOTTOM: i64 = 200;
 const CHART_TOP: i64 = 20;
 
 /// Bars of hours saved per fiscal year, scaled to the largest (the page draws them
@@ -179,13 +183,16 @@ pub fn bars(years: &[Breakdown]) -> Vec<Bar> {
         .enumerate()
         .map(|(i, y)| {
             let height = y.hours_saved * (CHART_BOTTOM - CHART_TOP) / max;
+            let x = i as i64 * slot + slot / 4;
             Bar {
                 label: y.key.clone(),
                 value: y.hours_saved,
-                x: i as i64 * slot + slot / 4,
+                x,
                 y: CHART_BOTTOM - height,
                 width: slot / 2,
                 height,
+                label_x: x + slot / 4,
+                value_y: CHART_BOTTOM - height - 4,
             }
         })
         .collect()

@@ -33,14 +33,19 @@ fn label(locale: Locale, prefix: &str, value: &str) -> String {
     t(locale, &format!("{prefix}.{value}"), &[])
 }
 
-fn options(values: &[&str], prefix: &str, selected: Option<&str>, locale: Locale) -> Vec<Value> {
+pub(crate) fn options(
+    values: &[&str],
+    prefix: &str,
+    selected: Option<&str>,
+    locale: Locale,
+) -> Vec<Value> {
     values
         .iter()
         .map(|v| json!({"value": v, "label": label(locale, prefix, v), "selected": Some(*v) == selected}))
         .collect()
 }
 
-fn time(state: &AppState, locale: Locale, at: Option<NaiveDateTime>) -> Option<String> {
+pub(crate) fn time(state: &AppState, locale: Locale, at: Option<NaiveDateTime>) -> Option<String> {
     at.map(|at| format_datetime(locale, &state.settings.timezone.from_utc_datetime(&at)))
 }
 
@@ -214,7 +219,7 @@ pub async fn list(
     render(&state, &req, "consultations", &data)
 }
 
-fn user_names(
+pub(crate) fn user_names(
     conn: &mut DbConn,
     ids: impl Iterator<Item = i64>,
 ) -> Result<HashMap<i64, String>, AppError> {
@@ -309,6 +314,11 @@ pub async fn new_form(
 
 /// A flash message for an error, with its field messages.
 fn error_flash(error: &AppError, locale: Locale) -> Value {
+    labelled_error_flash(error, locale, "field")
+}
+
+/// A flash message for an error, naming each field by its label under `prefix`.
+pub(crate) fn labelled_error_flash(error: &AppError, locale: Locale, prefix: &str) -> Value {
     let problem = error.problem(locale);
     let kind = match error.kind {
         Kind::Conflict => "stale",
@@ -323,7 +333,7 @@ fn error_flash(error: &AppError, locale: Locale) -> Value {
         .map(|(field, messages)| {
             format!(
                 "{}: {}",
-                t(locale, &format!("field.{field}"), &[]),
+                t(locale, &format!("{prefix}.{field}"), &[]),
                 messages.join(", ")
             )
         })
@@ -667,7 +677,7 @@ pub async fn show(
 }
 
 /// A form's value, `None` when blank.
-fn value(form: &HashMap<String, String>, name: &str) -> Option<String> {
+pub(crate) fn value(form: &HashMap<String, String>, name: &str) -> Option<String> {
     form.get(name)
         .map(|v| v.trim().to_string())
         .filter(|v| !v.is_empty())

@@ -6,6 +6,7 @@
 pub mod admin;
 pub mod auth;
 pub mod consultations;
+pub mod systems;
 
 use actix_web::cookie::{Cookie, SameSite};
 use actix_web::http::header::{self, HeaderValue};
@@ -56,6 +57,16 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../../views/pages/admin_departments.hbs"),
     ),
     ("error", include_str!("../../../views/pages/error.hbs")),
+    ("systems", include_str!("../../../views/pages/systems.hbs")),
+    ("system", include_str!("../../../views/pages/system.hbs")),
+    (
+        "system_form",
+        include_str!("../../../views/pages/system_form.hbs"),
+    ),
+    (
+        "systems_effects",
+        include_str!("../../../views/pages/systems_effects.hbs"),
+    ),
 ];
 
 /// `{{t "key" name=value}}`: the catalog entry in the page's language.
