@@ -22,6 +22,7 @@ mod harness;
 mod access;
 mod escaping;
 mod language;
+mod ledger;
 mod login;
 mod queue;
 mod workflow;
