@@ -382,6 +382,37 @@ mod tests {
     }
 
     #[test]
+    fn the_export_has_localised_headers_and_one_row_of_cells_per_entry() {
+        let mut s = system(7, 10, "rpa", "production", "vendor", 1_200);
+        s.manual_location = Some("//fs/manual.pdf".into());
+        let departments = HashMap::from([(10, "市民課".to_string())]);
+        let users = HashMap::from([(1, "田中".to_string())]);
+        let today = chrono::NaiveDate::from_ymd_opt(2025, 6, 1).expect("date");
+        let (headers, rows) = export_table(Locale::Ja, &[s], &departments, &users, today, &|t| {
+            t.format("%Y-%m-%d").to_string()
+        });
+        assert_eq!(headers.len(), EXPORT_FIELDS.len());
+        assert_eq!(headers[1], "システム名");
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].len(), headers.len());
+        assert_eq!(
+            &rows[0][..6],
+            &["7", "system 7", "市民課", "RPA", "本番", "委託"].map(String::from)
+        );
+        assert_eq!(rows[0][8], "1200");
+        assert_eq!(rows[0][12], "田中");
+        assert!(
+            rows[0][14].contains("次回見直し日が未登録"),
+            "{}",
+            rows[0][14]
+        );
+        let (english, _) = export_table(Locale::En, &[], &departments, &users, today, &|_| {
+            String::new()
+        });
+        assert_eq!(english[1], "System name");
+    }
+
+    #[test]
     fn bars_scale_to_the_largest_year() {
         let years = vec![
             Breakdown {

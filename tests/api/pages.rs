@@ -427,6 +427,38 @@ fn the_ledger_pages_warn_of_similar_systems_and_refuse_production_without_a_manu
     assert!(effects.body.contains("id=\"effects-chart\""));
     assert!(effects.body.contains("1 / 1 件 (100%)"), "{}", effects.body);
 
+    // The SE links the entry from the consultation page's resolve form.
+    let c = app.file(&token, "申請受付の相談");
+    let c = app.must_fire(
+        &dx,
+        &c,
+        "assign",
+        serde_json::json!({"assignee_id": app.org.se.id, "reason": "既知"}),
+    );
+    let mut se = Session::new(app);
+    se.login(&app.org.se.email);
+    let page = se.get(&format!("/consultations/{}", c["id"]));
+    assert!(page.body.contains("name=\"system_id\""));
+    let csrf = se.csrf();
+    let version = c["version"].to_string();
+    let resolved = se.post(
+        &format!("/consultations/{}/events", c["id"]),
+        &[
+            ("_csrf", csrf.as_str()),
+            ("event", "resolve"),
+            ("version", version.as_str()),
+            ("resolution", "既存の台帳システムを案内"),
+            ("system_id", id.as_str()),
+        ],
+    );
+    assert_eq!(resolved.status, 303, "{}", resolved.body);
+    let page = session.get(&format!("/consultations/{}", c["id"]));
+    assert!(page.body.contains(&format!("href=\"/systems/{id}\"")));
+    assert!(
+        session.get(&location).body.contains("申請受付の相談"),
+        "the entry lists it"
+    );
+
     let mut outsider = Session::new(app);
     outsider.login(&app.org.outsider.email);
     assert_eq!(outsider.get(&location).status, 404);

@@ -435,7 +435,7 @@ fn field_kind(name: &str) -> &'static str {
         "hearing_at" => "datetime",
         "hearing_place" => "text",
         "assignee_id" | "rating" => "select",
-        "duplicate_of" => "number",
+        "duplicate_of" | "system_id" => "number",
         _ => "textarea",
     }
 }
@@ -465,6 +465,7 @@ fn action_fields(event: Event, state: State, user: &CurrentUser) -> Vec<(&'stati
     }
     match event {
         Event::Close => fields.push(("rating", false)),
+        Event::Resolve => fields.push(("system_id", false)),
         Event::Withdraw if user.role != Role::Requester => fields.push(("duplicate_of", false)),
         _ => {}
     }
@@ -596,6 +597,7 @@ async fn detail_page(
             }
             detail("field.rating", payload.get("rating").and_then(Value::as_i64).map(|r| format!("{r} / 5")));
             detail("field.duplicate_of", payload.get("duplicate_of").and_then(Value::as_i64).map(|d| d.to_string()));
+            detail("field.system_id", payload.get("system_id").and_then(Value::as_i64).map(|d| d.to_string()));
             (
                 e.created_at,
                 json!({
@@ -634,7 +636,7 @@ async fn detail_page(
         "hearing_at": time(state, locale, c.hearing_at), "hearing_place": c.hearing_place,
         "due": time(state, locale, c.due_at), "overdue": c.due_at.is_some_and(|d| d < db::now()),
         "desired_by": c.desired_by.map(|d| d.format("%Y-%m-%d").to_string()), "contact": c.contact,
-        "resolution": c.resolution, "rating": c.rating,
+        "resolution": c.resolution, "rating": c.rating, "system_id": c.system_id,
     });
     data["has_actions"] = json!(!actions.is_empty() || take_it.is_some());
     data["actions"] = json!(actions);
@@ -709,7 +711,7 @@ fn transition_input(state: &AppState, form: &HashMap<String, String>) -> Transit
         reason: value(form, "reason"),
         message: value(form, "message"),
         resolution: value(form, "resolution"),
-        system_id: None,
+        system_id: number("system_id"),
         new_system: None,
         rating: number("rating"),
         duplicate_of: number("duplicate_of"),
