@@ -386,39 +386,52 @@ fn name_grams(name: &str) -> HashSet<String> {
     } else {
         stripped
     };
-    grams(&text).split(' ').map(str::to_string).collect()
+    text_grams(&text)
 }
 
-/// Dice similarity of two texts' character bigrams, 0.0 to 1.0.
+/// Dice similarity of two sets of bigrams, 0.0 to 1.0.
 fn dice(a: &HashSet<String>, b: &HashSet<String>) -> f64 {
-    let a: HashSet<&String> = a.iter().filter(|g| !g.is_empty()).collect();
-    let b: HashSet<&String> = b.iter().filter(|g| !g.is_empty()).collect();
     if a.is_empty() || b.is_empty() {
         return 0.0;
     }
-    2.0 * a.intersection(&b).count() as f64 / (a.len() + b.len()) as f64
+    2.0 * a.intersection(b).count() as f64 / (a.len() + b.len()) as f64
 }
 
 /// From this score up, an existing system is shown as possibly the same.
 pub const SIMILAR_FROM: f64 = 0.5;
 
-/// How alike a proposed system is to an existing one: the better of the names'
-/// similarity and, when both are given, the descriptions'.
-pub fn similarity(
-    name: &str,
-    description: Option<&str>,
-    other_name: &str,
-    other_description: Option<&str>,
-) -> f64 {
-    let names = dice(&name_grams(name), &name_grams(other_name));
-    let descriptions = match (description, other_description) {
-        (Some(a), Some(b)) => dice(
-            &grams(a).split(' ').map(str::to_string).collect(),
-            &grams(b).split(' ').map(str::to_string).collect(),
-        ),
-        _ => 0.0,
-    };
-    names.max(descriptions)
+/// A proposed system, cut into grams once to be compared with every entry.
+pub struct Proposed {
+    name: HashSet<String>,
+    description: Option<HashSet<String>>,
+}
+
+fn text_grams(text: &str) -> HashSet<String> {
+    grams(text)
+        .split(' ')
+        .filter(|g| !g.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+impl Proposed {
+    pub fn new(name: &str, description: Option<&str>) -> Proposed {
+        Proposed {
+            name: name_grams(name),
+            description: description.map(text_grams),
+        }
+    }
+
+    /// How alike an existing entry is: the better of the names' similarity and,
+    /// when both have one, the descriptions'.
+    pub fn similarity(&self, name: &str, description: Option<&str>) -> f64 {
+        let names = dice(&self.name, &name_grams(name));
+        let descriptions = match (&self.description, description) {
+            (Some(mine), Some(theirs)) => dice(mine, &text_grams(theirs)),
+            _ => 0.0,
+        };
+        names.max(descriptions)
+    }
 }
 
 #[cfg(test)]
@@ -484,7 +497,7 @@ mod tests {
 
     #[test]
     fn a_renamed_app_is_similar_and_unrelated_names_are_not() {
-        let score = |a: &str, b: &str| similarity(a, None, b, None);
+        let score = |a: &str, b: &str| Proposed::new(a, None).similarity(b, None);
         assert!(score("申請受付管理システム", "申請受付管理アプリ") >= SIMILAR_FROM);
         assert!(score("ｼﾝｾｲ受付管理", "シンセイ受付管理アプリ") >= SIMILAR_FROM);
         assert!(score("申請受付管理システム", "文書管理システム") < SIMILAR_FROM);

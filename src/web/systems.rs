@@ -17,7 +17,7 @@ use crate::db::consultations::Scope;
 use crate::db::systems::{self, System};
 use crate::db::{self, departments, users, DbConn};
 use crate::domain::ledger::{
-    may_edit, may_register, missing_fields, review_overdue, similarity, Phase, Platform,
+    may_edit, may_register, missing_fields, review_overdue, Phase, Platform, Proposed,
     SystemFields, SystemInput, SIMILAR_FROM,
 };
 use crate::domain::search::normalize;
@@ -211,6 +211,26 @@ pub(crate) fn filtered(
         .collect())
 }
 
+/// One page of entries (oldest first) after the cursor, which is the last id seen,
+/// and the cursor of the next page.
+pub(crate) fn page_of(
+    rows: Vec<System>,
+    limit: Option<&str>,
+    cursor: Option<&str>,
+) -> Result<(Vec<System>, Option<String>), AppError> {
+    let limit = usize::try_from(super::consultations::parse_limit(limit)?).unwrap_or(50);
+    let after = match cursor.filter(|c| !c.is_empty()) {
+        None => 0,
+        Some(c) => c
+            .parse::<i64>()
+            .map_err(|_| AppError::invalid_parameter("cursor", c))?,
+    };
+    let mut rows: Vec<System> = rows.into_iter().filter(|s| s.id > after).collect();
+    let next = (rows.len() > limit).then(|| rows[limit - 1].id.to_string());
+    rows.truncate(limit);
+    Ok((rows, next))
+}
+
 /// Ledger entries the caller may see, filtered.
 #[utoipa::path(get, path = "/api/v1/systems", tag = "systems", params(SystemListParams), security(("bearer" = [])),
     responses((status = 200, body = SystemPage), (status = 400, body = Problem), (status = 401, body = Problem)))]
@@ -221,21 +241,13 @@ pub async fn list(
     params: web::Query<SystemListParams>,
 ) -> Result<HttpResponse, AppError> {
     let params = params.into_inner();
-    let limit = super::consultations::parse_limit(params.limit.as_deref())?;
-    let after = match params.cursor.as_deref().filter(|c| !c.is_empty()) {
-        None => 0,
-        Some(c) => c
-            .parse::<i64>()
-            .map_err(|_| AppError::invalid_parameter("cursor", c))?,
-    };
     let today = today(&state);
+    let limit = params.limit.clone();
+    let cursor = params.cursor.clone();
     let rows = state
         .db(move |conn| filtered(conn, &user, &params, today))
         .await?;
-    let mut rows: Vec<System> = rows.into_iter().filter(|s| s.id > after).collect();
-    let limit = usize::try_from(limit).unwrap_or(50);
-    let next_cursor = (rows.len() > limit).then(|| rows[limit - 1].id.to_string());
-    rows.truncate(limit);
+    let (rows, next_cursor) = page_of(rows, limit.as_deref(), cursor.as_deref())?;
     Ok(HttpResponse::Ok().json(SystemPage {
         items: rows
             .into_iter()
@@ -289,11 +301,12 @@ pub(crate) fn similar_systems(
         .into_iter()
         .map(|d| (d.id, d.name))
         .collect();
+    let proposed = Proposed::new(name, description);
     let mut found: Vec<SimilarSystem> = systems::list(conn, &Scope::All)?
         .into_iter()
         .filter(|s| Some(s.id) != exclude)
         .filter_map(|s| {
-            let score = similarity(name, description, &s.name, s.workflow_after.as_deref());
+            let score = proposed.similarity(&s.name, s.workflow_after.as_deref());
             (score >= SIMILAR_FROM).then(|| SimilarSystem {
                 id: s.id,
                 department: names.get(&s.department_id).cloned().unwrap_or_default(),

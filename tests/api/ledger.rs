@@ -475,6 +475,16 @@ fn who_sees_registers_and_edits_which_entries(app: &TestApp) {
         .status,
         200
     );
+
+    let first = app.get("/api/v1/systems?limit=1", &se).body;
+    assert_eq!(first["items"][0]["id"], s);
+    let cursor = first["next_cursor"].as_str().expect("a next page");
+    let second = app
+        .get(&format!("/api/v1/systems?limit=1&cursor={cursor}"), &se)
+        .body;
+    assert_eq!(second["items"][0]["id"], h);
+    assert!(second["next_cursor"].is_null());
+    assert_eq!(app.get("/api/v1/systems?cursor=x", &se).status, 400);
 }
 
 fn a_resolution_registers_a_new_system_or_links_an_existing_one(app: &TestApp) {

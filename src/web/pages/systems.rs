@@ -21,7 +21,7 @@ use crate::web::auth::CurrentUser;
 use crate::web::error::{AppError, Kind};
 use crate::web::i18n::{t, Locale};
 use crate::web::systems::{
-    edit_for, effects_for, filtered, register_for, similar_systems, today, visible,
+    edit_for, effects_for, filtered, page_of, register_for, similar_systems, today, visible,
     SystemListParams,
 };
 use crate::web::AppState;
@@ -78,16 +78,23 @@ pub async fn list(
     let today = today(&state);
     let caller = user.clone();
     let chosen_department = params.department.clone();
-    let (rows, names, owners, division_choices) = state
+    // A page shows up to 200 entries; the rest follow by cursor.
+    let limit = params.limit.clone().or(Some("200".into()));
+    let cursor = params.cursor.clone();
+    let (rows, next, names, owners, division_choices) = state
         .db(move |conn| {
-            let rows = filtered(conn, &caller, &params, today)?;
+            let (rows, next) = page_of(
+                filtered(conn, &caller, &params, today)?,
+                limit.as_deref(),
+                cursor.as_deref(),
+            )?;
             let names: HashMap<i64, String> = departments::list(conn)?
                 .into_iter()
                 .map(|d| (d.id, d.name))
                 .collect();
             let owners = user_names(conn, rows.iter().map(|s| s.owner_id))?;
             let choices = division_options(conn, &caller, chosen_department.as_deref())?;
-            Ok((rows, names, owners, choices))
+            Ok((rows, next, names, owners, choices))
         })
         .await?;
     let query: HashMap<String, String> = form_urlencoded::parse(req.query_string().as_bytes())
@@ -118,6 +125,20 @@ pub async fn list(
         .collect();
     let mut data = base(&req, Some(&user), locale, "ledger.heading");
     data["rows"] = json!(rows);
+    data["next_page"] = json!(next.map(|cursor| {
+        let mut pairs: Vec<(String, String)> = query
+            .iter()
+            .filter(|(k, _)| k.as_str() != "cursor")
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        pairs.push(("cursor".into(), cursor));
+        format!(
+            "/systems?{}",
+            form_urlencoded::Serializer::new(String::new())
+                .extend_pairs(pairs)
+                .finish()
+        )
+    }));
     data["can_register"] = json!(may_register(user.role));
     data["q"] = json!(get("q"));
     data["flagged"] = json!(get("flagged") == Some("true"));
