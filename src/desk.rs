@@ -256,7 +256,10 @@ fn register_new_system(
         &fields,
         fields.department_id.unwrap_or(consultation.department_id),
         fields.owner_id.unwrap_or(consultation.requester_id),
-        actor_id,
+        systems::Registrant {
+            actor_id,
+            idempotency: None,
+        },
         now,
     )?;
     Ok(Payload::Resolve {

@@ -166,6 +166,16 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    system_idempotency_keys (user_id, key) {
+        user_id -> BigInt,
+        key -> Text,
+        request_hash -> Text,
+        system_id -> BigInt,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(users -> departments (department_id));
 diesel::joinable!(consultations -> departments (department_id));
 diesel::joinable!(consultation_events -> consultations (consultation_id));
@@ -183,4 +193,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     outbox,
     systems,
     system_events,
+    system_idempotency_keys,
 );

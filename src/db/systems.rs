@@ -8,7 +8,7 @@ use diesel::prelude::*;
 use serde_json::{json, Map, Value};
 
 use super::consultations::{Consultation, Scope};
-use super::schema::{consultations, system_events, systems};
+use super::schema::{consultations, system_events, system_idempotency_keys, systems};
 use super::DbConn;
 use crate::domain::ledger::{BuiltBy, Phase, Platform, SystemFields};
 
@@ -155,16 +155,26 @@ pub struct SystemEvent {
     pub created_at: NaiveDateTime,
 }
 
-/// Registers an entry with its first history row. `department_id` and `owner_id`
-/// are the resolved ones.
+/// Who registers an entry and, for a retry-safe API request, its idempotency key
+/// and request hash.
+#[derive(Debug, Clone, Copy)]
+pub struct Registrant<'a> {
+    pub actor_id: Option<i64>,
+    pub idempotency: Option<(&'a str, &'a str)>,
+}
+
+/// Registers an entry with its first history row (and its idempotency key, which
+/// a concurrent retry then finds taken). `department_id` and `owner_id` are the
+/// resolved ones.
 pub fn register(
     conn: &mut DbConn,
     fields: &SystemFields,
     department_id: i64,
     owner_id: i64,
-    actor_id: Option<i64>,
+    by: Registrant,
     now: NaiveDateTime,
 ) -> QueryResult<System> {
+    let actor_id = by.actor_id;
     conn.transaction(|conn| {
         let production_at = (fields.phase == Phase::Production).then_some(now);
         let id: i64 = diesel::insert_into(systems::table)
@@ -188,8 +198,35 @@ pub fn register(
                 created_at: now,
             })
             .execute(conn)?;
+        if let (Some(user_id), Some((key, hash))) = (actor_id, by.idempotency) {
+            diesel::insert_into(system_idempotency_keys::table)
+                .values((
+                    system_idempotency_keys::user_id.eq(user_id),
+                    system_idempotency_keys::key.eq(key),
+                    system_idempotency_keys::request_hash.eq(hash),
+                    system_idempotency_keys::system_id.eq(id),
+                    system_idempotency_keys::created_at.eq(now),
+                ))
+                .execute(conn)?;
+        }
         find(conn, id)?.ok_or(diesel::result::Error::NotFound)
     })
+}
+
+/// The entry an idempotency key registered and the hash of the request that did.
+pub fn find_idempotency(
+    conn: &mut DbConn,
+    user_id: i64,
+    key: &str,
+) -> QueryResult<Option<(i64, String)>> {
+    system_idempotency_keys::table
+        .find((user_id, key))
+        .select((
+            system_idempotency_keys::system_id,
+            system_idempotency_keys::request_hash,
+        ))
+        .first(conn)
+        .optional()
 }
 
 /// Writes an edit if the entry is still at `expected_version`, with its history

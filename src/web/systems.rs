@@ -4,13 +4,13 @@
 
 use std::collections::HashMap;
 
-use actix_web::{get, patch, post, web, HttpResponse};
+use actix_web::{get, patch, post, web, HttpRequest, HttpResponse};
 use chrono::{NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::auth::CurrentUser;
-use super::error::{AppError, Problem};
+use super::error::{AppError, Kind, Problem};
 use super::json::ApiJson;
 use super::AppState;
 use crate::db::consultations::Scope;
@@ -391,25 +391,54 @@ fn owner_and_division(
     Ok((owner_id, department_id))
 }
 
-/// Registers an entry for the caller.
+/// Registers an entry for the caller. With an idempotency key (and request hash),
+/// a retry returns the entry the first request registered: `(entry, replayed)`.
 pub(crate) fn register_for(
     conn: &mut DbConn,
     user: &CurrentUser,
     input: &SystemInput,
-) -> Result<System, AppError> {
+    idempotency: Option<(&str, &str)>,
+) -> Result<(System, bool), AppError> {
+    let replay = |conn: &mut DbConn| -> Result<Option<System>, AppError> {
+        let Some((key, hash)) = idempotency else {
+            return Ok(None);
+        };
+        match systems::find_idempotency(conn, user.id, key)? {
+            Some((_, stored)) if stored != hash => {
+                Err(AppError::new(Kind::Conflict, "error.idempotency_mismatch"))
+            }
+            Some((id, _)) => Ok(systems::find(conn, id)?),
+            None => Ok(None),
+        }
+    };
+    if let Some(first) = replay(conn)? {
+        return Ok((first, true));
+    }
     if !may_register(user.role) {
         return Err(AppError::forbidden());
     }
     let fields = input.parse_new()?;
     let (owner_id, department_id) = owner_and_division(conn, user, &fields)?;
-    Ok(systems::register(
+    let registered = systems::register(
         conn,
         &fields,
         department_id,
         owner_id,
-        Some(user.id),
+        systems::Registrant {
+            actor_id: Some(user.id),
+            idempotency,
+        },
         db::now(),
-    )?)
+    );
+    match registered {
+        Ok(system) => Ok((system, false)),
+        // A concurrent retry with the same key won.
+        Err(e) if db::is_unique_violation(&e) => match replay(conn)? {
+            Some(first) => Ok((first, true)),
+            None => Err(e.into()),
+        },
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// An entry the caller may see, or 404.
@@ -441,24 +470,40 @@ pub(crate) fn edit_for(
         .ok_or_else(|| AppError::stale_version(version + 1))
 }
 
-/// Register a system in the ledger.
-#[utoipa::path(post, path = "/api/v1/systems", tag = "systems", request_body = SystemInput, security(("bearer" = [])),
+/// Register a system in the ledger. With `Idempotency-Key`, a retry of the same
+/// request returns the entry the first one registered.
+#[utoipa::path(post, path = "/api/v1/systems", tag = "systems", request_body = SystemInput,
+    params(("Idempotency-Key" = Option<String>, Header, description = "makes retries safe")),
+    security(("bearer" = [])),
     responses((status = 201, body = SystemView, headers(("Location" = String))),
         (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 409, body = Problem, description = "the key was used with a different body"),
         (status = 413, body = Problem), (status = 422, body = Problem)))]
 #[post("/api/v1/systems")]
 pub async fn create(
     state: web::Data<AppState>,
     user: CurrentUser,
+    req: HttpRequest,
     body: ApiJson<SystemInput>,
 ) -> Result<HttpResponse, AppError> {
+    let (key, hash) = super::consultations::idempotency(&req, &body.canonical)?;
     let input = body.value;
-    let system = state
-        .db(move |conn| register_for(conn, &user, &input))
+    let (system, replayed) = state
+        .db(move |conn| {
+            register_for(
+                conn,
+                &user,
+                &input,
+                key.as_deref().map(|k| (k, hash.as_str())),
+            )
+        })
         .await?;
-    Ok(HttpResponse::Created()
-        .insert_header(("Location", format!("/api/v1/systems/{}", system.id)))
-        .json(SystemView::new(&state, system, today(&state))))
+    let mut response = HttpResponse::Created();
+    response.insert_header(("Location", format!("/api/v1/systems/{}", system.id)));
+    if replayed {
+        response.insert_header(("Idempotent-Replayed", "true"));
+    }
+    Ok(response.json(SystemView::new(&state, system, today(&state))))
 }
 
 /// One entry with its history and the consultations it came from.

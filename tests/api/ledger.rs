@@ -560,7 +560,34 @@ fn a_resolution_registers_a_new_system_or_links_an_existing_one(app: &TestApp) {
     assert!(plain["system_id"].is_null());
 }
 
+fn a_retried_registration_with_the_same_key_registers_once(app: &TestApp) {
+    let dx = app.login(&app.org.dx);
+    let body =
+        json!({"name": "再送テスト", "platform": "rpa", "department_id": app.org.shimin_division});
+    let send = |body: &Value| {
+        app.send(
+            "POST",
+            "/api/v1/systems",
+            Some(&dx),
+            Some(&body.to_string()),
+            &[("Idempotency-Key", "ledger-retry-1")],
+        )
+    };
+    let first = send(&body);
+    assert_eq!(first.status, 201, "{:?}", first.body);
+    let again = send(&body);
+    assert_eq!(again.status, 201);
+    assert_eq!(again.body["id"], first.body["id"]);
+    assert_eq!(again.header("Idempotent-Replayed"), Some("true"));
+    let mut other = body.clone();
+    other["name"] = "別の名前".into();
+    assert_eq!(send(&other).status, 409);
+    let listed = app.get("/api/v1/systems", &dx).body;
+    assert_eq!(listed["items"].as_array().map(Vec::len), Some(1));
+}
+
 both_backends!(
+    a_retried_registration_with_the_same_key_registers_once,
     lifecycle_goes_through_every_phase_and_production_needs_the_manual,
     similar_names_are_found_before_registering_and_unrelated_ones_are_not,
     effects_total_hours_cost_staff_and_the_in_house_rate,

@@ -36,4 +36,14 @@ CREATE TABLE system_events (
 );
 CREATE INDEX system_events_system ON system_events(system_id, id);
 
+-- A retried registration with the same Idempotency-Key returns the first entry.
+CREATE TABLE system_idempotency_keys (
+    user_id BIGINT NOT NULL REFERENCES users(id),
+    key TEXT NOT NULL,
+    request_hash TEXT NOT NULL,
+    system_id BIGINT NOT NULL REFERENCES systems(id),
+    created_at TIMESTAMP NOT NULL,
+    PRIMARY KEY (user_id, key)
+);
+
 CREATE INDEX consultations_system ON consultations(system_id);

@@ -355,7 +355,7 @@ pub async fn create(
                     return Ok(Err(found));
                 }
             }
-            register_for(conn, &caller, &input).map(Ok)
+            register_for(conn, &caller, &input, None).map(|(system, _)| Ok(system))
         })
         .await;
     let (flash, similar, status) = match result {
