@@ -82,5 +82,20 @@ fn registering_a_system_shows_similar_ones_and_production_needs_the_manual() {
         b.wait_for("svg#target-progress").await;
         assert!(b.text("#in-house-rate").await.contains("100%"));
         b.screenshot("ledger-effects").await;
+
+        // The filing form's suggestions share the same script.
+        let requester = app.login(&app.org.requester);
+        let filed = app.file(&requester, "申請受付の電子化");
+        b.goto("/consultations/new").await;
+        b.fill(
+            "form#new-consultation input[name=title]",
+            "申請受付の電子化について",
+        )
+        .await;
+        b.wait_for(&format!(
+            "section#similar a[href=\"/consultations/{}\"]",
+            filed["id"]
+        ))
+        .await;
     });
 }
