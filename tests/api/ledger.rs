@@ -359,6 +359,29 @@ fn owners_of_incomplete_production_systems_are_reminded_once_a_week(app: &TestAp
     );
 }
 
+fn several_workers_sweeping_at_once_remind_an_owner_once(app: &TestApp) {
+    let requester = app.login(&app.org.requester);
+    let system = register(
+        app,
+        &requester,
+        json!({"name": "同時スイープ確認", "platform": "rpa", "phase": "production", "manual_location": "//fs/m.pdf"}),
+    );
+    let now = digicon::db::now() + Duration::days(30);
+    let today = Utc::now().date_naive();
+    std::thread::scope(|scope| {
+        for _ in 0..4 {
+            scope.spawn(|| {
+                let notifier = digicon::notify::Notifier::new(&app.settings).expect("notifier");
+                let pool = digicon::db::build_pool(&app.database_url, 1).expect("pool");
+                let mut conn = pool.get().expect("connection");
+                digicon::notify::worker::remind_system_owners(&mut conn, &notifier, now, today)
+                    .expect("sweep");
+            });
+        }
+    });
+    assert_eq!(reminders(app, system["id"].as_i64().expect("id")).len(), 1);
+}
+
 fn status_of(app: &TestApp, who: &User, path: &str) -> u16 {
     let token = app.login(who);
     app.get(path, &token).status
@@ -587,6 +610,7 @@ fn a_retried_registration_with_the_same_key_registers_once(app: &TestApp) {
 }
 
 both_backends!(
+    several_workers_sweeping_at_once_remind_an_owner_once,
     a_retried_registration_with_the_same_key_registers_once,
     lifecycle_goes_through_every_phase_and_production_needs_the_manual,
     similar_names_are_found_before_registering_and_unrelated_ones_are_not,
