@@ -229,9 +229,9 @@ pub fn find_idempotency(
         .optional()
 }
 
-/// Writes an edit if the entry is still at `expected_version`, with its history
-/// row; `None` when someone else changed it first (or there was nothing to change
-/// it returns the entry as it is).
+/// Writes an edit, with its history row, if the entry is still at
+/// `expected_version`; `None` when someone else changed it first. An edit that
+/// changes nothing writes nothing and returns the entry as it is.
 pub fn update(
     conn: &mut DbConn,
     current: &System,
