@@ -115,7 +115,7 @@ impl Notifier {
             return Ok(());
         }
         let locale = Locale::parse(&user.locale).unwrap_or_default();
-        let (mut args, mut details, link, consultation_id) = match letter.about {
+        let (mut args, mut details, link, link_label, consultation_id) = match letter.about {
             About::Consultation(c) => (
                 vec![("number", c.number.clone()), ("title", c.title.clone())],
                 vec![
@@ -124,6 +124,7 @@ impl Notifier {
                     json!({"label": t(locale, "email.detail.state", &[]), "value": t(locale, &format!("state.{}", c.state), &[])}),
                 ],
                 self.link(c),
+                "email.link_label",
                 Some(c.id),
             ),
             About::System(s) => (
@@ -133,6 +134,7 @@ impl Notifier {
                     json!({"label": t(locale, "ledger.field.phase", &[]), "value": t(locale, &format!("ledger.phase.{}", s.phase), &[])}),
                 ],
                 format!("{}/systems/{}", self.public_url, s.id),
+                "email.system_link_label",
                 None,
             ),
         };
@@ -151,7 +153,7 @@ impl Notifier {
             "lead": t(locale, &format!("email.{}.lead", letter.kind), &args),
             "details": details,
             "link": link,
-            "link_label": t(locale, "email.link_label", &[]),
+            "link_label": t(locale, link_label, &[]),
             "footer": t(locale, "email.footer", &[]),
         });
         let render = |h: &Handlebars, name: &str| {
@@ -397,7 +399,7 @@ impl Notifier {
             details.push(("email.detail.missing", labels.join(", ")));
         }
         if let (true, Some(review_on)) = (review_overdue, system.review_on) {
-            details.push(("email.detail.review_on", review_on.to_string()));
+            details.push(("email.detail.review_overdue", review_on.to_string()));
         }
         self.queue(
             conn,

@@ -279,7 +279,8 @@ fn effects_total_hours_cost_staff_and_the_in_house_rate(app: &TestApp) {
     );
 }
 
-fn reminders(app: &TestApp, system_id: i64) -> Vec<(String, String)> {
+/// The reminders queued about one system: (to, subject, text body).
+fn reminders(app: &TestApp, system_id: i64) -> Vec<(String, String, String)> {
     let mut conn = app.pool.get().expect("connection");
     let rows: Vec<(String, String, String)> = outbox::table
         .filter(outbox::kind.eq("system_reminder"))
@@ -287,8 +288,7 @@ fn reminders(app: &TestApp, system_id: i64) -> Vec<(String, String)> {
         .load(&mut *conn)
         .expect("outbox");
     rows.into_iter()
-        .filter(|(_, _, body)| body.contains(&format!("/systems/{system_id}")))
-        .map(|(to, subject, _)| (to, subject))
+        .filter(|(_, _, body)| body.contains(&format!("/systems/{system_id}\n")))
         .collect()
 }
 
@@ -338,6 +338,12 @@ fn owners_of_incomplete_production_systems_are_reminded_once_a_week(app: &TestAp
     assert_eq!(sent.len(), 1, "once a week: {sent:?}");
     assert_eq!(sent[0].0, app.org.requester.email, "to the owner");
     assert!(sent[0].1.contains("転入届チェックRPA"), "{:?}", sent[0].1);
+    assert!(
+        sent[0].2.contains("未登録の項目: 導入前の業務フロー, 導入後の業務フロー, 削減時間 (時間/年), 次回見直し日"),
+        "{}",
+        sent[0].2
+    );
+    assert!(sent[0].2.contains("台帳を開く: "), "{}", sent[0].2);
     assert!(reminders(app, complete["id"].as_i64().expect("id")).is_empty());
 
     remind(&mut conn, now + Duration::days(8));
