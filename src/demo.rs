@@ -6,12 +6,13 @@ use chrono::{DateTime, Duration, SubsecRound, Utc};
 use diesel::Connection;
 
 use crate::db::consultations::{Consultation, Filing, Scope};
-use crate::db::{comments, outbox, users, DbConn};
+use crate::db::{comments, outbox, systems, users, DbConn};
 use crate::desk::{Desk, Fire};
 use crate::directory;
 use crate::domain::consultation::NewConsultationFields;
 use crate::domain::directory::{NewDepartmentInput, NewUserInput};
 use crate::domain::fiscal::fiscal_year;
+use crate::domain::ledger::{BuiltBy, Phase, Platform, SystemFields};
 use crate::domain::workflow::{Actor, TransitionInput};
 use crate::domain::{Category, Event, Priority, Role, State};
 use crate::settings::Settings;
@@ -267,8 +268,150 @@ fn load(conn: &mut DbConn, settings: &Settings, desk: &Desk) -> Result<(), Strin
         let filed_at = filed_at.trunc_subsecs(0);
         walk(conn, settings, desk, &people, i, target, filed_at)?;
     }
+    load_ledger(conn, &ids, &people)?;
     // The demo's made-up history would otherwise fill the mail folder.
     outbox::delete_unsent(conn).map_err(err)?;
+    Ok(())
+}
+
+/// (name, division code, platform, phase, built by, hours and yen saved a year,
+/// where the manual is, workflow before and after)
+type DemoSystem = (
+    &'static str,
+    &'static str,
+    Platform,
+    Phase,
+    BuiltBy,
+    Option<(i64, i64)>,
+    Option<&'static str>,
+    Option<(&'static str, &'static str)>,
+);
+
+const SYSTEMS: &[DemoSystem] = &[
+    (
+        "住民票請求受付アプリ",
+        "SHIMINKA",
+        Platform::LowCodeApp,
+        Phase::Production,
+        BuiltBy::InHouse,
+        Some((1_200, 3_000_000)),
+        Some("//fs01/shimin/manual/juminhyo.pdf"),
+        Some((
+            "郵送請求を紙の台帳に手書き",
+            "受付アプリに入力し、進捗を一覧で確認",
+        )),
+    ),
+    (
+        "転入届入力RPA",
+        "SHIMINKA",
+        Platform::Rpa,
+        Phase::Production,
+        BuiltBy::InHouse,
+        Some((800, 2_000_000)),
+        Some("//fs01/shimin/manual/tennyu-rpa.docx"),
+        None,
+    ),
+    (
+        "保育所入所申請 電子申請フォーム",
+        "HOIKU",
+        Platform::EApplication,
+        Phase::Production,
+        BuiltBy::InHouse,
+        Some((2_400, 6_000_000)),
+        Some("https://intra.city.example/hoiku/manual"),
+        Some((
+            "窓口で紙の申請書を受け取り手入力",
+            "オンライン申請のデータを取り込む",
+        )),
+    ),
+    (
+        "介護認定調査票 AI-OCR",
+        "KAIGO",
+        Platform::AiOcr,
+        Phase::Verification,
+        BuiltBy::Vendor,
+        Some((1_500, 3_750_000)),
+        None,
+        None,
+    ),
+    (
+        "ごみ収集カレンダー問合せ管理",
+        "GOMI",
+        Platform::LowCodeApp,
+        Phase::Trial,
+        BuiltBy::InHouse,
+        None,
+        None,
+        None,
+    ),
+    (
+        "契約書類チェックRPA",
+        "KEIYAKU",
+        Platform::Rpa,
+        Phase::Production,
+        BuiltBy::Vendor,
+        Some((600, 1_500_000)),
+        Some("//fs01/zaisei/keiyaku/rpa-manual.pdf"),
+        Some(("契約書類を目視で照合", "RPA が照合し差異だけを一覧にする")),
+    ),
+    (
+        "職員研修申込アプリ",
+        "JINJI",
+        Platform::LowCodeApp,
+        Phase::Retired,
+        BuiltBy::InHouse,
+        None,
+        Some("//fs01/jinji/kenshu.pdf"),
+        None,
+    ),
+];
+
+/// A small system ledger: systems in every phase, some lacking what production
+/// needs so the flags and reminders show.
+fn load_ledger(
+    conn: &mut DbConn,
+    ids: &std::collections::HashMap<&str, i64>,
+    people: &People,
+) -> Result<(), String> {
+    let now = crate::db::now();
+    for (i, (name, division, platform, phase, built_by, savings, manual, workflow)) in
+        SYSTEMS.iter().enumerate()
+    {
+        let department_id = ids.get(division).copied().ok_or("unknown division")?;
+        let owner = people
+            .requesters
+            .iter()
+            .find(|(_, d)| *d == department_id)
+            .map_or(people.dx, |(id, _)| *id);
+        let fields = SystemFields {
+            name: name.to_string(),
+            department_id: Some(department_id),
+            platform: *platform,
+            phase: *phase,
+            built_by: *built_by,
+            workflow_before: workflow.map(|w| w.0.to_string()),
+            workflow_after: workflow.map(|w| w.1.to_string()),
+            hours_saved_per_year: savings.map(|s| s.0),
+            cost_saved_per_year: savings.map(|s| s.1),
+            holds_personal_data: i % 2 == 0,
+            manual_location: manual.map(str::to_string),
+            owner_id: Some(owner),
+            review_on: (*phase == Phase::Production)
+                .then(|| (Utc::now() + Duration::days(30 * i as i64 - 60)).date_naive()),
+        };
+        systems::register(
+            conn,
+            &fields,
+            department_id,
+            owner,
+            systems::Registrant {
+                actor_id: Some(people.dx),
+                idempotency: None,
+            },
+            now,
+        )
+        .map_err(err)?;
+    }
     Ok(())
 }
 

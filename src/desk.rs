@@ -9,7 +9,7 @@ use diesel::{Connection, QueryResult};
 use crate::db::comments::{self, Comment, NewComment};
 use crate::db::consultations::{self, Change, Consultation, FileError, Filing, Scope};
 use crate::db::users::User;
-use crate::db::{search, users, DbConn};
+use crate::db::{departments, search, systems, users, DbConn};
 use crate::domain::calendar::BusinessCalendar;
 use crate::domain::consultation::NewConsultationFields;
 use crate::domain::sla::{SlaClock, SlaPolicy, Step};
@@ -96,7 +96,6 @@ impl Desk {
         .map_err(|e| AppError::from_workflow(e, fire.event))?;
         check_references(conn, fire.scope, &payload)?;
         let now = stored(fire.now);
-        let (mut changes, json) = consultations::transition_changes(&current, to, &payload, now);
         let clock = self.sla.on_event(
             &self.calendar,
             sla_clock(&current),
@@ -108,15 +107,18 @@ impl Desk {
             },
             fire.now,
         );
-        changes.hearing_due_at = Some(clock.hearing_due_at.map(stored));
-        changes.resolution_due_at = Some(clock.resolution_due_at.map(stored));
-        changes.due_at = Some(clock.due_at.map(stored));
-        changes.sla_paused_at = Some(clock.paused_at.map(stored));
         let actor_id = match fire.actor {
             Actor::User { id, .. } => Some(id),
             Actor::System => None,
         };
         conn.transaction(|conn| {
+            let payload = register_new_system(conn, &current, payload, actor_id, now)?;
+            let (mut changes, json) =
+                consultations::transition_changes(&current, to, &payload, now);
+            changes.hearing_due_at = Some(clock.hearing_due_at.map(stored));
+            changes.resolution_due_at = Some(clock.resolution_due_at.map(stored));
+            changes.due_at = Some(clock.due_at.map(stored));
+            changes.sla_paused_at = Some(clock.paused_at.map(stored));
             let updated = consultations::apply(
                 conn,
                 Change {
@@ -205,11 +207,64 @@ fn check_references(conn: &mut DbConn, scope: &Scope, payload: &Payload) -> Resu
         } if consultations::find_visible(conn, *dup, scope)?.is_none() => {
             errors.add("duplicate_of", "validation.unknown_duplicate");
         }
-        // The system ledger does not exist yet, so no id can name a system in it.
         Payload::Resolve {
-            system_id: Some(_), ..
-        } => errors.add("system_id", "validation.unknown_system"),
+            system_id: Some(id),
+            ..
+        } if systems::find_visible(conn, *id, scope)?.is_none() => {
+            errors.add("system_id", "validation.unknown_system");
+        }
+        Payload::Resolve {
+            new_system: Some(fields),
+            ..
+        } => {
+            if let Some(id) = fields.department_id {
+                if departments::find(conn, id)?.is_none() {
+                    errors.add("new_system.department_id", "validation.unknown_department");
+                }
+            }
+            if let Some(id) = fields.owner_id {
+                if !users::find(conn, id)?.is_some_and(|u| u.active) {
+                    errors.add("new_system.owner_id", "validation.unknown_user");
+                }
+            }
+        }
         _ => {}
     }
     Ok(errors.into_result()?)
+}
+
+/// A resolution that names a new system registers it in the ledger (in the
+/// resolution's transaction) and links it; its division and owner default to the
+/// consultation's department and requester, who will run it.
+fn register_new_system(
+    conn: &mut DbConn,
+    consultation: &Consultation,
+    payload: Payload,
+    actor_id: Option<i64>,
+    now: NaiveDateTime,
+) -> Result<Payload, AppError> {
+    let Payload::Resolve {
+        resolution,
+        new_system: Some(fields),
+        ..
+    } = payload
+    else {
+        return Ok(payload);
+    };
+    let system = systems::register(
+        conn,
+        &fields,
+        fields.department_id.unwrap_or(consultation.department_id),
+        fields.owner_id.unwrap_or(consultation.requester_id),
+        systems::Registrant {
+            actor_id,
+            idempotency: None,
+        },
+        now,
+    )?;
+    Ok(Payload::Resolve {
+        resolution,
+        system_id: Some(system.id),
+        new_system: None,
+    })
 }

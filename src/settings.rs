@@ -41,6 +41,11 @@ pub struct Settings {
     pub sla_sweep_secs: u64,
     /// SMTP connections the worker sends over at once.
     pub mail_concurrency: usize,
+    /// Working hours of one full-time staff member a year, to express hours saved
+    /// as staff (`DIGICON_HOURS_PER_PERSON_YEAR`).
+    pub hours_per_person_year: i64,
+    /// The city's target of working hours saved a year (`DIGICON_ANNUAL_TARGET_HOURS`).
+    pub annual_target_hours: i64,
 }
 
 impl fmt::Debug for Settings {
@@ -97,6 +102,8 @@ impl Settings {
             mail_retry_base_secs: 30,
             sla_sweep_secs: 60,
             mail_concurrency: 8,
+            hours_per_person_year: 1920,
+            annual_target_hours: 100_000,
         }
     }
 
@@ -170,6 +177,8 @@ impl Settings {
         s.mail_retry_base_secs = number("DIGICON_MAIL_RETRY_BASE_SECS", s.mail_retry_base_secs)?;
         s.mail_concurrency =
             number("DIGICON_MAIL_CONCURRENCY", s.mail_concurrency as i64)? as usize;
+        s.hours_per_person_year = number("DIGICON_HOURS_PER_PERSON_YEAR", s.hours_per_person_year)?;
+        s.annual_target_hours = number("DIGICON_ANNUAL_TARGET_HOURS", s.annual_target_hours)?;
         s.sla_sweep_secs = number("DIGICON_SLA_SWEEP_SECS", s.sla_sweep_secs as i64)? as u64;
         s.sla.remind_before = chrono::Duration::hours(number(
             "DIGICON_SLA_REMIND_HOURS",

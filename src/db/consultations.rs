@@ -403,9 +403,13 @@ pub fn transition_changes(
         Payload::Resolve {
             resolution,
             system_id,
+            ..
         } => {
             changes.resolution = Some(Some(resolution.clone()));
-            changes.system_id = Some(*system_id);
+            // A resolution without a system keeps the link an earlier one made.
+            if system_id.is_some() {
+                changes.system_id = Some(*system_id);
+            }
             changes.resolved_at = Some(Some(now));
             json!({ "resolution": resolution, "system_id": system_id })
         }

@@ -9,6 +9,7 @@ pub mod events;
 pub mod outbox;
 pub mod schema;
 pub mod search;
+pub mod systems;
 pub mod users;
 
 use std::path::Path;

@@ -131,10 +131,58 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    systems (id) {
+        id -> BigInt,
+        name -> Text,
+        department_id -> BigInt,
+        platform -> Text,
+        phase -> Text,
+        built_by -> Text,
+        workflow_before -> Nullable<Text>,
+        workflow_after -> Nullable<Text>,
+        hours_saved_per_year -> Nullable<BigInt>,
+        cost_saved_per_year -> Nullable<BigInt>,
+        holds_personal_data -> Bool,
+        manual_location -> Nullable<Text>,
+        owner_id -> BigInt,
+        review_on -> Nullable<Date>,
+        production_at -> Nullable<Timestamp>,
+        reminded_at -> Nullable<Timestamp>,
+        version -> Integer,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    system_events (id) {
+        id -> BigInt,
+        system_id -> BigInt,
+        event -> Text,
+        actor_id -> Nullable<BigInt>,
+        from_phase -> Nullable<Text>,
+        to_phase -> Text,
+        payload -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    system_idempotency_keys (user_id, key) {
+        user_id -> BigInt,
+        key -> Text,
+        request_hash -> Text,
+        system_id -> BigInt,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(users -> departments (department_id));
 diesel::joinable!(consultations -> departments (department_id));
 diesel::joinable!(consultation_events -> consultations (consultation_id));
 diesel::joinable!(comments -> consultations (consultation_id));
+diesel::joinable!(system_events -> systems (system_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     departments,
@@ -145,4 +193,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     comments,
     idempotency_keys,
     outbox,
+    systems,
+    system_events,
+    system_idempotency_keys,
 );

@@ -5,6 +5,7 @@ pub mod calendar;
 pub mod consultation;
 pub mod directory;
 pub mod fiscal;
+pub mod ledger;
 pub mod password;
 pub mod role;
 pub mod search;

@@ -8,6 +8,7 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 
 use super::consultation::{wire_enum, PLACE_MAX_CHARS, TEXT_MAX_CHARS};
+use super::ledger::{SystemFields, SystemInput};
 use super::role::Role;
 use super::validation::FieldErrors;
 
@@ -265,7 +266,11 @@ pub struct TransitionInput {
     pub reason: Option<String>,
     pub message: Option<String>,
     pub resolution: Option<String>,
+    /// `resolve`: link an existing ledger system.
     pub system_id: Option<i64>,
+    /// `resolve`: register the system the consultation produced in the ledger
+    /// (instead of `system_id`); its owner and division default to the requester's.
+    pub new_system: Option<SystemInput>,
     pub rating: Option<i64>,
     pub duplicate_of: Option<i64>,
 }
@@ -290,6 +295,8 @@ pub enum Payload {
     Resolve {
         resolution: String,
         system_id: Option<i64>,
+        /// A ledger entry to register with the resolution.
+        new_system: Option<SystemFields>,
     },
     Reopen {
         reason: String,
@@ -483,10 +490,31 @@ fn parse_payload(
         Event::ProvideInfo => Payload::ProvideInfo {
             message: text(errors, "message", &input.message, TEXT_MAX_CHARS),
         },
-        Event::Resolve => Payload::Resolve {
-            resolution: text(errors, "resolution", &input.resolution, TEXT_MAX_CHARS),
-            system_id: input.system_id,
-        },
+        Event::Resolve => {
+            let new_system = match &input.new_system {
+                None => None,
+                Some(_) if input.system_id.is_some() => {
+                    errors.add("new_system", "validation.system_or_new_system");
+                    None
+                }
+                Some(system) => match system.parse_new() {
+                    Ok(fields) => Some(fields),
+                    Err(invalid) => {
+                        for (field, keys) in invalid.0 {
+                            for key in keys {
+                                errors.add(&format!("new_system.{field}"), key);
+                            }
+                        }
+                        None
+                    }
+                },
+            };
+            Payload::Resolve {
+                resolution: text(errors, "resolution", &input.resolution, TEXT_MAX_CHARS),
+                system_id: input.system_id,
+                new_system,
+            }
+        }
         Event::Reopen => {
             if !reopen_window_open(rules, subject, now) {
                 errors.add("reason", "validation.reopen_window_closed");

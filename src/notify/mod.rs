@@ -17,6 +17,7 @@ use serde_json::json;
 
 use crate::db::consultations::Consultation;
 use crate::db::outbox::{self, NewOutbox};
+use crate::db::systems::System;
 use crate::db::users::User;
 use crate::db::{self, departments, users, DbConn};
 use crate::domain::sla::DueKind;
@@ -38,11 +39,18 @@ pub struct Notifier {
     mail_from: String,
 }
 
+/// What a mail is about.
+#[derive(Clone, Copy)]
+enum About<'a> {
+    Consultation(&'a Consultation),
+    System(&'a System),
+}
+
 /// One mail to one person.
 struct Letter<'a> {
     kind: &'static str,
     recipient: &'a User,
-    consultation: &'a Consultation,
+    about: About<'a>,
     /// Placeholders of the lead sentence and subject besides number and title.
     args: Vec<(&'static str, String)>,
     /// (catalog key of the label, value)
@@ -107,14 +115,30 @@ impl Notifier {
             return Ok(());
         }
         let locale = Locale::parse(&user.locale).unwrap_or_default();
-        let c = letter.consultation;
-        let mut args = vec![("number", c.number.clone()), ("title", c.title.clone())];
+        let (mut args, mut details, link, link_label, consultation_id) = match letter.about {
+            About::Consultation(c) => (
+                vec![("number", c.number.clone()), ("title", c.title.clone())],
+                vec![
+                    json!({"label": t(locale, "email.detail.number", &[]), "value": c.number}),
+                    json!({"label": t(locale, "email.detail.title", &[]), "value": c.title}),
+                    json!({"label": t(locale, "email.detail.state", &[]), "value": t(locale, &format!("state.{}", c.state), &[])}),
+                ],
+                self.link(c),
+                "email.link_label",
+                Some(c.id),
+            ),
+            About::System(s) => (
+                vec![("name", s.name.clone())],
+                vec![
+                    json!({"label": t(locale, "ledger.field.name", &[]), "value": s.name}),
+                    json!({"label": t(locale, "ledger.field.phase", &[]), "value": t(locale, &format!("ledger.phase.{}", s.phase), &[])}),
+                ],
+                format!("{}/systems/{}", self.public_url, s.id),
+                "email.system_link_label",
+                None,
+            ),
+        };
         args.extend(letter.args.iter().cloned());
-        let mut details = vec![
-            json!({"label": t(locale, "email.detail.number", &[]), "value": c.number}),
-            json!({"label": t(locale, "email.detail.title", &[]), "value": c.title}),
-            json!({"label": t(locale, "email.detail.state", &[]), "value": t(locale, &format!("state.{}", c.state), &[])}),
-        ];
         details.extend(
             letter
                 .details
@@ -128,8 +152,8 @@ impl Notifier {
             "greeting": t(locale, "email.greeting", &[("name", user.name.clone())]),
             "lead": t(locale, &format!("email.{}.lead", letter.kind), &args),
             "details": details,
-            "link": self.link(c),
-            "link_label": t(locale, "email.link_label", &[]),
+            "link": link,
+            "link_label": t(locale, link_label, &[]),
             "footer": t(locale, "email.footer", &[]),
         });
         let render = |h: &Handlebars, name: &str| {
@@ -151,7 +175,7 @@ impl Notifier {
             conn,
             &NewOutbox {
                 kind: letter.kind,
-                consultation_id: Some(c.id),
+                consultation_id,
                 recipient_id: Some(user.id),
                 recipient_email: &user.email,
                 locale: locale.as_str(),
@@ -343,7 +367,7 @@ impl Notifier {
                 Letter {
                     kind: kind_name,
                     recipient: &user,
-                    consultation: c,
+                    about: About::Consultation(c),
                     args,
                     details,
                     calendar: None,
@@ -351,6 +375,43 @@ impl Notifier {
             )?;
         }
         Ok(())
+    }
+
+    /// Tells a production system's owner what the ledger entry lacks (field labels)
+    /// or that its review date has passed.
+    pub fn system_reminder(
+        &self,
+        conn: &mut DbConn,
+        system: &System,
+        missing: &[&str],
+        review_overdue: bool,
+    ) -> QueryResult<()> {
+        let Some(owner) = find_user(conn, Some(system.owner_id))?.filter(|u| u.active) else {
+            return Ok(());
+        };
+        let locale = Locale::parse(&owner.locale).unwrap_or_default();
+        let mut details = vec![];
+        if !missing.is_empty() {
+            let labels: Vec<String> = missing
+                .iter()
+                .map(|f| t(locale, &format!("ledger.field.{f}"), &[]))
+                .collect();
+            details.push(("email.detail.missing", labels.join(", ")));
+        }
+        if let (true, Some(review_on)) = (review_overdue, system.review_on) {
+            details.push(("email.detail.review_overdue", review_on.to_string()));
+        }
+        self.queue(
+            conn,
+            Letter {
+                kind: "system_reminder",
+                recipient: &owner,
+                about: About::System(system),
+                args: vec![],
+                details,
+                calendar: None,
+            },
+        )
     }
 
     fn send_all(
@@ -384,7 +445,7 @@ impl Notifier {
                 Letter {
                     kind,
                     recipient: &user,
-                    consultation: c,
+                    about: About::Consultation(c),
                     args: vec![],
                     details,
                     calendar,

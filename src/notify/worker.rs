@@ -7,13 +7,16 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration as StdDuration, Instant};
 
-use chrono::{Duration, Utc};
+use chrono::{Duration, NaiveDate, NaiveDateTime, Utc};
+use diesel::Connection;
 
 use super::mailer::Mailer;
+use super::Notifier;
 use crate::db::consultations::{self, Scope};
 use crate::db::outbox::OutboxRow;
-use crate::db::{self, outbox, Pool};
+use crate::db::{self, outbox, systems, DbConn, Pool};
 use crate::desk::{Desk, Fire};
+use crate::domain::ledger::{missing_fields, review_overdue};
 use crate::domain::sla::DueKind;
 use crate::domain::workflow::{Actor, TransitionInput};
 use crate::domain::Event;
@@ -195,8 +198,8 @@ impl Worker {
                 };
                 // Marking and queueing happen together, and only the worker whose
                 // mark changed the row queues: each notice goes out once.
-                let sent =
-                    diesel::Connection::transaction::<_, diesel::result::Error, _>(conn, |conn| {
+                let sent = conn
+                    .transaction::<_, diesel::result::Error, _>(|conn| {
                         if consultations::mark_notified(conn, c.id, due_at, breached)? == 0 {
                             return Ok(false);
                         }
@@ -228,6 +231,43 @@ impl Worker {
                 Err(e) => log::warn!("auto-closing {}: {e}", c.number),
             }
         }
+        let today = Utc::now()
+            .with_timezone(&desk.calendar.timezone)
+            .date_naive();
+        done +=
+            remind_system_owners(conn, &desk.notifier, now, today).map_err(|e| e.to_string())?;
         Ok(done)
     }
+}
+
+/// How often at most a system's owner is reminded of what its ledger entry lacks.
+pub const SYSTEM_REMINDER_EVERY: Duration = Duration::days(7);
+
+/// Reminds the owners of production systems that lack a required field or are past
+/// their review date, at most once a week each. As with SLA reminders, the mark and
+/// the mail are written together, and only the worker whose mark took effect queues.
+pub fn remind_system_owners(
+    conn: &mut DbConn,
+    notifier: &Notifier,
+    now: NaiveDateTime,
+    today: NaiveDate,
+) -> diesel::QueryResult<usize> {
+    let mut sent = 0;
+    for system in systems::due_for_reminder(conn, now - SYSTEM_REMINDER_EVERY)? {
+        let fields = system.fields();
+        let missing = missing_fields(&fields);
+        let overdue = review_overdue(&fields, today);
+        if missing.is_empty() && !overdue {
+            continue;
+        }
+        let queued = conn.transaction::<_, diesel::result::Error, _>(|conn| {
+            if systems::mark_reminded(conn, &system, now)? == 0 {
+                return Ok(false);
+            }
+            notifier.system_reminder(conn, &system, &missing, overdue)?;
+            Ok(true)
+        })?;
+        sent += usize::from(queued);
+    }
+    Ok(sent)
 }

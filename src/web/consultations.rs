@@ -435,18 +435,7 @@ pub async fn create(
         ));
     }
     let fields = body.value.parse()?;
-    let key = match req.headers().get("Idempotency-Key") {
-        None => None,
-        Some(v) => Some(
-            v.to_str()
-                .ok()
-                .map(str::trim)
-                .filter(|k| !k.is_empty() && k.len() <= 200)
-                .ok_or_else(|| AppError::invalid_parameter("Idempotency-Key", "…"))?
-                .to_string(),
-        ),
-    };
-    let hash = format!("{:x}", Sha256::digest(body.canonical.as_bytes()));
+    let (key, hash) = idempotency(&req, &body.canonical)?;
     let caller = user.clone();
     let app = state.clone();
     let filed = state
@@ -464,6 +453,25 @@ pub async fn create(
         response.insert_header(("Idempotent-Replayed", "true"));
     }
     Ok(response.json(view))
+}
+
+/// The `Idempotency-Key` header, if any, and the hash of the request's canonical body.
+pub(crate) fn idempotency(
+    req: &HttpRequest,
+    canonical: &str,
+) -> Result<(Option<String>, String), AppError> {
+    let key = match req.headers().get("Idempotency-Key") {
+        None => None,
+        Some(v) => Some(
+            v.to_str()
+                .ok()
+                .map(str::trim)
+                .filter(|k| !k.is_empty() && k.len() <= 200)
+                .ok_or_else(|| AppError::invalid_parameter("Idempotency-Key", "…"))?
+                .to_string(),
+        ),
+    };
+    Ok((key, format!("{:x}", Sha256::digest(canonical.as_bytes()))))
 }
 
 /// The department a consultation is filed for: the requester's own division by

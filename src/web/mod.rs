@@ -14,6 +14,7 @@ pub mod i18n;
 pub mod json;
 pub mod openapi;
 pub mod pages;
+pub mod systems;
 
 use actix_web::{web, HttpRequest};
 use chrono::{NaiveDateTime, SecondsFormat, TimeZone};
@@ -101,6 +102,12 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(consultations::transition)
         .service(consultations::timeline)
         .service(consultations::comment)
+        .service(systems::list)
+        .service(systems::similar)
+        .service(systems::effects_report)
+        .service(systems::create)
+        .service(systems::get)
+        .service(systems::update)
         .service(assets::asset)
         .service(pages::auth::start)
         .service(pages::auth::login_form)
@@ -113,6 +120,13 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(pages::consultations::show)
         .service(pages::consultations::fire)
         .service(pages::consultations::comment)
+        .service(pages::systems::list)
+        .service(pages::systems::new_form)
+        .service(pages::systems::effects_page)
+        .service(pages::systems::create)
+        .service(pages::systems::show)
+        .service(pages::systems::edit_form)
+        .service(pages::systems::update)
         .service(pages::admin::users_list)
         .service(pages::admin::users_create)
         .service(pages::admin::users_update)

@@ -5,7 +5,9 @@ use actix_web::{get, HttpResponse};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{admin, auth, consultations, dashboard, directory, error, export, health};
+use super::{
+    admin, auth, consultations, dashboard, directory, error, export, health, systems,
+};
 use crate::db::departments::Department;
 use crate::domain;
 use crate::reports::dashboard as report;
@@ -23,6 +25,8 @@ use crate::reports::dashboard as report;
         consultations::transition, consultations::timeline, consultations::comment,
         admin::list_outbox, admin::retry_outbox,
         dashboard::get, export::consultations_csv, export::consultations_xlsx,
+        systems::list, systems::similar, systems::effects_report, systems::create, systems::get,
+        systems::update,
     ),
     components(schemas(
         error::Problem, auth::TokenRequest, auth::TokenResponse,
@@ -37,6 +41,10 @@ use crate::reports::dashboard as report;
         domain::Category, domain::Priority,
         report::Dashboard, report::YearTotals, report::MonthCount, report::Count, report::StageTime,
         report::Ratio, report::Satisfaction, report::FiledResolved, report::DivisionRow, report::SeRow,
+        systems::SystemView, systems::SystemPage, systems::LinkedConsultation, systems::SystemHistoryItem,
+        systems::SimilarSystem, systems::SimilarSystemList, domain::ledger::SystemInput,
+        domain::ledger::Platform, domain::ledger::Phase, domain::ledger::BuiltBy,
+        crate::reports::ledger::Effects, crate::reports::ledger::Breakdown, crate::reports::ledger::PhaseCount,
     )),
     modifiers(&BearerAuth),
 )]

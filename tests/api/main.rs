@@ -8,6 +8,7 @@ mod dashboard;
 mod directory;
 mod generate;
 mod helpers;
+mod ledger;
 mod lifecycle;
 mod meta;
 mod notifications;

@@ -335,7 +335,141 @@ fn searching_from_the_list_page_highlights_the_match(app: &TestApp) {
     );
 }
 
+fn the_ledger_pages_warn_of_similar_systems_and_refuse_production_without_a_manual(app: &TestApp) {
+    let dx = app.login(&app.org.dx);
+    let existing = app.post(
+        "/api/v1/systems",
+        &dx,
+        serde_json::json!({"name": "申請受付管理アプリ", "platform": "low_code_app", "department_id": app.org.hoiku_division}),
+    );
+    assert_eq!(existing.status, 201, "{:?}", existing.body);
+    let mut session = Session::new(app);
+    session.login(&app.org.requester.email);
+    assert_eq!(session.get("/systems/new").status, 200);
+    let csrf = session.csrf();
+    let form = [
+        ("_csrf", csrf.as_str()),
+        ("name", "申請受付管理システム"),
+        ("platform", "low_code_app"),
+        ("phase", "trial"),
+        ("built_by", "in_house"),
+        ("workflow_after", ""),
+    ];
+    let warned = session.post("/systems", &form);
+    assert_eq!(warned.status, 200, "{}", warned.body);
+    assert!(warned.body.contains("id=\"similar-systems\""));
+    assert!(
+        warned.body.contains("申請受付管理アプリ"),
+        "{}",
+        warned.body
+    );
+    assert!(warned.body.contains("name=\"confirm_different\""));
+    let token = app.login(&app.org.requester);
+    let count = |token: &str| {
+        app.get("/api/v1/systems", token).body["items"]
+            .as_array()
+            .map(Vec::len)
+    };
+    assert_eq!(count(&token), Some(0), "nothing saved before confirming");
+    let saved = session.post(
+        "/systems",
+        &[form.as_slice(), &[("confirm_different", "true")]].concat(),
+    );
+    assert_eq!(saved.status, 303, "{}", saved.body);
+    let location = saved.location.expect("location");
+    assert_eq!(count(&token), Some(1));
+    let id = location.trim_start_matches("/systems/").to_string();
+
+    let page = session.get(&location);
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("申請受付管理システム"));
+    assert!(page.body.contains("data-event=\"register\""));
+    assert_eq!(session.get(&format!("{location}/edit")).status, 200);
+    let step = |session: &mut Session, version: &str, phase: &str, manual: &str| {
+        let csrf = session.csrf();
+        session.post(
+            &location,
+            &[
+                ("_csrf", csrf.as_str()),
+                ("version", version),
+                ("name", "申請受付管理システム"),
+                ("platform", "low_code_app"),
+                ("phase", phase),
+                ("built_by", "in_house"),
+                ("manual_location", manual),
+            ],
+        )
+    };
+    assert_eq!(step(&mut session, "1", "verification", "").status, 303);
+    let refused = step(&mut session, "2", "production", "");
+    assert_eq!(refused.status, 422);
+    assert!(
+        refused.body.contains("data-error=\"invalid\""),
+        "{}",
+        refused.body
+    );
+    assert!(refused.body.contains("操作マニュアル"), "{}", refused.body);
+    assert_eq!(
+        step(&mut session, "2", "production", "//fs/manual.pdf").status,
+        303
+    );
+    let page = session.get(&location);
+    assert!(page.body.contains("data-phase=\"production\""));
+    assert!(
+        page.body.contains("id=\"system-flags\""),
+        "a production entry lacking fields is flagged"
+    );
+    let list = session.get("/systems?flagged=true");
+    assert!(list.body.contains(&format!("data-id=\"{id}\"")));
+
+    let effects = session.get("/systems/effects");
+    assert_eq!(effects.status, 200, "{}", effects.body);
+    assert!(effects.body.contains("id=\"effects-chart\""));
+    assert!(effects.body.contains("1 / 1 件 (100%)"), "{}", effects.body);
+
+    // The SE links the entry from the consultation page's resolve form.
+    let c = app.file(&token, "申請受付の相談");
+    let c = app.must_fire(
+        &dx,
+        &c,
+        "assign",
+        serde_json::json!({"assignee_id": app.org.se.id, "reason": "既知"}),
+    );
+    let mut se = Session::new(app);
+    se.login(&app.org.se.email);
+    let page = se.get(&format!("/consultations/{}", c["id"]));
+    assert!(page.body.contains("name=\"system_id\""));
+    let csrf = se.csrf();
+    let version = c["version"].to_string();
+    let resolved = se.post(
+        &format!("/consultations/{}/events", c["id"]),
+        &[
+            ("_csrf", csrf.as_str()),
+            ("event", "resolve"),
+            ("version", version.as_str()),
+            ("resolution", "既存の台帳システムを案内"),
+            ("system_id", id.as_str()),
+        ],
+    );
+    assert_eq!(resolved.status, 303, "{}", resolved.body);
+    let page = session.get(&format!("/consultations/{}", c["id"]));
+    assert!(page.body.contains(&format!("href=\"/systems/{id}\"")));
+    assert!(
+        session.get(&location).body.contains("申請受付の相談"),
+        "the entry lists it"
+    );
+
+    let mut outsider = Session::new(app);
+    outsider.login(&app.org.outsider.email);
+    assert_eq!(outsider.get(&location).status, 404);
+    assert_eq!(outsider.get(&format!("{location}/edit")).status, 404);
+    let mut manager = Session::new(app);
+    manager.login(&app.org.other_manager.email);
+    assert_eq!(manager.get("/systems/new").status, 403);
+}
+
 both_backends!(
+    the_ledger_pages_warn_of_similar_systems_and_refuse_production_without_a_manual,
     the_dx_office_withdraws_a_duplicate_in_one_step,
     searching_from_the_list_page_highlights_the_match,
     each_role_lands_on_its_own_home_page,

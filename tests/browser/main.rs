@@ -23,6 +23,7 @@ mod access;
 mod dashboard;
 mod escaping;
 mod language;
+mod ledger;
 mod login;
 mod queue;
 mod workflow;

@@ -33,14 +33,19 @@ fn label(locale: Locale, prefix: &str, value: &str) -> String {
     t(locale, &format!("{prefix}.{value}"), &[])
 }
 
-fn options(values: &[&str], prefix: &str, selected: Option<&str>, locale: Locale) -> Vec<Value> {
+pub(crate) fn options(
+    values: &[&str],
+    prefix: &str,
+    selected: Option<&str>,
+    locale: Locale,
+) -> Vec<Value> {
     values
         .iter()
         .map(|v| json!({"value": v, "label": label(locale, prefix, v), "selected": Some(*v) == selected}))
         .collect()
 }
 
-fn time(state: &AppState, locale: Locale, at: Option<NaiveDateTime>) -> Option<String> {
+pub(crate) fn time(state: &AppState, locale: Locale, at: Option<NaiveDateTime>) -> Option<String> {
     at.map(|at| format_datetime(locale, &state.settings.timezone.from_utc_datetime(&at)))
 }
 
@@ -214,7 +219,7 @@ pub async fn list(
     render(&state, &req, "consultations", &data)
 }
 
-fn user_names(
+pub(crate) fn user_names(
     conn: &mut DbConn,
     ids: impl Iterator<Item = i64>,
 ) -> Result<HashMap<i64, String>, AppError> {
@@ -309,6 +314,11 @@ pub async fn new_form(
 
 /// A flash message for an error, with its field messages.
 fn error_flash(error: &AppError, locale: Locale) -> Value {
+    labelled_error_flash(error, locale, "field")
+}
+
+/// A flash message for an error, naming each field by its label under `prefix`.
+pub(crate) fn labelled_error_flash(error: &AppError, locale: Locale, prefix: &str) -> Value {
     let problem = error.problem(locale);
     let kind = match error.kind {
         Kind::Conflict => "stale",
@@ -323,7 +333,7 @@ fn error_flash(error: &AppError, locale: Locale) -> Value {
         .map(|(field, messages)| {
             format!(
                 "{}: {}",
-                t(locale, &format!("field.{field}"), &[]),
+                t(locale, &format!("{prefix}.{field}"), &[]),
                 messages.join(", ")
             )
         })
@@ -425,7 +435,7 @@ fn field_kind(name: &str) -> &'static str {
         "hearing_at" => "datetime",
         "hearing_place" => "text",
         "assignee_id" | "rating" => "select",
-        "duplicate_of" => "number",
+        "duplicate_of" | "system_id" => "number",
         _ => "textarea",
     }
 }
@@ -455,6 +465,7 @@ fn action_fields(event: Event, state: State, user: &CurrentUser) -> Vec<(&'stati
     }
     match event {
         Event::Close => fields.push(("rating", false)),
+        Event::Resolve => fields.push(("system_id", false)),
         Event::Withdraw if user.role != Role::Requester => fields.push(("duplicate_of", false)),
         _ => {}
     }
@@ -586,6 +597,7 @@ async fn detail_page(
             }
             detail("field.rating", payload.get("rating").and_then(Value::as_i64).map(|r| format!("{r} / 5")));
             detail("field.duplicate_of", payload.get("duplicate_of").and_then(Value::as_i64).map(|d| d.to_string()));
+            detail("field.system_id", payload.get("system_id").and_then(Value::as_i64).map(|d| d.to_string()));
             (
                 e.created_at,
                 json!({
@@ -624,7 +636,7 @@ async fn detail_page(
         "hearing_at": time(state, locale, c.hearing_at), "hearing_place": c.hearing_place,
         "due": time(state, locale, c.due_at), "overdue": c.due_at.is_some_and(|d| d < db::now()),
         "desired_by": c.desired_by.map(|d| d.format("%Y-%m-%d").to_string()), "contact": c.contact,
-        "resolution": c.resolution, "rating": c.rating,
+        "resolution": c.resolution, "rating": c.rating, "system_id": c.system_id,
     });
     data["has_actions"] = json!(!actions.is_empty() || take_it.is_some());
     data["actions"] = json!(actions);
@@ -667,7 +679,7 @@ pub async fn show(
 }
 
 /// A form's value, `None` when blank.
-fn value(form: &HashMap<String, String>, name: &str) -> Option<String> {
+pub(crate) fn value(form: &HashMap<String, String>, name: &str) -> Option<String> {
     form.get(name)
         .map(|v| v.trim().to_string())
         .filter(|v| !v.is_empty())
@@ -699,7 +711,8 @@ fn transition_input(state: &AppState, form: &HashMap<String, String>) -> Transit
         reason: value(form, "reason"),
         message: value(form, "message"),
         resolution: value(form, "resolution"),
-        system_id: None,
+        system_id: number("system_id"),
+        new_system: None,
         rating: number("rating"),
         duplicate_of: number("duplicate_of"),
     }

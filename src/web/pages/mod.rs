@@ -7,6 +7,7 @@ pub mod admin;
 pub mod auth;
 pub mod consultations;
 pub mod dashboard;
+pub mod systems;
 
 use actix_web::cookie::{Cookie, SameSite};
 use actix_web::http::header::{self, HeaderValue};
@@ -61,6 +62,16 @@ const TEMPLATES: &[(&str, &str)] = &[
     (
         "dashboard",
         include_str!("../../../views/pages/dashboard.hbs"),
+    ),
+    ("systems", include_str!("../../../views/pages/systems.hbs")),
+    ("system", include_str!("../../../views/pages/system.hbs")),
+    (
+        "system_form",
+        include_str!("../../../views/pages/system_form.hbs"),
+    ),
+    (
+        "systems_effects",
+        include_str!("../../../views/pages/systems_effects.hbs"),
     ),
 ];
 

@@ -1,0 +1,629 @@
+//! The ledger pages: the list with filters and flags, an entry with its history and
+//! consultations, the registration and edit forms (which show similar existing
+//! systems before saving), and the effects with a chart. They share the API's
+//! rules through `web::systems`.
+
+use std::collections::HashMap;
+
+use actix_web::http::StatusCode;
+use actix_web::{get, post, web, HttpRequest, HttpResponse};
+use serde_json::{json, Value};
+
+use super::consultations::{labelled_error_flash, options, time, user_names, value};
+use super::{base, check_csrf, page_locale, redirect, render_status};
+use crate::db::systems::{self, System};
+use crate::db::{departments, DbConn};
+use crate::domain::fiscal::era_label;
+use crate::domain::ledger::{may_edit, may_register, BuiltBy, Phase, Platform, SystemInput};
+use crate::domain::Role;
+use crate::reports::charts::{columns, Series};
+use crate::reports::ledger::{flags, Breakdown};
+use crate::web::auth::CurrentUser;
+use crate::web::error::{AppError, Kind};
+use crate::web::i18n::{t, Locale};
+use crate::web::systems::{
+    edit_for, effects_for, filtered, page_of, register_for, similar_systems, today, visible,
+    SystemListParams,
+};
+use crate::web::AppState;
+
+type Form = web::Form<HashMap<String, String>>;
+
+fn label(locale: Locale, prefix: &str, value: &str) -> String {
+    t(locale, &format!("ledger.{prefix}.{value}"), &[])
+}
+
+/// `1234567` → `1,234,567`.
+fn grouped(n: i64) -> String {
+    let digits = n.unsigned_abs().to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    if n < 0 {
+        out.insert(0, '-');
+    }
+    out
+}
+
+fn wire<T: Copy>(all: &[T], name: fn(T) -> &'static str) -> Vec<&'static str> {
+    all.iter().map(|v| name(*v)).collect()
+}
+
+/// The divisions a caller may put an entry in (staff: any division).
+fn division_options(
+    conn: &mut DbConn,
+    user: &CurrentUser,
+    selected: Option<&str>,
+) -> Result<Vec<Value>, AppError> {
+    let scope = user.scope(conn)?;
+    Ok(departments::list(conn)?
+        .into_iter()
+        .filter(|d| d.active && d.kind != "section" && scope.contains(d.id))
+        .map(|d| json!({"value": d.id, "label": d.name, "selected": selected == Some(d.id.to_string().as_str())}))
+        .collect())
+}
+
+#[get("/systems")]
+pub async fn list(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    user: CurrentUser,
+    params: web::Query<SystemListParams>,
+) -> Result<HttpResponse, AppError> {
+    let locale = page_locale(&req, Some(&user));
+    let params = params.into_inner();
+    let today = today(&state);
+    let caller = user.clone();
+    let chosen_department = params.department.clone();
+    // A page shows up to 200 entries; the rest follow by cursor.
+    let limit = params.limit.clone().or(Some("200".into()));
+    let cursor = params.cursor.clone();
+    let (rows, next, names, owners, division_choices) = state
+        .db(move |conn| {
+            let (rows, next) = page_of(
+                filtered(conn, &caller, &params, today)?,
+                limit.as_deref(),
+                cursor.as_deref(),
+            )?;
+            let names: HashMap<i64, String> = departments::list(conn)?
+                .into_iter()
+                .map(|d| (d.id, d.name))
+                .collect();
+            let owners = user_names(conn, rows.iter().map(|s| s.owner_id))?;
+            let choices = division_options(conn, &caller, chosen_department.as_deref())?;
+            Ok((rows, next, names, owners, choices))
+        })
+        .await?;
+    let query: HashMap<String, String> = form_urlencoded::parse(req.query_string().as_bytes())
+        .into_owned()
+        .collect();
+    let get = |name: &str| {
+        query
+            .get(name)
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
+    };
+    let rows: Vec<Value> = rows
+        .iter()
+        .map(|s| {
+            let flags = flags(locale, s, today);
+            json!({
+                "id": s.id, "name": s.name,
+                "department": names.get(&s.department_id).cloned().unwrap_or_default(),
+                "platform_label": label(locale, "platform", &s.platform),
+                "phase": s.phase, "phase_label": label(locale, "phase", &s.phase),
+                "built_by_label": label(locale, "built_by", &s.built_by),
+                "hours": s.hours_saved_per_year.map(grouped),
+                "owner": owners.get(&s.owner_id).cloned().unwrap_or_default(),
+                "review_on": s.review_on.map(|d| d.to_string()),
+                "flagged": !flags.is_empty(), "flags": flags,
+            })
+        })
+        .collect();
+    let mut data = base(&req, Some(&user), locale, "ledger.heading");
+    data["rows"] = json!(rows);
+    data["next_page"] = json!(next.map(|cursor| {
+        let mut pairs: Vec<(String, String)> = query
+            .iter()
+            .filter(|(k, _)| k.as_str() != "cursor")
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        pairs.push(("cursor".into(), cursor));
+        format!(
+            "/systems?{}",
+            form_urlencoded::Serializer::new(String::new())
+                .extend_pairs(pairs)
+                .finish()
+        )
+    }));
+    data["can_register"] = json!(may_register(user.role));
+    data["q"] = json!(get("q"));
+    data["flagged"] = json!(get("flagged") == Some("true"));
+    data["departments"] = json!(division_choices);
+    data["platforms"] = json!(options(
+        &wire(Platform::ALL, Platform::as_str),
+        "ledger.platform",
+        get("platform"),
+        locale
+    ));
+    data["phases"] = json!(options(
+        &wire(Phase::ALL, Phase::as_str),
+        "ledger.phase",
+        get("phase"),
+        locale
+    ));
+    render_status(&state, &req, "systems", &data, StatusCode::OK)
+}
+
+/// The form's fields as the API's input. Blank text clears a field; an unreadable
+/// number becomes one the rules refuse, so the user sees why.
+fn form_input(form: &HashMap<String, String>) -> SystemInput {
+    let number =
+        |name: &str| value(form, name).map(|v| v.replace(',', "").parse::<i64>().unwrap_or(-1));
+    let text = |name: &str| form.contains_key(name).then(|| value(form, name));
+    SystemInput {
+        version: value(form, "version").and_then(|v| v.parse().ok()),
+        name: form.get("name").cloned(),
+        department_id: number("department_id"),
+        platform: value(form, "platform"),
+        phase: value(form, "phase"),
+        built_by: value(form, "built_by"),
+        workflow_before: text("workflow_before"),
+        workflow_after: text("workflow_after"),
+        hours_saved_per_year: form
+            .contains_key("hours_saved_per_year")
+            .then(|| number("hours_saved_per_year")),
+        cost_saved_per_year: form
+            .contains_key("cost_saved_per_year")
+            .then(|| number("cost_saved_per_year")),
+        holds_personal_data: Some(form.get("holds_personal_data").is_some_and(|v| v == "true")),
+        manual_location: text("manual_location"),
+        owner_id: None,
+        review_on: text("review_on"),
+    }
+}
+
+/// The form's values from an entry.
+fn draft_of(system: &System) -> HashMap<String, String> {
+    let mut draft = HashMap::new();
+    let mut put = |k: &str, v: Option<String>| {
+        if let Some(v) = v {
+            draft.insert(k.to_string(), v);
+        }
+    };
+    put("name", Some(system.name.clone()));
+    put("department_id", Some(system.department_id.to_string()));
+    put("platform", Some(system.platform.clone()));
+    put("phase", Some(system.phase.clone()));
+    put("built_by", Some(system.built_by.clone()));
+    put("workflow_before", system.workflow_before.clone());
+    put("workflow_after", system.workflow_after.clone());
+    put(
+        "hours_saved_per_year",
+        system.hours_saved_per_year.map(|n| n.to_string()),
+    );
+    put(
+        "cost_saved_per_year",
+        system.cost_saved_per_year.map(|n| n.to_string()),
+    );
+    put(
+        "holds_personal_data",
+        system.holds_personal_data.then(|| "true".to_string()),
+    );
+    put("manual_location", system.manual_location.clone());
+    put("review_on", system.review_on.map(|d| d.to_string()));
+    put("version", Some(system.version.to_string()));
+    draft
+}
+
+/// What the form page shows besides the draft.
+struct FormPage<'a> {
+    /// The entry being edited; `None` registers a new one.
+    editing: Option<&'a System>,
+    draft: &'a HashMap<String, String>,
+    flash: Value,
+    similar: Vec<Value>,
+    status: StatusCode,
+}
+
+async fn form_page(
+    state: &web::Data<AppState>,
+    req: &HttpRequest,
+    user: &CurrentUser,
+    page: FormPage<'_>,
+) -> Result<HttpResponse, AppError> {
+    let locale = page_locale(req, Some(user));
+    let caller = user.clone();
+    let selected = page.draft.get("department_id").cloned();
+    let divisions = state
+        .db(move |conn| division_options(conn, &caller, selected.as_deref()))
+        .await?;
+    let get = |name: &str| page.draft.get(name).map(String::as_str);
+    let phases: Vec<&str> = match page.editing {
+        Some(s) => Phase::ALL
+            .iter()
+            .filter(|p| s.phase().may_move_to(**p))
+            .map(|p| p.as_str())
+            .collect(),
+        None => vec!["trial", "verification", "production"],
+    };
+    let mut data = base(req, Some(user), locale, "ledger.new_heading");
+    if let Some(s) = page.editing {
+        data["title"] = json!(t(
+            locale,
+            "ledger.edit_heading",
+            &[("name", s.name.clone())]
+        ));
+    }
+    data["heading"] = data["title"].clone();
+    data["action"] = json!(match page.editing {
+        Some(s) => format!("/systems/{}", s.id),
+        None => "/systems".into(),
+    });
+    data["editing"] = json!(page.editing.map(|s| s.id));
+    data["flash"] = page.flash;
+    data["similar"] = json!(page.similar);
+    data["draft"] = json!({
+        "name": get("name"), "workflow_before": get("workflow_before"), "workflow_after": get("workflow_after"),
+        "hours_saved_per_year": get("hours_saved_per_year"), "cost_saved_per_year": get("cost_saved_per_year"),
+        "holds_personal_data": get("holds_personal_data") == Some("true"),
+        "manual_location": get("manual_location"), "review_on": get("review_on"), "version": get("version"),
+    });
+    // A requester registers for their own division; staff choose.
+    data["departments"] = json!(if user.role == Role::Requester {
+        vec![]
+    } else {
+        divisions
+    });
+    data["platforms"] = json!(options(
+        &wire(Platform::ALL, Platform::as_str),
+        "ledger.platform",
+        get("platform"),
+        locale
+    ));
+    data["phases"] = json!(options(&phases, "ledger.phase", get("phase"), locale));
+    data["built_by"] = json!(options(
+        &wire(BuiltBy::ALL, BuiltBy::as_str),
+        "ledger.built_by",
+        Some(get("built_by").unwrap_or("in_house")),
+        locale
+    ));
+    render_status(state, req, "system_form", &data, page.status)
+}
+
+#[get("/systems/new")]
+pub async fn new_form(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    user: CurrentUser,
+) -> Result<HttpResponse, AppError> {
+    if !may_register(user.role) {
+        return Err(AppError::forbidden());
+    }
+    let draft = HashMap::new();
+    form_page(
+        &state,
+        &req,
+        &user,
+        FormPage {
+            editing: None,
+            draft: &draft,
+            flash: Value::Null,
+            similar: vec![],
+            status: StatusCode::OK,
+        },
+    )
+    .await
+}
+
+fn similar_json(locale: Locale, found: &[crate::web::systems::SimilarSystem]) -> Vec<Value> {
+    found
+        .iter()
+        .map(|s| {
+            json!({"id": s.id, "name": s.name, "department": s.department,
+                   "platform_label": label(locale, "platform", &s.platform),
+                   "phase_label": label(locale, "phase", &s.phase)})
+        })
+        .collect()
+}
+
+/// Registering first shows similar existing systems; saving needs the user's
+/// confirmation that theirs is a different one.
+#[post("/systems")]
+pub async fn create(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    user: CurrentUser,
+    form: Form,
+) -> Result<HttpResponse, AppError> {
+    check_csrf(&req, form.get("_csrf"))?;
+    let locale = page_locale(&req, Some(&user));
+    let draft = form.into_inner();
+    let input = form_input(&draft);
+    let confirmed = draft.get("confirm_different").is_some_and(|v| v == "true");
+    let caller = user.clone();
+    let result = state
+        .db(move |conn| {
+            if !confirmed {
+                let name = input.name.clone().unwrap_or_default();
+                let after = input.workflow_after.clone().flatten();
+                let found = similar_systems(conn, &name, after.as_deref(), None)?;
+                if !found.is_empty() {
+                    return Ok(Err(found));
+                }
+            }
+            register_for(conn, &caller, &input, None).map(|(system, _)| Ok(system))
+        })
+        .await;
+    let (flash, similar, status) = match result {
+        Ok(Ok(system)) => return Ok(redirect(&format!("/systems/{}", system.id))),
+        Ok(Err(found)) => (Value::Null, similar_json(locale, &found), StatusCode::OK),
+        Err(e) if e.kind == Kind::Unprocessable => (
+            labelled_error_flash(&e, locale, "ledger.field"),
+            vec![],
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        Err(e) => return Err(e),
+    };
+    form_page(
+        &state,
+        &req,
+        &user,
+        FormPage {
+            editing: None,
+            draft: &draft,
+            flash,
+            similar,
+            status,
+        },
+    )
+    .await
+}
+
+#[get("/systems/effects")]
+pub async fn effects_page(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    user: CurrentUser,
+    params: web::Query<SystemListParams>,
+) -> Result<HttpResponse, AppError> {
+    let locale = page_locale(&req, Some(&user));
+    let params = params.into_inner();
+    let app = state.clone();
+    let caller = user.clone();
+    let chosen = params.department.clone();
+    let (e, names, choices) = state
+        .db(move |conn| {
+            let e = effects_for(conn, &app, &caller, &params)?;
+            let names: HashMap<String, String> = departments::list(conn)?
+                .into_iter()
+                .map(|d| (d.id.to_string(), d.name))
+                .collect();
+            let choices = division_options(conn, &caller, chosen.as_deref())?;
+            Ok((e, names, choices))
+        })
+        .await?;
+    let year_label = |key: &str| {
+        let year: i32 = key.parse().unwrap_or_default();
+        t(
+            locale,
+            "ledger.fiscal_year",
+            &[("year", key.to_string()), ("era", era_label(year))],
+        )
+    };
+    let table = |rows: &[Breakdown], name: &dyn Fn(&str) -> String| -> Vec<Value> {
+        rows.iter()
+            .map(|b| json!({"label": name(&b.key), "systems": b.systems, "in_production": b.in_production,
+                            "hours": grouped(b.hours_saved), "cost": grouped(b.cost_saved)}))
+            .collect()
+    };
+    let years: Vec<String> = e.by_fiscal_year.iter().map(|b| year_label(&b.key)).collect();
+    let hours = Series {
+        name: t(locale, "ledger.field.hours_saved_per_year", &[]),
+        values: e.by_fiscal_year.iter().map(|b| b.hours_saved as f64).collect(),
+    };
+    let chart = columns(&t(locale, "ledger.effects.chart_label", &[]), &years, &[hours]);
+    let mut data = base(&req, Some(&user), locale, "ledger.effects_heading");
+    let rate = e.in_house_rate.to_string();
+    data["totals"] = json!({
+        "systems": e.systems,
+        "in_house": t(locale, "ledger.effects.in_house_of", &[("in_house", e.in_house.to_string()), ("systems", e.systems.to_string()), ("rate", rate)]),
+        "hours": t(locale, "ledger.effects.hours_value", &[("hours", grouped(e.hours_saved))]),
+        "staff": t(locale, "ledger.effects.staff_value", &[("staff", e.full_time_staff.to_string()), ("per", grouped(e.hours_per_person_year))]),
+        "cost": t(locale, "ledger.effects.cost_value", &[("cost", grouped(e.cost_saved))]),
+        "target": t(locale, "ledger.effects.target_value", &[("hours", grouped(e.hours_saved)), ("target", grouped(e.target_hours)), ("progress", e.target_progress.to_string())]),
+        "progress": e.target_progress,
+        // The progress bar is 600 units wide; past the target it stays full.
+        "progress_width": (e.target_progress.min(100.0) * 6.0).round() as i64,
+    });
+    data["by_phase"] = json!(e
+        .by_phase
+        .iter()
+        .map(|p| json!({"phase": p.phase, "label": label(locale, "phase", &p.phase), "systems": p.systems}))
+        .collect::<Vec<_>>());
+    data["chart"] = json!(chart);
+    data["by_year"] = json!(table(&e.by_fiscal_year, &|k| year_label(k)));
+    data["by_division"] = json!(table(&e.by_division, &|k| names
+        .get(k)
+        .cloned()
+        .unwrap_or_default()));
+    data["by_platform"] = json!(table(&e.by_platform, &|k| label(locale, "platform", k)));
+    data["departments"] = json!(choices);
+    render_status(&state, &req, "systems_effects", &data, StatusCode::OK)
+}
+
+#[get("/systems/{id}")]
+pub async fn show(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    user: CurrentUser,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
+    let locale = page_locale(&req, Some(&user));
+    let id = id.into_inner();
+    let caller = user.clone();
+    let (s, linked, history, names, department) = state
+        .db(move |conn| {
+            let s = visible(conn, &caller, id)?;
+            let scope = caller.scope(conn)?;
+            let linked = systems::consultations_of(conn, id, &scope)?;
+            let history = systems::history(conn, id)?;
+            let names = user_names(
+                conn,
+                history
+                    .iter()
+                    .filter_map(|e| e.actor_id)
+                    .chain([s.owner_id]),
+            )?;
+            let department = departments::find(conn, s.department_id)?
+                .map(|d| d.name)
+                .unwrap_or_default();
+            Ok((s, linked, history, names, department))
+        })
+        .await?;
+    let today = today(&state);
+    let history: Vec<Value> = history
+        .iter()
+        .map(|e| {
+            let payload: Value = serde_json::from_str(&e.payload).unwrap_or_default();
+            let changes: Vec<Value> = match (e.event.as_str(), payload.as_object()) {
+                ("register", _) | (_, None) => vec![],
+                (_, Some(map)) => map
+                    .iter()
+                    .filter(|(k, _)| k.as_str() != "phase")
+                    .map(|(k, v)| {
+                        let show = |v: &Value| match v {
+                            Value::Null => "—".to_string(),
+                            Value::String(s) => s.clone(),
+                            other => other.to_string(),
+                        };
+                        json!({"label": t(locale, &format!("ledger.field.{k}"), &[]),
+                               "before": show(&v[0]), "after": show(&v[1])})
+                    })
+                    .collect(),
+            };
+            json!({
+                "event": e.event, "label": t(locale, &format!("ledger.history.{}", e.event), &[]),
+                "actor": e.actor_id.and_then(|a| names.get(&a).cloned()).unwrap_or_default(),
+                "from": e.from_phase.as_deref().map(|p| label(locale, "phase", p)),
+                "to": label(locale, "phase", &e.to_phase),
+                "at": time(&state, locale, Some(e.created_at)), "at_iso": state.format_time(e.created_at),
+                "changes": changes,
+            })
+        })
+        .collect();
+    let mut data = base(&req, Some(&user), locale, "ledger.heading");
+    data["title"] = json!(s.name.clone());
+    data["flags"] = json!(flags(locale, &s, today));
+    data["can_edit"] = json!(may_edit(user.role, s.owner_id == user.id));
+    data["s"] = json!({
+        "id": s.id, "name": s.name, "department": department,
+        "platform_label": label(locale, "platform", &s.platform),
+        "phase": s.phase, "phase_label": label(locale, "phase", &s.phase),
+        "built_by_label": label(locale, "built_by", &s.built_by),
+        "workflow_before": s.workflow_before, "workflow_after": s.workflow_after,
+        "hours": s.hours_saved_per_year.map(grouped), "cost": s.cost_saved_per_year.map(grouped),
+        "personal_data": t(locale, if s.holds_personal_data { "ledger.yes" } else { "ledger.no" }, &[]),
+        "manual_location": s.manual_location, "owner": names.get(&s.owner_id).cloned().unwrap_or_default(),
+        "review_on": s.review_on.map(|d| d.to_string()),
+        "production_at": time(&state, locale, s.production_at),
+    });
+    data["consultations"] = json!(linked
+        .iter()
+        .map(|c| json!({"id": c.id, "number": c.number, "title": c.title,
+                        "state": c.state, "state_label": t(locale, &format!("state.{}", c.state), &[])}))
+        .collect::<Vec<_>>());
+    data["history"] = json!(history);
+    render_status(&state, &req, "system", &data, StatusCode::OK)
+}
+
+#[get("/systems/{id}/edit")]
+pub async fn edit_form(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    user: CurrentUser,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
+    let id = id.into_inner();
+    let caller = user.clone();
+    let system = state.db(move |conn| visible(conn, &caller, id)).await?;
+    if !may_edit(user.role, system.owner_id == user.id) {
+        return Err(AppError::forbidden());
+    }
+    let draft = draft_of(&system);
+    form_page(
+        &state,
+        &req,
+        &user,
+        FormPage {
+            editing: Some(&system),
+            draft: &draft,
+            flash: Value::Null,
+            similar: vec![],
+            status: StatusCode::OK,
+        },
+    )
+    .await
+}
+
+#[post("/systems/{id}")]
+pub async fn update(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    user: CurrentUser,
+    id: web::Path<i64>,
+    form: Form,
+) -> Result<HttpResponse, AppError> {
+    check_csrf(&req, form.get("_csrf"))?;
+    let locale = page_locale(&req, Some(&user));
+    let id = id.into_inner();
+    let draft = form.into_inner();
+    let input = form_input(&draft);
+    let caller = user.clone();
+    let result = state
+        .db(move |conn| edit_for(conn, &caller, id, &input))
+        .await;
+    let flash = match result {
+        Ok(_) => return Ok(redirect(&format!("/systems/{id}"))),
+        Err(e) if matches!(e.kind, Kind::Unprocessable | Kind::Conflict) => {
+            labelled_error_flash(&e, locale, "ledger.field")
+        }
+        Err(e) => return Err(e),
+    };
+    let caller = user.clone();
+    let system = state.db(move |conn| visible(conn, &caller, id)).await?;
+    let mut draft = draft;
+    // The form is redrawn on the current version, so a conflict can be resolved by saving again.
+    draft.insert("version".into(), system.version.to_string());
+    form_page(
+        &state,
+        &req,
+        &user,
+        FormPage {
+            editing: Some(&system),
+            draft: &draft,
+            flash,
+            similar: vec![],
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+        },
+    )
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_are_grouped_by_thousands() {
+        assert_eq!(grouped(0), "0");
+        assert_eq!(grouped(999), "999");
+        assert_eq!(grouped(1_000), "1,000");
+        assert_eq!(grouped(14_400_000), "14,400,000");
+        assert_eq!(grouped(-1_920), "-1,920");
+    }
+}
