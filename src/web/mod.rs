@@ -10,6 +10,7 @@ pub mod error;
 pub mod health;
 pub mod i18n;
 pub mod json;
+pub mod metrics;
 pub mod openapi;
 pub mod pages;
 
@@ -33,6 +34,8 @@ pub struct AppState {
     pub login_limits: LoginLimits,
     /// The page templates.
     pub pages: handlebars::Handlebars<'static>,
+    /// Request counts and latencies for `/metrics`.
+    pub http_metrics: metrics::HttpMetrics,
 }
 
 impl AppState {
@@ -47,6 +50,7 @@ impl AppState {
             ),
             pool,
             settings,
+            http_metrics: metrics::HttpMetrics::default(),
         })
     }
 
@@ -78,6 +82,7 @@ impl AppState {
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(health::healthz)
         .service(health::readyz)
+        .service(metrics::metrics)
         .service(openapi::document)
         .service(auth::issue_token)
         .service(directory::me)

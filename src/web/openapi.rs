@@ -5,7 +5,7 @@ use actix_web::{get, HttpResponse};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{admin, auth, consultations, directory, error, health};
+use super::{admin, auth, consultations, directory, error, health, metrics};
 use crate::db::departments::Department;
 use crate::domain;
 
@@ -13,7 +13,7 @@ use crate::domain;
 #[openapi(
     info(title = "digicon API", description = "DX consultation desk. Errors are application/problem+json."),
     paths(
-        health::healthz, health::readyz,
+        health::healthz, health::readyz, metrics::metrics,
         auth::issue_token,
         directory::me, directory::update_me, directory::list_users, directory::create_user, directory::get_user,
         directory::update_user, directory::list_departments, directory::create_department,
