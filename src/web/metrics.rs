@@ -174,11 +174,11 @@ mod tests {
 
     #[test]
     fn a_request_counts_in_its_bucket_and_every_larger_one() {
-        let metrics = HttpMetrics::default();
-        metrics.observe("GET", "/x", 200, Duration::from_millis(20));
-        metrics.observe("GET", "/x", 404, Duration::from_secs(20));
+        let recorded = HttpMetrics::default();
+        recorded.observe("GET", "/x", 200, Duration::from_millis(20));
+        recorded.observe("GET", "/x", 404, Duration::from_secs(20));
         let mut out = String::new();
-        metrics.render(&mut out);
+        recorded.render(&mut out);
         assert!(out.contains("http_requests_total{method=\"GET\",route=\"/x\",status=\"200\"} 1"));
         assert!(out.contains("http_requests_total{method=\"GET\",route=\"/x\",status=\"404\"} 1"));
         assert!(out.contains("le=\"0.01\"} 0"), "{out}");
