@@ -416,3 +416,85 @@ fn backup_copies_a_live_sqlite_database_while_it_is_written() {
     assert_eq!(again.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&again.stderr).contains("already exists"));
 }
+
+#[test]
+fn two_workers_sweeping_at_once_queue_each_reminder_and_breach_notice_once() {
+    let Some(app) = spawn_app(Backend::Postgres) else {
+        return;
+    };
+    let requester = app.login(&app.org.requester);
+    // Enough that the two sweeps overlap.
+    let ids: Vec<i64> = (0..120)
+        .map(|i| {
+            app.file(&requester, &format!("期限の近い相談 {i}"))["id"]
+                .as_i64()
+                .expect("id")
+        })
+        .collect();
+    let now = chrono::Utc::now().naive_utc();
+    let mut conn = app.pool.get().expect("connection");
+    // Half are due soon (a reminder), half overdue (a breach notice).
+    for (i, id) in ids.iter().enumerate() {
+        let due = if i % 2 == 0 {
+            now + chrono::Duration::hours(2)
+        } else {
+            now - chrono::Duration::minutes(5)
+        };
+        diesel::update(consultations::table.find(id))
+            .set((
+                consultations::due_at.eq(Some(due)),
+                consultations::hearing_due_at.eq(Some(due)),
+            ))
+            .execute(&mut *conn)
+            .expect("set due");
+    }
+    let desk = std::sync::Arc::new(digicon::desk::Desk::new(&app.settings).expect("desk"));
+    // A pool of their own, so neither worker waits for a connection.
+    let pool = digicon::db::build_pool(&app.database_url, 4).expect("pool");
+    let workers: Vec<digicon::notify::worker::Worker> = (0..2)
+        .map(|_| {
+            let mailer = digicon::notify::mailer::Mailer::new(
+                None,
+                &app.settings.mail_dir(),
+                &app.settings.mail_from,
+            )
+            .expect("mailer");
+            digicon::notify::worker::Worker::new(
+                pool.clone(),
+                mailer,
+                desk.clone(),
+                app.settings.worker_config(),
+            )
+        })
+        .collect();
+    let barrier = Barrier::new(workers.len());
+    let done: usize = std::thread::scope(|s| {
+        let handles: Vec<_> = workers
+            .iter()
+            .map(|worker| {
+                let barrier = &barrier;
+                s.spawn(move || {
+                    barrier.wait();
+                    (0..3)
+                        .map(|_| worker.sweep().expect("sweep"))
+                        .sum::<usize>()
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().expect("worker")).sum()
+    });
+    assert_eq!(done, ids.len(), "each notice queued by exactly one worker");
+    let letters: Vec<(Option<i64>, String, String)> = outbox::table
+        .filter(outbox::kind.eq_any(["reminder", "breach"]))
+        .select((
+            outbox::consultation_id,
+            outbox::kind,
+            outbox::recipient_email,
+        ))
+        .load(&mut *conn)
+        .expect("outbox");
+    let distinct: HashSet<&(Option<i64>, String, String)> = letters.iter().collect();
+    assert_eq!(distinct.len(), letters.len(), "no letter queued twice");
+    let consultations_told: HashSet<Option<i64>> = letters.iter().map(|l| l.0).collect();
+    assert_eq!(consultations_told.len(), ids.len());
+}
