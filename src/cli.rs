@@ -36,6 +36,12 @@ pub enum Command {
     Migrate,
     /// Run only the outbox/SLA worker (for deployments that run it apart from the web).
     Worker,
+    /// Copy a live SQLite database to a new file (a consistent snapshot; the server
+    /// may keep running). For PostgreSQL use pg_dump.
+    Backup {
+        /// The file to create.
+        path: std::path::PathBuf,
+    },
     /// Rebuild the search index from the consultations (after a bulk load or restore).
     Reindex,
     /// Manage departments.
@@ -170,6 +176,17 @@ fn execute(command: Command, settings: Settings) -> Result<(), CliError> {
     match command {
         Command::Serve { demo } => serve(settings, demo),
         Command::Worker => worker(settings),
+        Command::Backup { path } => {
+            let mut conn = connect(&settings)?;
+            let start = std::time::Instant::now();
+            crate::db::backup(&mut conn, &path).map_err(CliError::Input)?;
+            println!(
+                "backed up to {} in {:.1} s",
+                path.display(),
+                start.elapsed().as_secs_f64()
+            );
+            Ok(())
+        }
         Command::Reindex => {
             let mut conn = connect(&settings)?;
             let start = std::time::Instant::now();

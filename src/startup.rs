@@ -4,6 +4,7 @@
 use std::net::TcpListener;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::Instant;
 
 use actix_web::body::BoxBody;
 use actix_web::dev::ServiceResponse;
@@ -134,7 +135,29 @@ impl Application {
                         Ok(with_security_headers(response))
                     }
                 })
-                .wrap(Logger::new("%a \"%r\" %s %b %Dms"))
+                .wrap_fn(|mut req, srv| {
+                    let started = Instant::now();
+                    let id = request_id(req.headers().get(X_REQUEST_ID));
+                    req.headers_mut().insert(X_REQUEST_ID, id.clone());
+                    let method = req.method().to_string();
+                    let state = req.app_data::<web::Data<AppState>>().cloned();
+                    let response = srv.call(req);
+                    async move {
+                        let mut response = response.await?;
+                        if let Some(state) = state {
+                            let route = response.request().match_pattern();
+                            state.http_metrics.observe(
+                                &method,
+                                route.as_deref().unwrap_or("unmatched"),
+                                response.status().as_u16(),
+                                started.elapsed(),
+                            );
+                        }
+                        response.headers_mut().insert(X_REQUEST_ID, id);
+                        Ok(response)
+                    }
+                })
+                .wrap(Logger::new("%a \"%r\" %s %b %Dms id=%{x-request-id}o"))
                 .configure(routes)
         })
         .listen(listener)
@@ -168,6 +191,27 @@ impl Application {
         }
         result
     }
+}
+
+const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The caller's request id (from a proxy) when it is a sane token, else a new one;
+/// it is logged and returned so a user's report can be matched to the log line.
+fn request_id(given: Option<&HeaderValue>) -> HeaderValue {
+    given
+        .filter(|v| {
+            let bytes = v.as_bytes();
+            !bytes.is_empty()
+                && bytes.len() <= 64
+                && bytes
+                    .iter()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+        })
+        .cloned()
+        .unwrap_or_else(|| {
+            HeaderValue::from_str(&format!("{:016x}", rand::random::<u64>()))
+                .unwrap_or(HeaderValue::from_static("-"))
+        })
 }
 
 /// Errors on page paths become HTML pages (or a redirect to the login page).

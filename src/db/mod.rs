@@ -18,7 +18,7 @@ use std::time::Duration;
 use chrono::{NaiveDateTime, Timelike, Utc};
 use diesel::connection::SimpleConnection;
 use diesel::r2d2::{self, ManageConnection};
-use diesel::{Connection, PgConnection, SqliteConnection};
+use diesel::{Connection, PgConnection, RunQueryDsl, SqliteConnection};
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 
 /// One connection type for both backends; queries are written once against it.
@@ -157,6 +157,32 @@ pub fn migrations_applied(conn: &mut DbConn) -> Result<bool, MigrationError> {
         DbConn::Postgresql(c) => c.has_pending_migration(POSTGRES_MIGRATIONS)?,
     };
     Ok(!pending)
+}
+
+/// Writes a consistent copy of a live SQLite database to `target` with `VACUUM INTO`:
+/// it reads inside one transaction, so the copy is a snapshot even while other
+/// connections write (WAL lets them go on), and the copy is compacted. SQLite's
+/// C backup API would need `unsafe`, which this crate forbids.
+pub fn backup(conn: &mut DbConn, target: &Path) -> Result<(), String> {
+    let DbConn::Sqlite(c) = conn else {
+        return Err(
+            "backup copies SQLite databases; for PostgreSQL use pg_dump (see the README)".into(),
+        );
+    };
+    if target.exists() {
+        return Err(format!(
+            "{} already exists; choose a new file",
+            target.display()
+        ));
+    }
+    let target = target
+        .to_str()
+        .ok_or_else(|| format!("{} is not valid UTF-8", target.display()))?;
+    diesel::sql_query("VACUUM INTO ?")
+        .bind::<diesel::sql_types::Text, _>(target)
+        .execute(c)
+        .map(|_| ())
+        .map_err(|e| format!("backup to {target} failed: {e}"))
 }
 
 /// The current time as stored: UTC, truncated to microseconds so both backends

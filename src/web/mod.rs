@@ -12,6 +12,7 @@ pub mod export;
 pub mod health;
 pub mod i18n;
 pub mod json;
+pub mod metrics;
 pub mod openapi;
 pub mod pages;
 pub mod systems;
@@ -36,6 +37,8 @@ pub struct AppState {
     pub login_limits: LoginLimits,
     /// The page templates.
     pub pages: handlebars::Handlebars<'static>,
+    /// Request counts and latencies for `/metrics`.
+    pub http_metrics: metrics::HttpMetrics,
 }
 
 impl AppState {
@@ -50,6 +53,7 @@ impl AppState {
             ),
             pool,
             settings,
+            http_metrics: metrics::HttpMetrics::default(),
         })
     }
 
@@ -81,6 +85,7 @@ impl AppState {
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(health::healthz)
         .service(health::readyz)
+        .service(metrics::metrics)
         .service(openapi::document)
         .service(auth::issue_token)
         .service(directory::me)

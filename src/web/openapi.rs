@@ -6,7 +6,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::{
-    admin, auth, consultations, dashboard, directory, error, export, health, systems,
+    admin, auth, consultations, dashboard, directory, error, export, health, metrics, systems,
 };
 use crate::db::departments::Department;
 use crate::domain;
@@ -16,7 +16,7 @@ use crate::reports::dashboard as report;
 #[openapi(
     info(title = "digicon API", description = "DX consultation desk. Errors are application/problem+json."),
     paths(
-        health::healthz, health::readyz,
+        health::healthz, health::readyz, metrics::metrics,
         auth::issue_token,
         directory::me, directory::update_me, directory::list_users, directory::create_user, directory::get_user,
         directory::update_user, directory::list_departments, directory::create_department,

@@ -14,6 +14,7 @@ mod meta;
 mod notifications;
 mod pages;
 mod postgres;
+mod scaleout;
 mod search;
 mod smtp;
 mod validation;
