@@ -18,6 +18,7 @@ use utoipa::ToSchema;
 use crate::db::systems::System;
 use crate::domain::fiscal::fiscal_year;
 use crate::domain::ledger::{missing_fields, review_overdue, Phase};
+use crate::reports::export::{Cell, Row};
 use crate::web::i18n::{t, Locale};
 
 /// How the effects are expressed.
@@ -178,30 +179,27 @@ pub fn export_table(
     users: &HashMap<i64, String>,
     today: chrono::NaiveDate,
     time: &dyn Fn(NaiveDateTime) -> String,
-) -> (Vec<String>, Vec<Vec<String>>) {
+) -> (Vec<String>, Vec<Row>) {
     let headers = EXPORT_FIELDS
         .iter()
         .map(|f| t(locale, &format!("ledger.field.{f}"), &[]))
         .collect();
     let label = |prefix: &str, value: &str| t(locale, &format!("ledger.{prefix}.{value}"), &[]);
-    let number = |n: Option<i64>| n.map(|n| n.to_string()).unwrap_or_default();
     let rows = systems
         .iter()
         .map(|s| {
+            let text = |v: &Option<String>| Cell::from(v.clone());
             vec![
-                s.id.to_string(),
-                s.name.clone(),
-                departments
-                    .get(&s.department_id)
-                    .cloned()
-                    .unwrap_or_default(),
-                label("platform", &s.platform),
-                label("phase", &s.phase),
-                label("built_by", &s.built_by),
-                s.workflow_before.clone().unwrap_or_default(),
-                s.workflow_after.clone().unwrap_or_default(),
-                number(s.hours_saved_per_year),
-                number(s.cost_saved_per_year),
+                s.id.into(),
+                s.name.clone().into(),
+                departments.get(&s.department_id).cloned().into(),
+                label("platform", &s.platform).into(),
+                label("phase", &s.phase).into(),
+                label("built_by", &s.built_by).into(),
+                text(&s.workflow_before),
+                text(&s.workflow_after),
+                s.hours_saved_per_year.into(),
+                s.cost_saved_per_year.into(),
                 t(
                     locale,
                     if s.holds_personal_data {
@@ -210,12 +208,13 @@ pub fn export_table(
                         "ledger.no"
                     },
                     &[],
-                ),
-                s.manual_location.clone().unwrap_or_default(),
-                users.get(&s.owner_id).cloned().unwrap_or_default(),
-                s.review_on.map(|d| d.to_string()).unwrap_or_default(),
-                flags(locale, s, today).join(", "),
-                time(s.updated_at),
+                )
+                .into(),
+                text(&s.manual_location),
+                users.get(&s.owner_id).cloned().into(),
+                s.review_on.map(|d| d.to_string()).into(),
+                flags(locale, s, today).join(", ").into(),
+                time(s.updated_at).into(),
             ]
         })
         .collect();
@@ -345,15 +344,23 @@ mod tests {
         assert_eq!(headers[1], "システム名");
         assert_eq!(rows.len(), 1);
         assert_eq!(rows[0].len(), headers.len());
+        let text = |s: &str| Cell::Text(s.to_string());
         assert_eq!(
             &rows[0][..6],
-            &["7", "system 7", "市民課", "RPA", "本番", "委託"].map(String::from)
+            &[
+                Cell::Number(7.0),
+                text("system 7"),
+                text("市民課"),
+                text("RPA"),
+                text("本番"),
+                text("委託")
+            ]
         );
-        assert_eq!(rows[0][8], "1200");
-        assert_eq!(rows[0][12], "田中");
+        assert_eq!(rows[0][8], Cell::Number(1200.0));
+        assert_eq!(rows[0][12], text("田中"));
         assert!(
-            rows[0][14].contains("次回見直し日が未登録"),
-            "{}",
+            matches!(&rows[0][14], Cell::Text(f) if f.contains("次回見直し日が未登録")),
+            "{:?}",
             rows[0][14]
         );
         let (english, _) = export_table(Locale::En, &[], &departments, &users, today, &|_| {

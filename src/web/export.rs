@@ -1,6 +1,9 @@
 //! Exports: `GET /api/v1/export/consultations.csv` and `.xlsx`, with the list's
 //! filters, for managers, the DX office and admins. The response streams: rows are
 //! read a page at a time with the list's keyset cursor and never all held at once.
+//! `GET /api/v1/export/systems.csv` and `.xlsx`: the system ledger with its list's
+//! filters, for everyone who may read the ledger (a city's ledger is thousands of
+//! entries at most, so it is one page).
 //!
 //! `csv_stream` and `xlsx_file` take any paged query, so other tables can be
 //! exported the same way.
@@ -20,11 +23,13 @@ use super::consultations::{build_query, parse_list};
 use super::dashboard::REPORT_ROLES;
 use super::error::{AppError, Problem};
 use super::i18n::{t, Locale};
+use super::systems::{filtered, today, SystemListParams};
 use super::AppState;
 use crate::db::consultations::{self, Consultation, Cursor, ListQuery};
 use crate::db::schema::{departments, users};
 use crate::db::DbConn;
 use crate::reports::export::{csv_header, csv_rows, Cell, Row, XlsxTable};
+use crate::reports::ledger::export_table;
 use diesel::prelude::*;
 
 /// Rows read per database round trip.
@@ -211,19 +216,15 @@ async fn consultation_export(
     let (query, departments, people) = state
         .db(move |conn| {
             let query = build_query(conn, &user, params)?;
-            let departments: Vec<(i64, String)> = departments::table
-                .select((departments::id, departments::name))
-                .load(conn)?;
-            let people: Vec<(i64, String)> =
-                users::table.select((users::id, users::name)).load(conn)?;
+            let (departments, people) = names(conn)?;
             Ok((query, departments, people))
         })
         .await?;
     let context = RowContext {
         locale,
         zone,
-        departments: departments.into_iter().collect(),
-        people: people.into_iter().collect(),
+        departments,
+        people,
     };
     let headers = COLUMNS
         .iter()
@@ -270,4 +271,81 @@ pub async fn consultations_xlsx(
     let (headers, fetch) = consultation_export(&state, user, &req).await?;
     let sheet = t(locale, "export.consultation.sheet", &[]);
     xlsx_file(state, "consultations.xlsx", sheet, headers, fetch).await
+}
+
+/// Every department's and user's name by id, for the rows of an export.
+fn names(conn: &mut DbConn) -> QueryResult<(HashMap<i64, String>, HashMap<i64, String>)> {
+    let departments: Vec<(i64, String)> = departments::table
+        .select((departments::id, departments::name))
+        .load(conn)?;
+    let people: Vec<(i64, String)> = users::table.select((users::id, users::name)).load(conn)?;
+    Ok((
+        departments.into_iter().collect(),
+        people.into_iter().collect(),
+    ))
+}
+
+/// The ledger entries the caller may see that pass the list's filters, as one
+/// page. They are read before the response starts, so bad filters get a 400.
+async fn system_export(
+    state: &web::Data<AppState>,
+    user: CurrentUser,
+    params: SystemListParams,
+) -> Result<(Vec<String>, Fetch<()>), AppError> {
+    let locale = user.locale;
+    let zone = state.settings.timezone;
+    let today = today(state);
+    let (headers, rows) = state
+        .db(move |conn| {
+            let systems = filtered(conn, &user, &params, today)?;
+            let (departments, people) = names(conn)?;
+            let time = |at: NaiveDateTime| {
+                at.and_utc()
+                    .with_timezone(&zone)
+                    .format("%Y-%m-%d %H:%M")
+                    .to_string()
+            };
+            Ok(export_table(
+                locale,
+                &systems,
+                &departments,
+                &people,
+                today,
+                &time,
+            ))
+        })
+        .await?;
+    let fetch: Fetch<()> = Arc::new(move |_, _| Ok((rows.clone(), None)));
+    Ok((headers, fetch))
+}
+
+/// The system ledger as CSV (UTF-8 with BOM), with the ledger list's filters.
+#[utoipa::path(get, path = "/api/v1/export/systems.csv", tag = "systems", security(("bearer" = [])),
+    params(SystemListParams),
+    responses((status = 200, content_type = "text/csv", body = String), (status = 400, body = Problem),
+              (status = 401, body = Problem)))]
+#[get("/api/v1/export/systems.csv")]
+pub async fn systems_csv(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    params: web::Query<SystemListParams>,
+) -> Result<HttpResponse, AppError> {
+    let (headers, fetch) = system_export(&state, user, params.into_inner()).await?;
+    Ok(csv_stream(state, "systems.csv", headers, fetch))
+}
+
+/// The system ledger as an Excel workbook, with the ledger list's filters.
+#[utoipa::path(get, path = "/api/v1/export/systems.xlsx", tag = "systems", security(("bearer" = [])),
+    params(SystemListParams),
+    responses((status = 200, content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", body = Vec<u8>),
+              (status = 400, body = Problem), (status = 401, body = Problem)))]
+#[get("/api/v1/export/systems.xlsx")]
+pub async fn systems_xlsx(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    params: web::Query<SystemListParams>,
+) -> Result<HttpResponse, AppError> {
+    let sheet = t(user.locale, "ledger.heading", &[]);
+    let (headers, fetch) = system_export(&state, user, params.into_inner()).await?;
+    xlsx_file(state, "systems.xlsx", sheet, headers, fetch).await
 }

@@ -141,6 +141,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(dashboard::get)
         .service(export::consultations_csv)
         .service(export::consultations_xlsx)
+        .service(export::systems_csv)
+        .service(export::systems_xlsx)
         .service(pages::dashboard::page)
         .default_service(web::to(not_found));
 }

@@ -25,6 +25,7 @@ use crate::reports::dashboard as report;
         consultations::transition, consultations::timeline, consultations::comment,
         admin::list_outbox, admin::retry_outbox,
         dashboard::get, export::consultations_csv, export::consultations_xlsx,
+        export::systems_csv, export::systems_xlsx,
         systems::list, systems::similar, systems::effects_report, systems::create, systems::get,
         systems::update,
     ),

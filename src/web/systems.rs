@@ -132,7 +132,7 @@ impl SystemView {
 }
 
 /// The list's filters.
-#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
 pub struct SystemListParams {
     /// A department id or code; includes the units below it.
     pub department: Option<String>,

@@ -2,7 +2,7 @@
 //! small fixed history (fiscal-year boundaries on March 31 / April 1 in Tokyo
 //! included), who may see which figures, and CSV/XLSX downloads read back.
 
-use std::io::{Cursor, Read};
+use std::io::Cursor;
 
 use calamine::{Data, Reader, Xlsx};
 use chrono::{Duration, NaiveDateTime, Utc};
@@ -325,29 +325,10 @@ fn each_role_sees_the_dashboard_of_its_scope_or_nothing(app: &TestApp) {
     assert!(bad.content_type.starts_with("application/problem+json"));
 }
 
-/// The raw bytes of a download.
-fn download(app: &TestApp, path: &str, token: &str) -> (String, Vec<u8>) {
-    let response = ureq::get(&format!("{}{path}", app.base))
-        .set("Authorization", &format!("Bearer {token}"))
-        .call()
-        .expect("download");
-    let content_type = response
-        .header("content-type")
-        .unwrap_or_default()
-        .to_string();
-    let mut bytes = Vec::new();
-    response
-        .into_reader()
-        .read_to_end(&mut bytes)
-        .expect("body");
-    (content_type, bytes)
-}
-
 fn exports_have_japanese_headers_and_read_back(app: &TestApp) {
     history(app);
     let token = app.login(&app.org.manager);
-    let (content_type, csv) = download(
-        app,
+    let (content_type, csv) = app.download(
         "/api/v1/export/consultations.csv?fiscal_year=2024&sort=created",
         &token,
     );
@@ -372,15 +353,13 @@ fn exports_have_japanese_headers_and_read_back(app: &TestApp) {
     assert_eq!(&rows[0][14], "5");
 
     // The same filters as the list: 保育課's manager gets only E.
-    let (_, theirs) = download(
-        app,
+    let (_, theirs) = app.download(
         "/api/v1/export/consultations.csv?fiscal_year=2024",
         &app.login(&app.org.other_manager),
     );
     assert_eq!(csv::Reader::from_reader(&theirs[3..]).records().count(), 1);
 
-    let (content_type, xlsx) = download(
-        app,
+    let (content_type, xlsx) = app.download(
         "/api/v1/export/consultations.xlsx?fiscal_year=2024&sort=created",
         &token,
     );

@@ -341,6 +341,21 @@ impl TestApp {
         self.send("GET", path, Some(token), None, &[])
     }
 
+    /// The content type and raw bytes of a download (a CSV or XLSX export).
+    pub fn download(&self, path: &str, token: &str) -> (String, Vec<u8>) {
+        let response = ureq::get(&format!("{}{path}", self.base))
+            .set("Authorization", &format!("Bearer {token}"))
+            .call()
+            .expect("download");
+        let content_type = response
+            .header("content-type")
+            .unwrap_or_default()
+            .to_string();
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut response.into_reader(), &mut bytes).expect("body");
+        (content_type, bytes)
+    }
+
     pub fn post(&self, path: &str, token: &str, body: Value) -> Reply {
         self.send("POST", path, Some(token), Some(&body.to_string()), &[])
     }

@@ -2,6 +2,7 @@
 //! name, the effects on a fixed dataset, weekly owner reminders, who sees and edits
 //! what, and resolutions that register or link a system.
 
+use calamine::{Data, Reader, Xlsx};
 use chrono::{Duration, Utc};
 use diesel::prelude::*;
 use digicon::db::schema::{outbox, systems};
@@ -615,7 +616,68 @@ fn a_retried_registration_with_the_same_key_registers_once(app: &TestApp) {
     assert_eq!(listed["items"].as_array().map(Vec::len), Some(1));
 }
 
+fn the_ledger_exports_to_csv_and_xlsx_within_the_callers_view(app: &TestApp) {
+    let dx = app.login(&app.org.dx);
+    let requester = app.login(&app.org.requester);
+    let outsider = app.login(&app.org.outsider);
+    register(
+        app,
+        &requester,
+        json!({"name": "市民課の申請管理, \"改\"", "platform": "low_code_app",
+               "hours_saved_per_year": 1200, "cost_saved_per_year": 3_000_000}),
+    );
+    register(
+        app,
+        &outsider,
+        json!({"name": "保育課の入所選考", "platform": "rpa"}),
+    );
+
+    let (content_type, csv) = app.download("/api/v1/export/systems.csv", &dx);
+    assert!(content_type.starts_with("text/csv"), "{content_type}");
+    assert!(csv.starts_with(b"\xEF\xBB\xBF"), "UTF-8 BOM first");
+    let mut reader = csv::Reader::from_reader(&csv[3..]);
+    let headers = reader.headers().expect("headers").clone();
+    assert_eq!(&headers[1], "システム名");
+    assert_eq!(&headers[8], "削減時間 (時間/年)");
+    let rows: Vec<csv::StringRecord> = reader.records().map(|r| r.expect("row")).collect();
+    assert_eq!(rows.len(), 2);
+    assert_eq!(
+        &rows[0][1], "市民課の申請管理, \"改\"",
+        "quotes and commas survive"
+    );
+    assert_eq!(&rows[0][3], "ローコードアプリ");
+    assert_eq!(&rows[0][8], "1200");
+    assert_eq!(&rows[1][1], "保育課の入所選考");
+
+    // The list's filters and the caller's view apply.
+    let (_, rpa) = app.download("/api/v1/export/systems.csv?platform=rpa", &dx);
+    let names: Vec<String> = csv::Reader::from_reader(&rpa[3..])
+        .records()
+        .map(|r| r.expect("row")[1].to_string())
+        .collect();
+    assert_eq!(names, ["保育課の入所選考"]);
+    let (_, own) = app.download("/api/v1/export/systems.csv", &requester);
+    assert_eq!(csv::Reader::from_reader(&own[3..]).records().count(), 1);
+
+    let (content_type, xlsx) = app.download("/api/v1/export/systems.xlsx", &dx);
+    assert!(content_type.contains("spreadsheetml"), "{content_type}");
+    let mut workbook: Xlsx<_> = Xlsx::new(std::io::Cursor::new(xlsx)).expect("an XLSX file");
+    let sheet = workbook
+        .worksheet_range("システム管理台帳")
+        .expect("the sheet");
+    let rows: Vec<&[Data]> = sheet.rows().collect();
+    assert_eq!(rows.len(), 3, "header and two entries");
+    assert_eq!(rows[0][1], Data::String("システム名".into()));
+    assert_eq!(rows[1][8], Data::Float(1200.0), "numbers stay numbers");
+    assert_eq!(rows[1][9], Data::Float(3_000_000.0));
+
+    let bad = app.get("/api/v1/export/systems.csv?phase=bogus", &dx);
+    assert_eq!(bad.status, 400, "{:?}", bad.body);
+    assert!(bad.content_type.starts_with("application/problem+json"));
+}
+
 both_backends!(
+    the_ledger_exports_to_csv_and_xlsx_within_the_callers_view,
     several_workers_sweeping_at_once_remind_an_owner_once,
     a_retried_registration_with_the_same_key_registers_once,
     lifecycle_goes_through_every_phase_and_production_needs_the_manual,

@@ -78,6 +78,11 @@ fn registering_a_system_shows_similar_ones_and_production_needs_the_manual() {
 
         b.goto("/systems?flagged=true").await;
         b.wait_for("table#systems tr.flagged").await;
+        assert_eq!(
+            b.attr("#export-csv", "href").await.as_deref(),
+            Some("/api/v1/export/systems.csv?flagged=true"),
+            "the export takes the list's filters"
+        );
         b.goto("/systems/effects").await;
         b.wait_for("svg#target-progress").await;
         assert!(

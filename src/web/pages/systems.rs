@@ -141,6 +141,10 @@ pub async fn list(
         )
     }));
     data["can_register"] = json!(may_register(user.role));
+    // The exports take the page's filters, but always from the first entry.
+    data["export_query"] = json!(form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(query.iter().filter(|(k, _)| k.as_str() != "cursor"))
+        .finish());
     data["q"] = json!(get("q"));
     data["flagged"] = json!(get("flagged") == Some("true"));
     data["departments"] = json!(division_choices);
@@ -421,12 +425,24 @@ pub async fn effects_page(
                             "hours": grouped(b.hours_saved), "cost": grouped(b.cost_saved)}))
             .collect()
     };
-    let years: Vec<String> = e.by_fiscal_year.iter().map(|b| year_label(&b.key)).collect();
+    let years: Vec<String> = e
+        .by_fiscal_year
+        .iter()
+        .map(|b| year_label(&b.key))
+        .collect();
     let hours = Series {
         name: t(locale, "ledger.field.hours_saved_per_year", &[]),
-        values: e.by_fiscal_year.iter().map(|b| b.hours_saved as f64).collect(),
+        values: e
+            .by_fiscal_year
+            .iter()
+            .map(|b| b.hours_saved as f64)
+            .collect(),
     };
-    let chart = columns(&t(locale, "ledger.effects.chart_label", &[]), &years, &[hours]);
+    let chart = columns(
+        &t(locale, "ledger.effects.chart_label", &[]),
+        &years,
+        &[hours],
+    );
     let mut data = base(&req, Some(&user), locale, "ledger.effects_heading");
     let rate = e.in_house_rate.to_string();
     data["totals"] = json!({
