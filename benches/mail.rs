@@ -46,24 +46,22 @@ fn main() -> Result<(), String> {
         let mut conn = pool.get().map_err(|e| e.to_string())?;
         let now = db::now();
         for i in 0..messages {
-            outbox::insert(
+            outbox::insert_all(
                 &mut conn,
-                &NewOutbox {
+                &[NewOutbox {
                     kind: "resolved",
                     consultation_id: None,
                     recipient_id: None,
-                    recipient_email: &format!("user{i}@city.example.jp"),
+                    recipient_email: format!("user{i}@city.example.jp"),
                     locale: "ja",
-                    subject: &format!(
-                        "[DX-2025-{i:04}] 対応が完了しました: 申請受付のオンライン化"
-                    ),
-                    body_text: &body_text,
-                    body_html: &body_html,
+                    subject: format!("[DX-2025-{i:04}] 対応が完了しました: 申請受付のオンライン化"),
+                    body_text: body_text.clone(),
+                    body_html: body_html.clone(),
                     calendar: None,
                     status: "pending",
                     next_attempt_at: now,
                     created_at: now,
-                },
+                }],
             )
             .map_err(|e| e.to_string())?;
         }

@@ -32,28 +32,36 @@ pub struct OutboxRow {
     pub sent_at: Option<NaiveDateTime>,
 }
 
+/// A rendered message, ready to queue.
 #[derive(Debug, Insertable)]
-#[diesel(table_name = outbox)]
-pub struct NewOutbox<'a> {
-    pub kind: &'a str,
+#[diesel(table_name = outbox, treat_none_as_default_value = false)]
+pub struct NewOutbox {
+    pub kind: &'static str,
     pub consultation_id: Option<i64>,
     pub recipient_id: Option<i64>,
-    pub recipient_email: &'a str,
-    pub locale: &'a str,
-    pub subject: &'a str,
-    pub body_text: &'a str,
-    pub body_html: &'a str,
-    pub calendar: Option<&'a str>,
-    pub status: &'a str,
+    pub recipient_email: String,
+    pub locale: &'static str,
+    pub subject: String,
+    pub body_text: String,
+    pub body_html: String,
+    pub calendar: Option<String>,
+    pub status: &'static str,
     pub next_attempt_at: NaiveDateTime,
     pub created_at: NaiveDateTime,
 }
 
-pub fn insert(conn: &mut DbConn, new: &NewOutbox) -> QueryResult<i64> {
-    diesel::insert_into(outbox::table)
-        .values(new)
-        .returning(outbox::id)
-        .get_result(conn)
+/// Queues the messages of one event in one statement (an intake mail goes to
+/// every DX office member, and filing speed depends on it).
+pub fn insert_all(conn: &mut DbConn, messages: &[NewOutbox]) -> QueryResult<usize> {
+    if messages.is_empty() {
+        return Ok(0);
+    }
+    // Multi-row inserts are backend syntax, which the MultiConnection does not cover.
+    let insert = diesel::insert_into(outbox::table).values(messages);
+    match conn {
+        DbConn::Sqlite(conn) => insert.execute(conn),
+        DbConn::Postgresql(conn) => insert.execute(conn),
+    }
 }
 
 #[derive(QueryableByName)]

@@ -104,7 +104,9 @@ impl Notifier {
         format!("{}/consultations/{}", self.public_url, consultation.id)
     }
 
-    fn queue(&self, conn: &mut DbConn, letter: Letter) -> QueryResult<()> {
+    /// The message of a letter in its recipient's language (`None`: they opted out
+    /// of its kind).
+    fn render(&self, letter: Letter) -> QueryResult<Option<NewOutbox>> {
         let user = letter.recipient;
         let category = match letter.kind {
             "comment" | "internal_note" => Some("comment"),
@@ -112,7 +114,7 @@ impl Notifier {
             _ => None,
         };
         if category.is_some_and(|c| user.mail_opt_out.split(',').any(|o| o.trim() == c)) {
-            return Ok(());
+            return Ok(None);
         }
         let locale = Locale::parse(&user.locale).unwrap_or_default();
         let (mut args, mut details, link, link_label, consultation_id) = match letter.about {
@@ -171,24 +173,20 @@ impl Notifier {
         let body_text = render(&self.text, "notification.txt")?;
         let body_html = render(&self.html, "notification.html")?;
         let now = db::now();
-        outbox::insert(
-            conn,
-            &NewOutbox {
-                kind: letter.kind,
-                consultation_id,
-                recipient_id: Some(user.id),
-                recipient_email: &user.email,
-                locale: locale.as_str(),
-                subject: &subject,
-                body_text: &body_text,
-                body_html: &body_html,
-                calendar: letter.calendar.as_deref(),
-                status: "pending",
-                next_attempt_at: now,
-                created_at: now,
-            },
-        )?;
-        Ok(())
+        Ok(Some(NewOutbox {
+            kind: letter.kind,
+            consultation_id,
+            recipient_id: Some(user.id),
+            recipient_email: user.email.clone(),
+            locale: locale.as_str(),
+            subject,
+            body_text,
+            body_html,
+            calendar: letter.calendar,
+            status: "pending",
+            next_attempt_at: now,
+            created_at: now,
+        }))
     }
 
     /// A new consultation: a receipt to its requester, the intake to the DX office.
@@ -352,6 +350,7 @@ impl Notifier {
         if breached {
             people.add_all(letter_kind, dx_office_managers(conn)?);
         }
+        let mut mail = vec![];
         for (kind_name, user) in people.into_list() {
             let locale = Locale::parse(&user.locale).unwrap_or_default();
             let args = vec![
@@ -362,19 +361,16 @@ impl Notifier {
                 ("at", self.time(locale, due_at)),
             ];
             let details = vec![("email.detail.due_at", self.time(locale, due_at))];
-            self.queue(
-                conn,
-                Letter {
-                    kind: kind_name,
-                    recipient: &user,
-                    about: About::Consultation(c),
-                    args,
-                    details,
-                    calendar: None,
-                },
-            )?;
+            mail.extend(self.render(Letter {
+                kind: kind_name,
+                recipient: &user,
+                about: About::Consultation(c),
+                args,
+                details,
+                calendar: None,
+            })?);
         }
-        Ok(())
+        outbox::insert_all(conn, &mail).map(drop)
     }
 
     /// Tells a production system's owner what the ledger entry lacks (field labels)
@@ -401,17 +397,15 @@ impl Notifier {
         if let (true, Some(review_on)) = (review_overdue, system.review_on) {
             details.push(("email.detail.review_overdue", review_on.to_string()));
         }
-        self.queue(
-            conn,
-            Letter {
-                kind: "system_reminder",
-                recipient: &owner,
-                about: About::System(system),
-                args: vec![],
-                details,
-                calendar: None,
-            },
-        )
+        let mail = self.render(Letter {
+            kind: "system_reminder",
+            recipient: &owner,
+            about: About::System(system),
+            args: vec![],
+            details,
+            calendar: None,
+        })?;
+        outbox::insert_all(conn, mail.as_slice()).map(drop)
     }
 
     fn send_all(
@@ -423,6 +417,7 @@ impl Notifier {
         times: Vec<NaiveDateTime>,
         calendar: Option<(chrono::DateTime<chrono::Utc>, String, i64)>,
     ) -> QueryResult<()> {
+        let mut mail = vec![];
         for (kind, user) in people.into_list() {
             let locale = Locale::parse(&user.locale).unwrap_or_default();
             let mut details = details.clone();
@@ -440,19 +435,16 @@ impl Notifier {
                     link: &self.link(c),
                 })
             });
-            self.queue(
-                conn,
-                Letter {
-                    kind,
-                    recipient: &user,
-                    about: About::Consultation(c),
-                    args: vec![],
-                    details,
-                    calendar,
-                },
-            )?;
+            mail.extend(self.render(Letter {
+                kind,
+                recipient: &user,
+                about: About::Consultation(c),
+                args: vec![],
+                details,
+                calendar,
+            })?);
         }
-        Ok(())
+        outbox::insert_all(conn, &mail).map(drop)
     }
 }
 
