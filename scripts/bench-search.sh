@@ -9,6 +9,7 @@
 #   WORK=dir    where the databases go (default target/bench-search); a database
 #               generated there before is reused, so reruns skip the generation
 #   BACKENDS="sqlite postgres"   PARTS=queries,baselines,filing   RUNS=21
+#   FILERS=1    connections filing at once in the filing part
 #   KEEP=1      keep the databases afterwards (default: delete them)
 # Figures are wall-clock times on whatever else the machine runs.
 set -euo pipefail
