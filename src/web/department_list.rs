@@ -18,7 +18,7 @@ pub const TTL: Duration = Duration::from_secs(30);
 
 /// Every department in code order, and the filter's options rendered once.
 pub struct Departments {
-    pub all: Vec<Department>,
+    all: Vec<Department>,
     names: HashMap<i64, usize>,
     /// The queue filter's `<option>`s with none selected, the usual case.
     options_html: String,

@@ -38,7 +38,7 @@ pub struct AppState {
     pub login_limits: LoginLimits,
     /// The page templates.
     pub pages: handlebars::Handlebars<'static>,
-    /// The department list for pages, loaded at most every few seconds.
+    /// The department list for pages, reloaded at most every 30 s.
     pub departments: department_list::DepartmentCache,
     /// Request counts and latencies for `/metrics`.
     pub http_metrics: metrics::HttpMetrics,
