@@ -5,6 +5,9 @@
 //!
 //! `BASE_URLS=http://127.0.0.1:8080,http://127.0.0.1:8081 CONCURRENCY=32 DURATION_SECS=30 cargo bench --bench load`
 //!
+//! `ROUTES=queue_page,consultation_page` keeps only those routes of the mix (with
+//! their weights), to measure a route without the others' writes.
+//!
 //! The users are those of `digicon generate` (`gen-*@gen.digicon.local`).
 //! Connection *i* goes to `BASE_URLS[i % n]`, like a round-robin proxy.
 
@@ -42,6 +45,20 @@ enum Route {
 }
 
 impl Route {
+    /// The name `ROUTES` uses.
+    fn key(self) -> &'static str {
+        match self {
+            Route::QueuePage => "queue_page",
+            Route::ConsultationPage => "consultation_page",
+            Route::ApiQueue => "api_list",
+            Route::ApiConsultation => "api_consultation",
+            Route::Timeline => "timeline",
+            Route::File => "file",
+            Route::Transition => "transition",
+            Route::Comment => "comment",
+        }
+    }
+
     fn name(self) -> &'static str {
         match self {
             Route::QueuePage => "page  GET /consultations (queue, 50 rows)",
@@ -215,7 +232,17 @@ fn main() {
         .as_i64()
         .expect("a consultation id");
     let filed = Arc::new(Mutex::new(Vec::<i64>::new()));
-    let total_weight: u32 = MIX.iter().map(|(_, w)| w).sum();
+    let routes = env("ROUTES", "");
+    let mix: Vec<(Route, u32)> = MIX
+        .into_iter()
+        .filter(|(r, _)| routes.is_empty() || routes.split(',').any(|k| k.trim() == r.key()))
+        .collect();
+    assert!(
+        !mix.is_empty(),
+        "ROUTES names none of: {}",
+        MIX.map(|(r, _)| r.key()).join(", ")
+    );
+    let total_weight: u32 = mix.iter().map(|(_, w)| w).sum();
     println!(
         "{concurrency} connections for {}s against {} (newest consultation id {max_id})",
         duration.as_secs(),
@@ -225,7 +252,7 @@ fn main() {
     let threads: Vec<_> = (0..concurrency)
         .map(|i| {
             let base = bases[i % bases.len()].clone();
-            let (tokens, filed) = (tokens.clone(), filed.clone());
+            let (tokens, filed, mix) = (tokens.clone(), filed.clone(), mix.clone());
             std::thread::spawn(move || {
                 let agent = ureq::AgentBuilder::new()
                     .timeout(Duration::from_secs(30))
@@ -234,7 +261,7 @@ fn main() {
                 let mut stats: BTreeMap<Route, Stats> = BTreeMap::new();
                 while started.elapsed() < duration {
                     let mut pick = rng.gen_range(0..total_weight);
-                    let route = MIX
+                    let route = mix
                         .iter()
                         .find(|(_, w)| {
                             if pick < *w {

@@ -294,6 +294,7 @@ pub async fn create_department(
     let department = state
         .db(move |conn| Ok(service::add_department(conn, &body.value)?))
         .await?;
+    state.departments.clear();
     Ok(HttpResponse::Created()
         .insert_header(("Location", format!("/api/v1/departments/{}", department.id)))
         .json(department))
@@ -341,6 +342,7 @@ pub async fn update_department(
             departments::find(conn, id)?.ok_or_else(AppError::not_found)
         })
         .await?;
+    state.departments.clear();
     Ok(HttpResponse::Ok().json(department))
 }
 

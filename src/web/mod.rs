@@ -6,6 +6,7 @@ pub mod assets;
 pub mod auth;
 pub mod consultations;
 pub mod dashboard;
+pub mod department_list;
 pub mod directory;
 pub mod error;
 pub mod export;
@@ -37,6 +38,8 @@ pub struct AppState {
     pub login_limits: LoginLimits,
     /// The page templates.
     pub pages: handlebars::Handlebars<'static>,
+    /// The department list for pages, reloaded at most every 30 s.
+    pub departments: department_list::DepartmentCache,
     /// Request counts and latencies for `/metrics`.
     pub http_metrics: metrics::HttpMetrics,
 }
@@ -45,6 +48,7 @@ impl AppState {
     pub fn new(pool: Pool, settings: Settings, desk: Arc<Desk>) -> Result<AppState, String> {
         Ok(AppState {
             pages: pages::registry()?,
+            departments: department_list::DepartmentCache::default(),
             desk,
             jwt: JwtKeys::new(&settings.jwt_secret),
             login_limits: LoginLimits::new(
@@ -70,6 +74,21 @@ impl AppState {
             work(&mut conn)
         })
         .await?
+    }
+
+    /// Every department, from the shared copy while it is fresh.
+    pub async fn departments(&self) -> Result<Arc<department_list::Departments>, AppError> {
+        if let Some(departments) = self.departments.fresh() {
+            return Ok(departments);
+        }
+        let all = self
+            .db(|conn| Ok(crate::db::departments::list(conn)?))
+            .await?;
+        let departments = Arc::new(
+            department_list::Departments::new(all, &self.pages).map_err(AppError::internal)?,
+        );
+        self.departments.store(departments.clone());
+        Ok(departments)
     }
 
     /// A stored UTC time as RFC 3339 in the display zone (`2025-04-01T09:00:00+09:00`).

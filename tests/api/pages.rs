@@ -468,7 +468,39 @@ fn the_ledger_pages_warn_of_similar_systems_and_refuse_production_without_a_manu
     assert_eq!(manager.get("/systems/new").status, 403);
 }
 
+fn the_queue_filter_shows_a_department_as_soon_as_it_is_added_or_renamed(app: &TestApp) {
+    let se = app.login(&app.org.se);
+    let admin = app.login(&app.org.admin);
+    let filter = |reply: &crate::helpers::Reply| {
+        assert_eq!(reply.status, 200);
+        let page = reply.body.as_str().expect("a page").to_string();
+        let start = page.find("id=\"filter-department\"").expect("the filter");
+        page[start..start + page[start..].find("</select>").expect("its end")].to_string()
+    };
+    // The first view keeps the department list in memory.
+    assert!(!filter(&app.get("/consultations", &se)).contains("KANKYO"));
+
+    let added = app.post(
+        "/api/v1/departments",
+        &admin,
+        serde_json::json!({"code": "KANKYO", "name": "環境局"}),
+    );
+    assert_eq!(added.status, 201);
+    assert!(filter(&app.get("/consultations", &se))
+        .contains("<option value=\"KANKYO\">環境局</option>"));
+
+    let renamed = app.patch(
+        &format!("/api/v1/departments/{}", added.body["id"]),
+        &admin,
+        serde_json::json!({"name": "環境政策局"}),
+    );
+    assert_eq!(renamed.status, 200);
+    let options = filter(&app.get("/consultations?department=KANKYO", &se));
+    assert!(options.contains("<option value=\"KANKYO\" selected>環境政策局</option>"));
+}
+
 both_backends!(
+    the_queue_filter_shows_a_department_as_soon_as_it_is_added_or_renamed,
     the_ledger_pages_warn_of_similar_systems_and_refuse_production_without_a_manual,
     the_dx_office_withdraws_a_duplicate_in_one_step,
     searching_from_the_list_page_highlights_the_match,

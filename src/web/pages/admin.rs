@@ -98,7 +98,7 @@ async fn users_page(
     data["new_departments"] = json!(department_options(
         draft.get("department_id").and_then(|d| d.parse().ok())
     ));
-    render_status(state, req, "admin_users", &data, status)
+    render_status(state, req, "admin_users", data, status)
 }
 
 #[get("/admin/users")]
@@ -252,7 +252,7 @@ async fn departments_page(
         .filter(|d| d.active && d.kind != "section")
         .map(|d| json!({"value": d.id, "label": format!("{} ({})", d.name, d.code)}))
         .collect::<Vec<_>>());
-    render_status(state, req, "admin_departments", &data, status)
+    render_status(state, req, "admin_departments", data, status)
 }
 
 #[get("/admin/departments")]
@@ -293,7 +293,10 @@ pub async fn departments_create(
         .db(move |conn| Ok(service::add_department(conn, &input)))
         .await?
     {
-        Ok(_) => Ok(redirect("/admin/departments")),
+        Ok(_) => {
+            state.departments.clear();
+            Ok(redirect("/admin/departments"))
+        }
         Err(e) => {
             let flash = directory_error(e, locale)?;
             departments_page(
@@ -333,5 +336,6 @@ pub async fn departments_update(
             Ok(())
         })
         .await?;
+    state.departments.clear();
     Ok(redirect("/admin/departments"))
 }

@@ -52,7 +52,7 @@ fn login_page(
     } else {
         actix_web::http::StatusCode::UNAUTHORIZED
     };
-    render_status(state, req, "login", &data, status)
+    render_status(state, req, "login", data, status)
 }
 
 #[derive(serde::Deserialize)]

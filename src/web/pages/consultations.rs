@@ -111,17 +111,15 @@ pub async fn list(
     let search = q.as_deref().and_then(Query::parse);
     let app = state.clone();
     let caller = user.clone();
-    let (rows, next, departments, names) = state
+    let (rows, next, names) = state
         .db(move |conn| {
             let query = build_query(conn, &caller, params)?;
             let (rows, next) = consultations::list(conn, &query)?;
-            let departments = departments::list(conn)?;
             let names = user_names(conn, rows.iter().filter_map(|c| c.assignee_id))?;
-            Ok((rows, next, departments, names))
+            Ok((rows, next, names))
         })
         .await?;
-    let department_names: HashMap<i64, String> =
-        departments.iter().map(|d| (d.id, d.name.clone())).collect();
+    let departments = state.departments().await?;
     let now = db::now();
     let rows: Vec<Value> = rows
         .into_iter()
@@ -132,7 +130,7 @@ pub async fn list(
                 "title": c.title,
                 "state": c.state,
                 "state_label": label(locale, "state", &c.state),
-                "department": department_names.get(&c.department_id).cloned().unwrap_or_default(),
+                "department": departments.name(c.department_id).unwrap_or_default(),
                 "assignee": c.assignee_id.and_then(|id| names.get(&id).cloned()).unwrap_or_default(),
                 "priority": c.priority,
                 "priority_label": label(locale, "priority", &c.priority),
@@ -190,11 +188,11 @@ pub async fn list(
         Some(crate::web::consultations::sort_name(sort)),
         locale
     ));
-    data["departments"] = json!(departments
-        .iter()
-        .filter(|d| d.active)
-        .map(|d| json!({"value": d.code, "label": d.name, "selected": selected_department.as_deref() == Some(d.code.as_str())}))
-        .collect::<Vec<_>>());
+    // Rendered apart and kept: ~2,000 options would otherwise be copied and walked
+    // by handlebars on every request.
+    data["department_options"] = json!(departments
+        .options_html(&state.pages, selected_department.as_deref())
+        .map_err(AppError::internal)?);
     data["rows"] = json!(rows);
     data["next_page"] = json!(next.map(|cursor| {
         let mut pairs: Vec<(String, String)> = query_pairs
@@ -216,22 +214,20 @@ pub async fn list(
                 .finish()
         )
     }));
-    render(&state, &req, "consultations", &data)
+    render(&state, &req, "consultations", data)
 }
 
 pub(crate) fn user_names(
     conn: &mut DbConn,
     ids: impl Iterator<Item = i64>,
 ) -> Result<HashMap<i64, String>, AppError> {
-    let mut names = HashMap::new();
-    for id in ids {
-        if let std::collections::hash_map::Entry::Vacant(slot) = names.entry(id) {
-            if let Some(user) = users::find(conn, id)? {
-                slot.insert(user.name);
-            }
-        }
+    let mut ids: Vec<i64> = ids.collect();
+    ids.sort_unstable();
+    ids.dedup();
+    if ids.is_empty() {
+        return Ok(HashMap::new());
     }
-    Ok(names)
+    Ok(users::names(conn, &ids)?.into_iter().collect())
 }
 
 fn new_token() -> String {
@@ -292,7 +288,7 @@ async fn new_page(
         .filter(|d| d.active && d.kind != "bureau" && !d.is_dx_office)
         .map(|d| json!({"value": d.id, "label": d.name, "selected": chosen.as_deref() == Some(d.id.to_string().as_str())}))
         .collect::<Vec<_>>());
-    render_status(state, req, "new_consultation", &data, status)
+    render_status(state, req, "new_consultation", data, status)
 }
 
 #[get("/consultations/new")]
@@ -483,7 +479,7 @@ async fn detail_page(
 ) -> Result<HttpResponse, AppError> {
     let locale = page_locale(req, Some(user));
     let caller = user.clone();
-    let (c, timeline, notes, names, department, helpdesk, similar) = state
+    let (c, timeline, notes, names, department, similar) = state
         .db(move |conn| {
             let scope = caller.scope(conn)?;
             let c =
@@ -500,7 +496,6 @@ async fn detail_page(
             let department = departments::find(conn, c.department_id)?
                 .map(|d| d.name)
                 .unwrap_or_default();
-            let helpdesk = users::with_role(conn, Role::Helpdesk.as_str(), None)?;
             // Staff triaging a new consultation see what it may duplicate.
             let similar = if caller.role.is_staff()
                 && matches!(c.state(), State::Received | State::Hearing)
@@ -514,12 +509,24 @@ async fn detail_page(
             } else {
                 vec![]
             };
-            Ok((c, timeline, notes, names, department, helpdesk, similar))
+            Ok((c, timeline, notes, names, department, similar))
         })
         .await?;
     let now = Utc::now();
     let current_state = c.state();
     let allowed = allowed_events(&state.desk.rules, &c.subject(), user.actor(), now);
+    // The SEs are listed only where an action asks for an assignee.
+    let helpdesk = if allowed.iter().any(|event| {
+        action_fields(*event, current_state, user)
+            .iter()
+            .any(|(name, _)| *name == "assignee_id")
+    }) {
+        state
+            .db(|conn| Ok(users::with_role(conn, Role::Helpdesk.as_str(), None)?))
+            .await?
+    } else {
+        vec![]
+    };
     let name_of = |id: Option<i64>| match id {
         Some(id) => names.get(&id).cloned().unwrap_or_default(),
         None => t(locale, "timeline.system", &[]),
@@ -656,7 +663,7 @@ async fn detail_page(
             "duplicate_reason": t(locale, "similar.duplicate_reason", &[("number", s.number.clone())]),
         }))
         .collect::<Vec<_>>());
-    render_status(state, req, "consultation", &data, status)
+    render_status(state, req, "consultation", data, status)
 }
 
 #[get("/consultations/{id}")]

@@ -149,5 +149,5 @@ pub async fn page(
         page.insert("department".into(), json!(params.department));
         page.insert("export_query".into(), json!(export_query));
     }
-    render(&state, &req, "dashboard", &data)
+    render(&state, &req, "dashboard", data)
 }

@@ -35,7 +35,10 @@ pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'
 /// The page templates, embedded so the binary runs from anywhere.
 const TEMPLATES: &[(&str, &str)] = &[
     ("layout", include_str!("../../../views/partials/layout.hbs")),
-    ("flash", include_str!("../../../views/partials/flash.hbs")),
+    (
+        "department_options",
+        include_str!("../../../views/partials/department_options.hbs"),
+    ),
     ("login", include_str!("../../../views/pages/login.hbs")),
     (
         "consultations",
@@ -240,7 +243,7 @@ pub fn render(
     state: &AppState,
     req: &HttpRequest,
     template: &str,
-    data: &Value,
+    data: Value,
 ) -> Result<HttpResponse, AppError> {
     render_status(state, req, template, data, actix_web::http::StatusCode::OK)
 }
@@ -249,13 +252,25 @@ pub fn render_status(
     state: &AppState,
     req: &HttpRequest,
     template: &str,
-    data: &Value,
+    data: Value,
     status: actix_web::http::StatusCode,
 ) -> Result<HttpResponse, AppError> {
+    // The page, then the layout around it, both from one owned context: handlebars
+    // copies the whole context into every partial, and a `{{#> layout}}` wrapper
+    // (or a context converted from a borrowed value) made that several copies per page.
+    let failed = |e: handlebars::RenderError| AppError::internal(format!("page {template}: {e}"));
+    let mut context = Context::from(data);
+    let page = state
+        .pages
+        .render_with_context(template, &context)
+        .map_err(failed)?;
+    if let Some(fields) = context.data_mut().as_object_mut() {
+        fields.insert("body".into(), Value::String(page));
+    }
     let body = state
         .pages
-        .render(template, data)
-        .map_err(|e| AppError::internal(format!("page {template}: {e}")))?;
+        .render_with_context("layout", &context)
+        .map_err(failed)?;
     let mut response = HttpResponse::build(status);
     response.content_type("text/html; charset=utf-8");
     if let Some(made) = req.extensions().get::<NewCsrf>() {
@@ -322,7 +337,7 @@ pub fn error_page(
     data["title"] = json!(problem.title);
     let status = actix_web::http::StatusCode::from_u16(problem.status)
         .unwrap_or(actix_web::http::StatusCode::INTERNAL_SERVER_ERROR);
-    render_status(state, req, "error", &data, status)
+    render_status(state, req, "error", data, status)
         .unwrap_or_else(|_| HttpResponse::build(status).finish())
 }
 

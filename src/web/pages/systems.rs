@@ -160,7 +160,7 @@ pub async fn list(
         get("phase"),
         locale
     ));
-    render_status(&state, &req, "systems", &data, StatusCode::OK)
+    render_status(&state, &req, "systems", data, StatusCode::OK)
 }
 
 /// The form's fields as the API's input. Blank text clears a field; an unreadable
@@ -296,7 +296,7 @@ async fn form_page(
         Some(get("built_by").unwrap_or("in_house")),
         locale
     ));
-    render_status(state, req, "system_form", &data, page.status)
+    render_status(state, req, "system_form", data, page.status)
 }
 
 #[get("/systems/new")]
@@ -469,7 +469,7 @@ pub async fn effects_page(
         .unwrap_or_default()));
     data["by_platform"] = json!(table(&e.by_platform, &|k| label(locale, "platform", k)));
     data["departments"] = json!(choices);
-    render_status(&state, &req, "systems_effects", &data, StatusCode::OK)
+    render_status(&state, &req, "systems_effects", data, StatusCode::OK)
 }
 
 #[get("/systems/{id}")]
@@ -554,7 +554,7 @@ pub async fn show(
                         "state": c.state, "state_label": t(locale, &format!("state.{}", c.state), &[])}))
         .collect::<Vec<_>>());
     data["history"] = json!(history);
-    render_status(&state, &req, "system", &data, StatusCode::OK)
+    render_status(&state, &req, "system", data, StatusCode::OK)
 }
 
 #[get("/systems/{id}/edit")]
