@@ -17,6 +17,8 @@
 #   KEEP=1          keep the databases afterwards (default: delete them)
 #   EXPORTS=0       skip the exports (they take minutes at 1M)
 #   DIGICON_PG_BIN  PostgreSQL binaries (default /usr/lib/postgresql/15/bin)
+#   DIGICON_BIN     measure this binary instead of building target/release/digicon
+#                   (e.g. a copy of an earlier build, for before/after on one database)
 # Needs curl and python3. Figures are wall-clock times on whatever else the machine runs.
 set -euo pipefail
 
@@ -25,9 +27,9 @@ WORK=${WORK:-$PWD/target/bench-dashboard}
 RUNS=${RUNS:-21}
 BACKENDS=${BACKENDS:-sqlite postgres}
 PG_BIN=${DIGICON_PG_BIN:-/usr/lib/postgresql/15/bin}
-BIN=$PWD/target/release/digicon
+BIN=${DIGICON_BIN:-$PWD/target/release/digicon}
 
-cargo build --release --quiet
+[ -n "${DIGICON_BIN:-}" ] || cargo build --release --quiet
 mkdir -p "$WORK"
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
@@ -61,7 +63,7 @@ start_postgres() {
   PG_PID_FILE=$dir/data/postmaster.pid
   as_pg "$PG_BIN/psql" -h 127.0.0.1 -p "$port" -U postgres -Atc "SELECT 1 FROM pg_database WHERE datname = 'bench'" | grep -q 1 \
     || as_pg "$PG_BIN/createdb" -h 127.0.0.1 -p "$port" -U postgres bench
-  echo "postgres://postgres@127.0.0.1:$port/bench"
+  PG_URL="postgres://postgres@127.0.0.1:$port/bench"
 }
 
 bench() {
@@ -110,6 +112,7 @@ bench() {
 for backend in $BACKENDS; do
   case $backend in
     sqlite) bench sqlite "sqlite://$WORK/sqlite/bench.db" ;;
-    postgres) bench postgres "$(start_postgres)" ;;
+    # Not in $(...): the cleanup must see PG_PID_FILE to stop the server.
+    postgres) start_postgres; bench postgres "$PG_URL" ;;
   esac
 done
