@@ -6,15 +6,13 @@
 //! SQLite timestamp text with a format string, which at the ~1M timestamps of a
 //! large city's fiscal year took most of a second; seconds decode for free.
 
-use std::collections::HashMap;
-
 use chrono::{DateTime, NaiveDateTime};
 use diesel::dsl::sql;
 use diesel::expression::SqlLiteral;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Nullable};
 
-use super::schema::{consultations, departments, users};
+use super::schema::{consultations, departments};
 use super::DbConn;
 use crate::reports::dashboard::{FiledRow, OpenRow, ResolvedRow, Unit, OPEN_STATES};
 
@@ -223,18 +221,4 @@ pub fn units(conn: &mut DbConn) -> QueryResult<Vec<Unit>> {
             parent_id,
         })
         .collect())
-}
-
-/// Names of the given users.
-pub fn names(conn: &mut DbConn, ids: Vec<i64>) -> QueryResult<HashMap<i64, String>> {
-    let mut names = HashMap::new();
-    // Bounded statements: SQLite limits the parameters of one statement.
-    for chunk in ids.chunks(500) {
-        let rows: Vec<(i64, String)> = users::table
-            .filter(users::id.eq_any(chunk))
-            .select((users::id, users::name))
-            .load(conn)?;
-        names.extend(rows);
-    }
-    Ok(names)
 }

@@ -1,5 +1,7 @@
 //! Staff accounts.
 
+use std::collections::HashMap;
+
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
@@ -65,12 +67,24 @@ pub fn find(conn: &mut DbConn, id: i64) -> QueryResult<Option<User>> {
         .optional()
 }
 
-/// The names of the users with these ids, in one query (pages name many people).
-pub fn names(conn: &mut DbConn, ids: &[i64]) -> QueryResult<Vec<(i64, String)>> {
-    users::table
-        .filter(users::id.eq_any(ids))
-        .select((users::id, users::name))
-        .load(conn)
+/// The names of the users with these ids (pages and reports name many people).
+pub fn names(
+    conn: &mut DbConn,
+    ids: impl IntoIterator<Item = i64>,
+) -> QueryResult<HashMap<i64, String>> {
+    let mut ids: Vec<i64> = ids.into_iter().collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let mut names = HashMap::new();
+    // Bounded statements: SQLite limits the parameters of one statement.
+    for chunk in ids.chunks(500) {
+        let rows: Vec<(i64, String)> = users::table
+            .filter(users::id.eq_any(chunk))
+            .select((users::id, users::name))
+            .load(conn)?;
+        names.extend(rows);
+    }
+    Ok(names)
 }
 
 /// E-mail addresses are stored lower-cased, so look-ups are case-insensitive.

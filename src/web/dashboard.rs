@@ -10,7 +10,7 @@ use super::auth::CurrentUser;
 use super::error::{AppError, Problem};
 use super::AppState;
 use crate::db::consultations::Scope;
-use crate::db::{self, dashboard, departments, DbConn};
+use crate::db::{self, dashboard, departments, users, DbConn};
 use crate::domain::fiscal::{fiscal_year, fiscal_year_bounds};
 use crate::domain::Role;
 use crate::reports::dashboard::{compute, Dashboard, Input};
@@ -126,16 +126,12 @@ pub async fn load(
         }),
     )
     .await?;
-    let mut ids: Vec<i64> = resolved
+    let ids: Vec<i64> = resolved
         .iter()
         .filter_map(|r| r.assignee_id)
         .chain(open.iter().filter_map(|r| r.assignee_id))
         .collect();
-    ids.sort_unstable();
-    ids.dedup();
-    let people = state
-        .db(move |conn| Ok(dashboard::names(conn, ids)?))
-        .await?;
+    let people = state.db(move |conn| Ok(users::names(conn, ids)?)).await?;
     let input = Input {
         fiscal_year: year,
         now,

@@ -170,13 +170,7 @@ struct RowContext {
 
 impl RowContext {
     fn time(&self, at: Option<NaiveDateTime>) -> Cell {
-        at.map(|at| {
-            at.and_utc()
-                .with_timezone(&self.zone)
-                .format("%Y-%m-%d %H:%M")
-                .to_string()
-        })
-        .into()
+        at.map(|at| local_time(self.zone, at)).into()
     }
 
     fn row(&self, c: Consultation) -> Row {
@@ -273,6 +267,14 @@ pub async fn consultations_xlsx(
     xlsx_file(state, "consultations.xlsx", sheet, headers, fetch).await
 }
 
+/// A stored (UTC) time as the display zone's wall clock, to the minute.
+fn local_time(zone: chrono_tz::Tz, at: NaiveDateTime) -> String {
+    at.and_utc()
+        .with_timezone(&zone)
+        .format("%Y-%m-%d %H:%M")
+        .to_string()
+}
+
 /// Every department's and user's name by id, for the rows of an export.
 fn names(conn: &mut DbConn) -> QueryResult<(HashMap<i64, String>, HashMap<i64, String>)> {
     let departments: Vec<(i64, String)> = departments::table
@@ -299,12 +301,7 @@ async fn system_export(
         .db(move |conn| {
             let systems = filtered(conn, &user, &params, today)?;
             let (departments, people) = names(conn)?;
-            let time = |at: NaiveDateTime| {
-                at.and_utc()
-                    .with_timezone(&zone)
-                    .format("%Y-%m-%d %H:%M")
-                    .to_string()
-            };
+            let time = |at: NaiveDateTime| local_time(zone, at);
             Ok(export_table(
                 locale,
                 &systems,

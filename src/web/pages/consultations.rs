@@ -13,7 +13,7 @@ use sha2::{Digest, Sha256};
 
 use super::{base, check_csrf, page_locale, redirect, render, render_status};
 use crate::db::consultations::{self, Scope, Sort};
-use crate::db::{self, comments, departments, events, users, DbConn};
+use crate::db::{self, comments, departments, events, users};
 use crate::desk::Fire;
 use crate::domain::consultation::NewConsultationInput;
 use crate::domain::search::{snippet, Query};
@@ -115,7 +115,7 @@ pub async fn list(
         .db(move |conn| {
             let query = build_query(conn, &caller, params)?;
             let (rows, next) = consultations::list(conn, &query)?;
-            let names = user_names(conn, rows.iter().filter_map(|c| c.assignee_id))?;
+            let names = users::names(conn, rows.iter().filter_map(|c| c.assignee_id))?;
             Ok((rows, next, names))
         })
         .await?;
@@ -215,19 +215,6 @@ pub async fn list(
         )
     }));
     render(&state, &req, "consultations", data)
-}
-
-pub(crate) fn user_names(
-    conn: &mut DbConn,
-    ids: impl Iterator<Item = i64>,
-) -> Result<HashMap<i64, String>, AppError> {
-    let mut ids: Vec<i64> = ids.collect();
-    ids.sort_unstable();
-    ids.dedup();
-    if ids.is_empty() {
-        return Ok(HashMap::new());
-    }
-    Ok(users::names(conn, &ids)?.into_iter().collect())
 }
 
 fn new_token() -> String {
@@ -492,7 +479,7 @@ async fn detail_page(
                 .chain(notes.iter().map(|n| n.author_id))
                 .chain([c.requester_id])
                 .chain(c.assignee_id);
-            let names = user_names(conn, ids)?;
+            let names = users::names(conn, ids)?;
             let department = departments::find(conn, c.department_id)?
                 .map(|d| d.name)
                 .unwrap_or_default();

@@ -9,10 +9,10 @@ use actix_web::http::StatusCode;
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use serde_json::{json, Value};
 
-use super::consultations::{labelled_error_flash, options, time, user_names, value};
+use super::consultations::{labelled_error_flash, options, time, value};
 use super::{base, check_csrf, page_locale, redirect, render_status};
 use crate::db::systems::{self, System};
-use crate::db::{departments, DbConn};
+use crate::db::{departments, users, DbConn};
 use crate::domain::fiscal::era_label;
 use crate::domain::ledger::{may_edit, may_register, BuiltBy, Phase, Platform, SystemInput};
 use crate::domain::Role;
@@ -93,7 +93,7 @@ pub async fn list(
                 .into_iter()
                 .map(|d| (d.id, d.name))
                 .collect();
-            let owners = user_names(conn, rows.iter().map(|s| s.owner_id))?;
+            let owners = users::names(conn, rows.iter().map(|s| s.owner_id))?;
             let choices = division_options(conn, &caller, chosen_department.as_deref())?;
             Ok((rows, next, names, owners, choices))
         })
@@ -488,7 +488,7 @@ pub async fn show(
             let scope = caller.scope(conn)?;
             let linked = systems::consultations_of(conn, id, &scope)?;
             let history = systems::history(conn, id)?;
-            let names = user_names(
+            let names = users::names(
                 conn,
                 history
                     .iter()
