@@ -13,9 +13,9 @@ use crate::desk::Desk;
 use crate::directory::{self, DirectoryError};
 use crate::domain::directory::{NewDepartmentInput, NewUserInput};
 use crate::generate::{GenerateError, Options};
+use crate::i18n::{t, Locale};
 use crate::settings::Settings;
 use crate::startup::{prepare_database, Application, RunningWorker};
-use crate::web::i18n::{t, Locale};
 
 #[derive(Debug, Parser)]
 #[command(name = "digicon", version, about = "DX consultation desk")]
@@ -277,7 +277,9 @@ fn execute(command: Command, settings: Settings) -> Result<(), CliError> {
             let user = directory::add_user(&mut conn, &input).map_err(describe)?;
             println!(
                 "user {} ({}) created with id {}",
-                user.email, user.role, user.id
+                user.email,
+                user.role.as_str(),
+                user.id
             );
             Ok(())
         }

@@ -14,7 +14,7 @@ use crate::domain::calendar::BusinessCalendar;
 use crate::domain::consultation::NewConsultationFields;
 use crate::domain::sla::{SlaClock, SlaPolicy, Step};
 use crate::domain::workflow::{check_transition, Actor, Payload, Rules, TransitionInput};
-use crate::domain::{Event, FieldErrors, Priority, Role};
+use crate::domain::{Event, FieldErrors, Role};
 use crate::notify::Notifier;
 use crate::settings::Settings;
 use crate::web::error::AppError;
@@ -99,10 +99,10 @@ impl Desk {
         let clock = self.sla.on_event(
             &self.calendar,
             sla_clock(&current),
-            Priority::parse(&current.priority).unwrap_or(Priority::Normal),
+            current.priority,
             Step {
                 event: fire.event,
-                from: current.state(),
+                from: current.state,
                 to,
             },
             fire.now,
@@ -196,7 +196,7 @@ fn check_references(conn: &mut DbConn, scope: &Scope, payload: &Payload) -> Resu
     match payload {
         Payload::Assign { assignee_id, .. } => {
             let ok = users::find(conn, *assignee_id)?
-                .is_some_and(|u| u.active && u.role == Role::Helpdesk.as_str());
+                .is_some_and(|u| u.active && u.role == Role::Helpdesk);
             if !ok {
                 errors.add("assignee_id", "validation.assignee_not_helpdesk");
             }

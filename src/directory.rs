@@ -87,7 +87,7 @@ pub fn add_user(conn: &mut DbConn, input: &NewUserInput) -> Result<User, Directo
             email: &fields.email,
             name: &fields.name,
             password_hash: &hash,
-            role: fields.role.as_str(),
+            role: fields.role,
             department_id,
             locale: &fields.locale,
             created_at: now,

@@ -9,6 +9,7 @@ pub mod desk;
 pub mod directory;
 pub mod domain;
 pub mod generate;
+pub mod i18n;
 pub mod notify;
 pub mod reports;
 pub mod settings;

@@ -15,11 +15,11 @@ use actix_web::{web, App, HttpServer};
 
 use crate::db::{self, Pool};
 use crate::desk::Desk;
+use crate::i18n::Locale;
 use crate::notify::mailer::Mailer;
 use crate::notify::worker::Worker;
 use crate::settings::Settings;
 use crate::web::error::{localize, request_locale, AppError};
-use crate::web::i18n::Locale;
 use crate::web::pages::{error_page, is_page_path, CONTENT_SECURITY_POLICY, LANG_COOKIE};
 use crate::web::{routes, AppState};
 

@@ -18,8 +18,11 @@ macro_rules! wire_enum {
         #[derive(
             Debug, Clone, Copy, PartialEq, Eq, Hash,
             ::serde::Serialize, ::serde::Deserialize, ::utoipa::ToSchema,
+            ::diesel::expression::AsExpression, ::diesel::deserialize::FromSqlRow,
         )]
         #[serde(rename_all = "snake_case")]
+        // Stored as its wire value; `db::types` reads and writes it.
+        #[diesel(sql_type = ::diesel::sql_types::Text)]
         pub enum $name { $($variant),+ }
 
         impl $name {

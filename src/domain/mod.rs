@@ -4,6 +4,7 @@
 pub mod calendar;
 pub mod consultation;
 pub mod directory;
+pub mod effects;
 pub mod fiscal;
 pub mod ledger;
 pub mod password;

@@ -25,6 +25,13 @@ wire_enum!(
     }
 );
 
+impl Default for State {
+    /// Where every consultation starts.
+    fn default() -> Self {
+        State::Received
+    }
+}
+
 impl State {
     /// Nothing may happen to a closed or withdrawn consultation.
     pub fn is_terminal(self) -> bool {

@@ -193,7 +193,7 @@ impl Worker {
             (true, consultations::needing_breach_notice(conn, now, 500)),
         ] {
             for c in candidates.map_err(|e| e.to_string())? {
-                let (Some(due_at), Some(kind)) = (c.due_at, DueKind::running_in(c.state())) else {
+                let (Some(due_at), Some(kind)) = (c.due_at, DueKind::running_in(c.state)) else {
                     continue;
                 };
                 // Marking and queueing happen together, and only the worker whose

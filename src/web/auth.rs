@@ -19,12 +19,12 @@ use utoipa::ToSchema;
 
 use super::directory::UserView;
 use super::error::{AppError, Problem};
-use super::i18n::Locale;
 use super::json::ApiJson;
 use super::AppState;
 use crate::db::consultations::Scope;
 use crate::db::{departments, users, DbConn};
 use crate::domain::{password, Role};
+use crate::i18n::Locale;
 
 #[derive(Debug, Serialize, Deserialize)]
 struct Claims {
@@ -259,9 +259,7 @@ impl FromRequest for CurrentUser {
                 .await?
                 .filter(|u| u.active)
                 .ok_or_else(|| AppError::unauthorized("error.token_invalid"))?;
-            let role = Role::parse(&user.role).ok_or_else(|| {
-                AppError::internal(format!("user {} has role {:?}", user.id, user.role))
-            })?;
+            let role = user.role;
             let current = CurrentUser {
                 id: user.id,
                 name: user.name,

@@ -35,9 +35,9 @@ pub struct ConsultationView {
     pub fiscal_year: i32,
     pub title: String,
     pub body: String,
-    pub category: String,
-    pub priority: String,
-    pub state: String,
+    pub category: Category,
+    pub priority: Priority,
+    pub state: State,
     /// Send it back with every change; a stale one gets 409.
     pub version: i32,
     pub department_id: i64,
@@ -557,15 +557,15 @@ pub async fn update(
             if current.version != version {
                 return Err(AppError::stale_version(current.version));
             }
-            if current.state().is_terminal() {
+            if current.state.is_terminal() {
                 return Err(AppError::new(Kind::Unprocessable, "error.terminal")
-                    .arg("state", current.state().as_str()));
+                    .arg("state", current.state.as_str()));
             }
             let (changes, payload) = consultations::edit_changes(&current, &edit);
             if payload["changes"].as_object().is_some_and(|m| m.is_empty()) {
                 return Ok(current);
             }
-            let to_state = current.state();
+            let to_state = current.state;
             conn.transaction(|conn| {
                 let updated = consultations::apply(
                     conn,
@@ -869,7 +869,7 @@ pub struct SimilarItem {
     pub id: i64,
     pub number: String,
     pub title: String,
-    pub state: String,
+    pub state: State,
     pub resolution: Option<String>,
 }
 

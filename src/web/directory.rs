@@ -44,7 +44,7 @@ impl UserView {
             id: user.id,
             name: user.name,
             email: user.email,
-            role: Role::parse(&user.role).unwrap_or(Role::Requester),
+            role: user.role,
             department: DepartmentRef {
                 id: department.id,
                 code: department.code,
@@ -248,7 +248,7 @@ pub async fn update_user(
                 id,
                 &UserChanges {
                     name,
-                    role: role.map(|r| r.as_str().to_string()),
+                    role,
                     department_id: input.department_id,
                     locale,
                     active: input.active,

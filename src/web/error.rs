@@ -14,9 +14,9 @@ use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::i18n::{t, Locale};
 use crate::domain::workflow::WorkflowError;
 use crate::domain::{Event, FieldErrors, State};
+use crate::i18n::{t, Locale};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -348,5 +348,5 @@ pub fn localize(locale: Locale, response: ServiceResponse<BoxBody>) -> ServiceRe
 
 /// The locale of a request for error messages: `Accept-Language`.
 pub fn request_locale(req: &ServiceRequest) -> Locale {
-    Locale::from_headers(req.headers())
+    super::accept_language(req.headers())
 }

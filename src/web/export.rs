@@ -22,12 +22,12 @@ use super::auth::CurrentUser;
 use super::consultations::{build_query, parse_list};
 use super::dashboard::REPORT_ROLES;
 use super::error::{AppError, Problem};
-use super::i18n::{t, Locale};
 use super::systems::{filtered, today, SystemListParams};
 use super::AppState;
 use crate::db::consultations::{self, Consultation, Cursor, ListQuery};
 use crate::db::schema::{departments, users};
 use crate::db::DbConn;
+use crate::i18n::{t, Locale};
 use crate::reports::export::{csv_header, csv_rows, Cell, Row, XlsxTable};
 use crate::reports::ledger::export_table;
 use diesel::prelude::*;
@@ -179,9 +179,9 @@ impl RowContext {
         vec![
             c.number.into(),
             c.title.into(),
-            label("category", &c.category).into(),
-            label("priority", &c.priority).into(),
-            label("state", &c.state).into(),
+            label("category", c.category.as_str()).into(),
+            label("priority", c.priority.as_str()).into(),
+            label("state", c.state.as_str()).into(),
             name(&self.departments, c.department_id).into(),
             name(&self.people, c.requester_id).into(),
             c.assignee_id.map(|id| name(&self.people, id)).into(),

@@ -11,7 +11,7 @@ pub mod directory;
 pub mod error;
 pub mod export;
 pub mod health;
-pub mod i18n;
+
 pub mod json;
 pub mod metrics;
 pub mod openapi;
@@ -25,9 +25,20 @@ use crate::db::{DbConn, Pool};
 use std::sync::Arc;
 
 use crate::desk::Desk;
+use crate::i18n::Locale;
 use crate::settings::Settings;
 use auth::{JwtKeys, LoginLimits};
 use error::AppError;
+
+/// The language a request asks for in `Accept-Language`; Japanese when it names
+/// neither Japanese nor English.
+pub fn accept_language(headers: &actix_web::http::header::HeaderMap) -> Locale {
+    headers
+        .get(actix_web::http::header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok())
+        .map(Locale::from_accept_language)
+        .unwrap_or_default()
+}
 
 /// Shared by every worker thread.
 pub struct AppState {

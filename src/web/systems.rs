@@ -17,11 +17,11 @@ use crate::db::consultations::Scope;
 use crate::db::systems::{self, System};
 use crate::db::{self, departments, users, DbConn};
 use crate::domain::ledger::{
-    may_edit, may_register, missing_fields, review_overdue, Phase, Platform, Proposed,
+    may_edit, may_register, missing_fields, review_overdue, BuiltBy, Phase, Platform, Proposed,
     SystemFields, SystemInput, SIMILAR_FROM,
 };
 use crate::domain::search::normalize;
-use crate::domain::Role;
+use crate::domain::{Role, State};
 use crate::reports::ledger::{effects, Effects, EffectsSettings};
 
 /// A ledger entry as the API shows it. Times are RFC 3339 in the display zone.
@@ -30,9 +30,9 @@ pub struct SystemView {
     pub id: i64,
     pub name: String,
     pub department_id: i64,
-    pub platform: String,
-    pub phase: String,
-    pub built_by: String,
+    pub platform: Platform,
+    pub phase: Phase,
+    pub built_by: BuiltBy,
     pub workflow_before: Option<String>,
     pub workflow_after: Option<String>,
     pub hours_saved_per_year: Option<i64>,
@@ -66,7 +66,7 @@ pub struct LinkedConsultation {
     pub id: i64,
     pub number: String,
     pub title: String,
-    pub state: String,
+    pub state: State,
 }
 
 /// One change: `register`, `phase` (from → to) or `update`.
@@ -198,8 +198,8 @@ pub(crate) fn filtered(
                 .as_ref()
                 .is_none_or(|ids| ids.contains(&s.department_id))
         })
-        .filter(|s| platform.is_none_or(|p| s.platform == p.as_str()))
-        .filter(|s| phase.is_none_or(|p| s.phase == p.as_str()))
+        .filter(|s| platform.is_none_or(|p| s.platform == p))
+        .filter(|s| phase.is_none_or(|p| s.phase == p))
         .filter(|s| {
             q.as_ref()
                 .is_none_or(|q| normalize(&s.name).contains(q.as_str()))
@@ -274,8 +274,8 @@ pub struct SimilarSystem {
     pub name: String,
     pub department_id: i64,
     pub department: String,
-    pub platform: String,
-    pub phase: String,
+    pub platform: Platform,
+    pub phase: Phase,
     /// 0.0 to 1.0.
     pub score: f64,
 }

@@ -14,9 +14,9 @@ use crate::db::{self};
 use crate::directory::{self as service, DirectoryError};
 use crate::domain::directory::{NewDepartmentInput, NewUserInput};
 use crate::domain::{FieldErrors, Role};
+use crate::i18n::{t, Locale};
 use crate::web::auth::CurrentUser;
 use crate::web::error::AppError;
-use crate::web::i18n::{t, Locale};
 use crate::web::AppState;
 
 type Form = web::Form<HashMap<String, String>>;
@@ -82,9 +82,9 @@ async fn users_page(
         .map(|u| {
             json!({
                 "id": u.id, "name": u.name, "email": u.email, "active": u.active, "locale": u.locale,
-                "role_label": t(locale, &format!("role.{}", u.role), &[]),
+                "role_label": t(locale, &format!("role.{}", u.role.as_str()), &[]),
                 "department": names.get(&u.department_id).cloned().unwrap_or_default(),
-                "roles": role_options(&u.role), "departments": department_options(Some(u.department_id)),
+                "roles": role_options(u.role.as_str()), "departments": department_options(Some(u.department_id)),
             })
         })
         .collect();
@@ -178,7 +178,7 @@ pub async fn users_update(
     });
     let changes = UserChanges {
         name: value(&form, "name"),
-        role: role.map(|r| r.as_str().to_string()),
+        role,
         department_id: value(&form, "department_id").and_then(|d| d.parse().ok()),
         active: value(&form, "active").map(|a| a == "true"),
         updated_at: Some(db::now()),

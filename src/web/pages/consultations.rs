@@ -19,12 +19,12 @@ use crate::domain::consultation::NewConsultationInput;
 use crate::domain::search::{snippet, Query};
 use crate::domain::workflow::{allowed_events, transition, Field, TransitionInput};
 use crate::domain::{Category, Event, Priority, Role, State};
+use crate::i18n::{format_datetime, t, Locale};
 use crate::web::auth::CurrentUser;
 use crate::web::consultations::{
     build_query, encode_cursor, file_for, parse_list, similar_to, Filed,
 };
 use crate::web::error::{AppError, Kind};
-use crate::web::i18n::{format_datetime, t, Locale};
 use crate::web::AppState;
 
 type Form = web::Form<HashMap<String, String>>;
@@ -129,11 +129,11 @@ pub async fn list(
                 "number": c.number,
                 "title": c.title,
                 "state": c.state,
-                "state_label": label(locale, "state", &c.state),
+                "state_label": label(locale, "state", c.state.as_str()),
                 "department": departments.name(c.department_id).unwrap_or_default(),
                 "assignee": c.assignee_id.and_then(|id| names.get(&id).cloned()).unwrap_or_default(),
                 "priority": c.priority,
-                "priority_label": label(locale, "priority", &c.priority),
+                "priority_label": label(locale, "priority", c.priority.as_str()),
                 "due": time(&app, locale, c.due_at),
                 "overdue": c.due_at.is_some_and(|d| d < now),
                 "snippet": search.as_ref().and_then(|query| {
@@ -484,23 +484,22 @@ async fn detail_page(
                 .map(|d| d.name)
                 .unwrap_or_default();
             // Staff triaging a new consultation see what it may duplicate.
-            let similar = if caller.role.is_staff()
-                && matches!(c.state(), State::Received | State::Hearing)
-            {
-                similar_to(
-                    conn,
-                    &caller,
-                    &format!("{}\n{}", c.title, c.body),
-                    Some(c.id),
-                )?
-            } else {
-                vec![]
-            };
+            let similar =
+                if caller.role.is_staff() && matches!(c.state, State::Received | State::Hearing) {
+                    similar_to(
+                        conn,
+                        &caller,
+                        &format!("{}\n{}", c.title, c.body),
+                        Some(c.id),
+                    )?
+                } else {
+                    vec![]
+                };
             Ok((c, timeline, notes, names, department, similar))
         })
         .await?;
     let now = Utc::now();
-    let current_state = c.state();
+    let current_state = c.state;
     let allowed = allowed_events(&state.desk.rules, &c.subject(), user.actor(), now);
     // The SEs are listed only where an action asks for an assignee.
     let helpdesk = if allowed.iter().any(|event| {
@@ -509,7 +508,7 @@ async fn detail_page(
             .any(|(name, _)| *name == "assignee_id")
     }) {
         state
-            .db(|conn| Ok(users::with_role(conn, Role::Helpdesk.as_str(), None)?))
+            .db(|conn| Ok(users::with_role(conn, Role::Helpdesk, None)?))
             .await?
     } else {
         vec![]
@@ -621,9 +620,9 @@ async fn detail_page(
     data["flash"] = flash;
     data["c"] = json!({
         "id": c.id, "number": c.number, "title": c.title, "body": c.body, "version": c.version,
-        "state": c.state, "state_label": label(locale, "state", &c.state),
-        "priority": c.priority, "priority_label": label(locale, "priority", &c.priority),
-        "category_label": label(locale, "category", &c.category),
+        "state": c.state, "state_label": label(locale, "state", c.state.as_str()),
+        "priority": c.priority, "priority_label": label(locale, "priority", c.priority.as_str()),
+        "category_label": label(locale, "category", c.category.as_str()),
         "department": department, "requester": name_of(Some(c.requester_id)),
         "assignee": c.assignee_id.map(|id| name_of(Some(id))).unwrap_or_else(|| t(locale, "detail.unassigned", &[])),
         "created_at": time(state, locale, Some(c.created_at)),
@@ -646,7 +645,7 @@ async fn detail_page(
         .iter()
         .map(|s| json!({
             "id": s.id, "number": s.number, "title": s.title, "state": s.state,
-            "state_label": label(locale, "state", &s.state), "resolution": s.resolution,
+            "state_label": label(locale, "state", s.state.as_str()), "resolution": s.resolution,
             "duplicate_reason": t(locale, "similar.duplicate_reason", &[("number", s.number.clone())]),
         }))
         .collect::<Vec<_>>());

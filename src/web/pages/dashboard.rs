@@ -5,12 +5,12 @@ use actix_web::{get, web, HttpRequest, HttpResponse};
 use serde_json::{json, Value};
 
 use super::{base, page_locale, render};
+use crate::i18n::{t, Locale};
 use crate::reports::charts::{bars, columns, Series};
 use crate::reports::dashboard::Dashboard;
 use crate::web::auth::CurrentUser;
 use crate::web::dashboard::{load, DashboardParams};
 use crate::web::error::AppError;
-use crate::web::i18n::{t, Locale};
 use crate::web::AppState;
 
 /// Divisions drawn in the chart; the table below it lists them all.

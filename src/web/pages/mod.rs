@@ -20,9 +20,9 @@ use serde_json::{json, Value};
 
 use super::auth::CurrentUser;
 use super::error::AppError;
-use super::i18n::{t, Locale};
 use super::AppState;
 use crate::domain::Role;
+use crate::i18n::{t, Locale};
 
 pub const SESSION_COOKIE: &str = "digicon_session";
 pub const CSRF_COOKIE: &str = "digicon_csrf";
@@ -196,7 +196,7 @@ pub fn page_locale(req: &HttpRequest, user: Option<&CurrentUser>) -> Locale {
     }
     req.cookie(LANG_COOKIE)
         .and_then(|c| Locale::parse(c.value()))
-        .unwrap_or_else(|| Locale::from_headers(req.headers()))
+        .unwrap_or_else(|| super::accept_language(req.headers()))
 }
 
 /// The role's home page.

@@ -16,11 +16,11 @@ use crate::db::{departments, users, DbConn};
 use crate::domain::fiscal::era_label;
 use crate::domain::ledger::{may_edit, may_register, BuiltBy, Phase, Platform, SystemInput};
 use crate::domain::Role;
+use crate::i18n::{t, Locale};
 use crate::reports::charts::{columns, Series};
 use crate::reports::ledger::{flags, Breakdown};
 use crate::web::auth::CurrentUser;
 use crate::web::error::{AppError, Kind};
-use crate::web::i18n::{t, Locale};
 use crate::web::systems::{
     edit_for, effects_for, filtered, page_of, register_for, similar_systems, today, visible,
     SystemListParams,
@@ -114,9 +114,9 @@ pub async fn list(
             json!({
                 "id": s.id, "name": s.name,
                 "department": names.get(&s.department_id).cloned().unwrap_or_default(),
-                "platform_label": label(locale, "platform", &s.platform),
-                "phase": s.phase, "phase_label": label(locale, "phase", &s.phase),
-                "built_by_label": label(locale, "built_by", &s.built_by),
+                "platform_label": label(locale, "platform", s.platform.as_str()),
+                "phase": s.phase.as_str(), "phase_label": label(locale, "phase", s.phase.as_str()),
+                "built_by_label": label(locale, "built_by", s.built_by.as_str()),
                 "hours": s.hours_saved_per_year.map(grouped),
                 "owner": owners.get(&s.owner_id).cloned().unwrap_or_default(),
                 "review_on": s.review_on.map(|d| d.to_string()),
@@ -201,9 +201,9 @@ fn draft_of(system: &System) -> HashMap<String, String> {
     };
     put("name", Some(system.name.clone()));
     put("department_id", Some(system.department_id.to_string()));
-    put("platform", Some(system.platform.clone()));
-    put("phase", Some(system.phase.clone()));
-    put("built_by", Some(system.built_by.clone()));
+    put("platform", Some(system.platform.as_str().to_string()));
+    put("phase", Some(system.phase.as_str().to_string()));
+    put("built_by", Some(system.built_by.as_str().to_string()));
     put("workflow_before", system.workflow_before.clone());
     put("workflow_after", system.workflow_after.clone());
     put(
@@ -250,7 +250,7 @@ async fn form_page(
     let phases: Vec<&str> = match page.editing {
         Some(s) => Phase::ALL
             .iter()
-            .filter(|p| s.phase().may_move_to(**p))
+            .filter(|p| s.phase.may_move_to(**p))
             .map(|p| p.as_str())
             .collect(),
         None => vec!["trial", "verification", "production"],
@@ -329,8 +329,8 @@ fn similar_json(locale: Locale, found: &[crate::web::systems::SimilarSystem]) ->
         .iter()
         .map(|s| {
             json!({"id": s.id, "name": s.name, "department": s.department,
-                   "platform_label": label(locale, "platform", &s.platform),
-                   "phase_label": label(locale, "phase", &s.phase)})
+                   "platform_label": label(locale, "platform", s.platform.as_str()),
+                   "phase_label": label(locale, "phase", s.phase.as_str())})
         })
         .collect()
 }
@@ -538,9 +538,9 @@ pub async fn show(
     data["can_edit"] = json!(may_edit(user.role, s.owner_id == user.id));
     data["s"] = json!({
         "id": s.id, "name": s.name, "department": department,
-        "platform_label": label(locale, "platform", &s.platform),
-        "phase": s.phase, "phase_label": label(locale, "phase", &s.phase),
-        "built_by_label": label(locale, "built_by", &s.built_by),
+        "platform_label": label(locale, "platform", s.platform.as_str()),
+        "phase": s.phase.as_str(), "phase_label": label(locale, "phase", s.phase.as_str()),
+        "built_by_label": label(locale, "built_by", s.built_by.as_str()),
         "workflow_before": s.workflow_before, "workflow_after": s.workflow_after,
         "hours": s.hours_saved_per_year.map(grouped), "cost": s.cost_saved_per_year.map(grouped),
         "personal_data": t(locale, if s.holds_personal_data { "ledger.yes" } else { "ledger.no" }, &[]),
@@ -551,7 +551,7 @@ pub async fn show(
     data["consultations"] = json!(linked
         .iter()
         .map(|c| json!({"id": c.id, "number": c.number, "title": c.title,
-                        "state": c.state, "state_label": t(locale, &format!("state.{}", c.state), &[])}))
+                        "state": c.state, "state_label": t(locale, &format!("state.{}", c.state.as_str()), &[])}))
         .collect::<Vec<_>>());
     data["history"] = json!(history);
     render_status(&state, &req, "system", data, StatusCode::OK)
