@@ -12,6 +12,7 @@ use super::{is_unique_violation, DbConn};
 use crate::domain::consultation::{ConsultationEdit, NewConsultationFields};
 use crate::domain::effects::{self, Record};
 use crate::domain::fiscal::consultation_number;
+use crate::domain::queue::Sort;
 use crate::domain::search::Query;
 use crate::domain::workflow::{Payload, Subject};
 use crate::domain::{Category, Event, Priority, State};
@@ -425,34 +426,6 @@ pub fn edit_changes(
         changes.priority = Some(priority);
     }
     (changes, json!({ "changes": changed }))
-}
-
-/// Sort orders of the list.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Sort {
-    /// Oldest first.
-    Created,
-    /// Newest first (the default).
-    CreatedDesc,
-    /// Nearest due time first; those without one last.
-    Due,
-    /// Most recently changed first.
-    Updated,
-    /// For text searches: title matches first, then newest filed first.
-    Relevance,
-}
-
-impl Sort {
-    pub fn parse(value: &str) -> Option<Sort> {
-        match value {
-            "created" => Some(Sort::Created),
-            "-created" => Some(Sort::CreatedDesc),
-            "due" => Some(Sort::Due),
-            "updated" => Some(Sort::Updated),
-            "relevance" => Some(Sort::Relevance),
-            _ => None,
-        }
-    }
 }
 
 /// Where the previous page ended: the sort key and id of its last row.

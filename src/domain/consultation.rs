@@ -4,6 +4,7 @@ use chrono::NaiveDate;
 use serde::Deserialize;
 use utoipa::ToSchema;
 
+use super::role::Role;
 use super::validation::FieldErrors;
 
 pub const TITLE_MAX_CHARS: usize = 200;
@@ -61,6 +62,11 @@ wire_enum!(
         Urgent => "urgent",
     }
 );
+
+/// Who may comment: managers only read, and internal notes are for staff.
+pub fn may_comment(role: Role, internal: bool) -> bool {
+    role != Role::Manager && (!internal || role.is_staff())
+}
 
 /// A new consultation's fields, parsed and trusted from here on.
 #[derive(Debug, Clone, PartialEq)]
@@ -132,6 +138,14 @@ impl NewConsultationInput {
             _ => Err(FieldErrors::new()),
         }
     }
+}
+
+/// A comment as it arrives.
+#[derive(Debug, Default, Clone, Deserialize, ToSchema)]
+pub struct CommentInput {
+    pub body: Option<String>,
+    /// An internal note (DX office and helpdesk only).
+    pub internal: Option<bool>,
 }
 
 /// The editable attributes of `PATCH`, parsed.

@@ -8,6 +8,7 @@ pub mod effects;
 pub mod fiscal;
 pub mod ledger;
 pub mod password;
+pub mod queue;
 pub mod role;
 pub mod search;
 pub mod sla;

@@ -14,7 +14,7 @@ use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::domain::workflow::WorkflowError;
+use crate::app;
 use crate::domain::{Event, FieldErrors, State};
 use crate::i18n::{t, Locale};
 
@@ -200,18 +200,6 @@ impl AppError {
         e
     }
 
-    pub fn from_workflow(error: WorkflowError, event: Event) -> AppError {
-        match error {
-            WorkflowError::Forbidden => {
-                AppError::new(Kind::Forbidden, "error.forbidden_event").arg("event", event.as_str())
-            }
-            WorkflowError::NotAllowed { state, allowed } => {
-                AppError::illegal_transition(state, event, &allowed)
-            }
-            WorkflowError::Invalid(errors) => AppError::invalid(errors),
-        }
-    }
-
     /// The problem+json body in a language.
     pub fn problem(&self, locale: Locale) -> Problem {
         let args: Vec<(&str, String)> = self
@@ -304,6 +292,38 @@ impl ResponseError for AppError {
             log::error!("{self}");
         }
         self.render(Locale::Ja)
+    }
+}
+
+/// The one mapping of the use cases' refusals to HTTP.
+impl From<app::Error> for AppError {
+    fn from(e: app::Error) -> Self {
+        match e {
+            app::Error::NotFound => AppError::not_found(),
+            app::Error::Forbidden => AppError::forbidden(),
+            app::Error::ForbiddenEvent(event) => {
+                AppError::new(Kind::Forbidden, "error.forbidden_event").arg("event", event.as_str())
+            }
+            app::Error::Stale { current } => AppError::stale_version(current),
+            app::Error::NotAllowed {
+                state,
+                event,
+                allowed,
+            } => AppError::illegal_transition(state, event, &allowed),
+            app::Error::Terminal(state) => {
+                AppError::new(Kind::Unprocessable, "error.terminal").arg("state", state.as_str())
+            }
+            app::Error::Invalid(errors) => AppError::invalid(errors),
+            app::Error::BadParameter { name, value } => AppError::invalid_parameter(&name, &value),
+            app::Error::IdempotencyMismatch => {
+                AppError::new(Kind::Conflict, "error.idempotency_mismatch")
+            }
+            app::Error::NotFailed { status } => {
+                AppError::new(Kind::Conflict, "error.not_failed").arg("status", status)
+            }
+            app::Error::Unavailable(cause) => AppError::unavailable(cause),
+            app::Error::Internal(cause) => AppError::internal(cause),
+        }
     }
 }
 

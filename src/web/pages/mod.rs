@@ -21,6 +21,7 @@ use serde_json::{json, Value};
 use super::auth::CurrentUser;
 use super::error::AppError;
 use super::AppState;
+use crate::app::caller::Menu;
 use crate::domain::Role;
 use crate::i18n::{t, Locale};
 
@@ -217,15 +218,14 @@ pub fn base(
     title_key: &str,
 ) -> Value {
     let user_json = user.map(|u| {
+        let menu = Menu::of(u.role);
         json!({
             "name": u.name,
             "role": u.role.as_str(),
             "role_label": t(locale, &format!("role.{}", u.role.as_str()), &[]),
-            "is_staff": u.role.is_staff(),
-            "is_admin": u.role == Role::Admin,
-            "is_requester": u.role == Role::Requester,
-            "can_file": matches!(u.role, Role::Requester | Role::DxOffice | Role::Admin),
-            "sees_reports": crate::web::dashboard::REPORT_ROLES.contains(&u.role),
+            "is_admin": menu.administers,
+            "can_file": menu.may_file,
+            "sees_reports": menu.sees_reports,
         })
     });
     json!({
