@@ -49,17 +49,20 @@ impl Caller {
 /// What the navigation offers a role: only what its use cases would allow.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Menu {
-    pub may_file: bool,
-    pub sees_reports: bool,
-    pub administers: bool,
+    /// "New consultation".
+    pub new_consultation: bool,
+    /// The dashboard.
+    pub dashboard: bool,
+    /// Users and departments.
+    pub admin: bool,
 }
 
 impl Menu {
     pub fn of(role: Role) -> Menu {
         Menu {
-            may_file: crate::domain::workflow::may_file(role),
-            sees_reports: super::reports::sees_reports(role),
-            administers: role == Role::Admin,
+            new_consultation: crate::domain::workflow::may_file(role),
+            dashboard: super::reports::sees_reports(role),
+            admin: role == Role::Admin,
         }
     }
 }

@@ -200,6 +200,11 @@ impl AppError {
         e
     }
 
+    /// The HTTP status it answers with.
+    pub fn status(&self) -> StatusCode {
+        self.kind.status()
+    }
+
     /// The problem+json body in a language.
     pub fn problem(&self, locale: Locale) -> Problem {
         let args: Vec<(&str, String)> = self

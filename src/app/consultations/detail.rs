@@ -36,8 +36,10 @@ pub struct Detail {
     pub assignees: Vec<User>,
     /// One click takes it: an SE who may assign it to themselves.
     pub take_it: bool,
-    pub may_comment: bool,
-    pub may_note: bool,
+    /// The public comment form is offered.
+    pub comment_form: bool,
+    /// The internal notes (and their form) are shown.
+    pub notes: bool,
     /// The DX office may withdraw it as a duplicate of a similar one.
     pub may_withdraw_as_duplicate: bool,
     /// For staff triaging a new consultation: what it may duplicate.
@@ -102,8 +104,8 @@ pub fn detail(app: &App, conn: &mut DbConn, caller: &Caller, id: i64) -> Result<
     Ok(Detail {
         may_withdraw_as_duplicate: allowed.contains(&Event::Withdraw)
             && caller.role != Role::Requester,
-        may_comment: may_comment(caller.role, false),
-        may_note: may_comment(caller.role, true),
+        comment_form: may_comment(caller.role, false),
+        notes: may_comment(caller.role, true),
         consultation: c,
         actions,
         timeline,

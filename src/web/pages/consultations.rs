@@ -547,8 +547,8 @@ async fn detail_page(
     data["actions"] = json!(actions);
     data["take_it"] = json!(take_it);
     data["timeline"] = json!(timeline);
-    data["can_comment"] = json!(d.may_comment);
-    data["show_internal"] = json!(d.may_note);
+    data["can_comment"] = json!(d.comment_form);
+    data["show_internal"] = json!(d.notes);
     data["internal_notes"] = json!(internal_notes);
     data["drafts"] = json!({"comment": drafts.comment, "internal_note": drafts.internal_note});
     data["can_withdraw_duplicate"] = json!(d.may_withdraw_as_duplicate);
@@ -657,8 +657,7 @@ pub async fn fire(
                 fields: form.into_inner(),
                 ..Default::default()
             };
-            let status = StatusCode::from_u16(e.problem(locale).status)
-                .unwrap_or(StatusCode::UNPROCESSABLE_ENTITY);
+            let status = e.status();
             detail_page(
                 &state,
                 &req,

@@ -223,9 +223,9 @@ pub fn base(
             "name": u.name,
             "role": u.role.as_str(),
             "role_label": t(locale, &format!("role.{}", u.role.as_str()), &[]),
-            "is_admin": menu.administers,
-            "can_file": menu.may_file,
-            "sees_reports": menu.sees_reports,
+            "is_admin": menu.admin,
+            "can_file": menu.new_consultation,
+            "sees_reports": menu.dashboard,
         })
     });
     json!({

@@ -569,10 +569,10 @@ pub async fn update(
             ledger::edit(conn, caller, id, &input)
         })
         .await;
-    let flash = match result {
+    let (flash, status) = match result {
         Ok(_) => return Ok(redirect(&format!("/systems/{id}"))),
         Err(e) if matches!(e.kind, Kind::Unprocessable | Kind::Conflict) => {
-            labelled_error_flash(&e, locale, "ledger.field")
+            (labelled_error_flash(&e, locale, "ledger.field"), e.status())
         }
         Err(e) => return Err(e),
     };
@@ -594,7 +594,7 @@ pub async fn update(
             draft: &draft,
             flash,
             similar: vec![],
-            status: StatusCode::UNPROCESSABLE_ENTITY,
+            status,
         },
     )
     .await
