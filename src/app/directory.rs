@@ -12,6 +12,7 @@ use crate::db::{self, DbConn};
 use crate::domain::directory::{
     parse_locale, DepartmentUpdate, MeUpdate, NewDepartmentInput, NewUserInput, UserUpdate,
 };
+use crate::domain::ids::{DepartmentId, UserId};
 use crate::domain::{password, FieldErrors, Role};
 use crate::notify::OPTIONAL_KINDS;
 
@@ -109,9 +110,9 @@ pub fn list_users(
 }
 
 /// One user; admins only.
-pub fn get_user(conn: &mut DbConn, caller: &Caller, id: i64) -> Result<Person> {
+pub fn get_user(conn: &mut DbConn, caller: &Caller, id: UserId) -> Result<Person> {
     caller.require(ADMIN)?;
-    let user = users::find(conn, id)?.ok_or(Error::NotFound)?;
+    let user = users::find(conn, id.0)?.ok_or(Error::NotFound)?;
     person(conn, user)
 }
 
@@ -166,10 +167,11 @@ pub fn add_user(conn: &mut DbConn, input: &NewUserInput) -> Result<User> {
 pub fn update_user(
     conn: &mut DbConn,
     caller: &Caller,
-    id: i64,
+    id: UserId,
     input: &UserUpdate,
 ) -> Result<Person> {
     caller.require(ADMIN)?;
+    let id = id.0;
     users::find(conn, id)?.ok_or(Error::NotFound)?;
     let edit = input.parse()?;
     if let Some(d) = edit.department_id {
@@ -266,10 +268,11 @@ pub fn add_department(conn: &mut DbConn, input: &NewDepartmentInput) -> Result<D
 pub fn update_department(
     conn: &mut DbConn,
     caller: &Caller,
-    id: i64,
+    id: DepartmentId,
     input: &DepartmentUpdate,
 ) -> Result<Department> {
     caller.require(ADMIN)?;
+    let id = id.0;
     departments::find(conn, id)?.ok_or(Error::NotFound)?;
     let name = input.parse_name()?;
     if name.is_some() || input.active.is_some() {

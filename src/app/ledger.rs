@@ -13,6 +13,7 @@ use crate::db::consultations::{Consultation, Scope};
 use crate::db::departments::{self, Department};
 use crate::db::systems::{self, System, SystemEvent};
 use crate::db::{self, users, DbConn};
+use crate::domain::ids::SystemId;
 use crate::domain::ledger::{
     may_edit, may_register, missing_fields, review_overdue, Phase, Platform, Proposed,
     SystemFields, SystemInput, SIMILAR_FROM,
@@ -322,8 +323,8 @@ fn owner_and_division(
 }
 
 /// An entry the caller may see, or `NotFound`.
-fn visible(conn: &mut DbConn, caller: &Caller, id: i64) -> Result<System> {
-    systems::find_visible(conn, id, &caller.scope)?.ok_or(Error::NotFound)
+fn visible(conn: &mut DbConn, caller: &Caller, id: SystemId) -> Result<System> {
+    systems::find_visible(conn, id.0, &caller.scope)?.ok_or(Error::NotFound)
 }
 
 /// An entry with what the page and the API show beside it.
@@ -340,10 +341,10 @@ pub struct Entry {
     pub may_edit: bool,
 }
 
-pub fn get(conn: &mut DbConn, caller: &Caller, id: i64) -> Result<Entry> {
+pub fn get(conn: &mut DbConn, caller: &Caller, id: SystemId) -> Result<Entry> {
     let system = visible(conn, caller, id)?;
-    let consultations = systems::consultations_of(conn, id, &caller.scope)?;
-    let history = systems::history(conn, id)?;
+    let consultations = systems::consultations_of(conn, id.0, &caller.scope)?;
+    let history = systems::history(conn, id.0)?;
     let names = users::names(
         conn,
         history
@@ -366,7 +367,11 @@ pub fn get(conn: &mut DbConn, caller: &Caller, id: i64) -> Result<Entry> {
 
 /// The edit form: the entry, if the caller may edit it, and the divisions they
 /// may move it to.
-pub fn edit_form(conn: &mut DbConn, caller: &Caller, id: i64) -> Result<(System, Vec<Department>)> {
+pub fn edit_form(
+    conn: &mut DbConn,
+    caller: &Caller,
+    id: SystemId,
+) -> Result<(System, Vec<Department>)> {
     let system = visible(conn, caller, id)?;
     if !may_edit(caller.role, system.owner_id == caller.id) {
         return Err(Error::Forbidden);
@@ -375,7 +380,12 @@ pub fn edit_form(conn: &mut DbConn, caller: &Caller, id: i64) -> Result<(System,
 }
 
 /// Edits an entry for the caller, checking who may, the version and the phase rules.
-pub fn edit(conn: &mut DbConn, caller: &Caller, id: i64, input: &SystemInput) -> Result<System> {
+pub fn edit(
+    conn: &mut DbConn,
+    caller: &Caller,
+    id: SystemId,
+    input: &SystemInput,
+) -> Result<System> {
     let current = visible(conn, caller, id)?;
     if !may_edit(caller.role, current.owner_id == caller.id) {
         return Err(Error::Forbidden);

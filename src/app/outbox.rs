@@ -4,6 +4,7 @@
 use super::{Caller, Error, Result};
 use crate::db::outbox::{self, OutboxRow};
 use crate::db::{self, DbConn};
+use crate::domain::ids::MessageId;
 use crate::domain::Role;
 
 /// Delivery states a message may be listed by.
@@ -32,7 +33,8 @@ pub fn list(
 }
 
 /// Queues a failed message again; admins only.
-pub fn retry(conn: &mut DbConn, caller: &Caller, id: i64) -> Result<OutboxRow> {
+pub fn retry(conn: &mut DbConn, caller: &Caller, id: MessageId) -> Result<OutboxRow> {
+    let id = id.0;
     caller.require(&[Role::Admin])?;
     let row = outbox::find(conn, id)?.ok_or(Error::NotFound)?;
     if outbox::retry_failed(conn, id, db::now())? == 0 {

@@ -6,6 +6,7 @@ pub mod consultation;
 pub mod directory;
 pub mod effects;
 pub mod fiscal;
+pub mod ids;
 pub mod ledger;
 pub mod password;
 pub mod queue;

@@ -10,6 +10,7 @@ use super::params::{parse_id_cursor, parse_limit};
 use super::AppState;
 use crate::app::outbox;
 use crate::db::outbox::OutboxRow;
+use crate::domain::ids::MessageId;
 
 /// A queued message without its bodies.
 #[derive(Debug, Serialize, ToSchema)]
@@ -95,7 +96,7 @@ pub async fn list_outbox(
 pub async fn retry_outbox(
     state: web::Data<AppState>,
     user: CurrentUser,
-    id: web::Path<i64>,
+    id: web::Path<MessageId>,
 ) -> Result<HttpResponse, AppError> {
     let id = id.into_inner();
     let row = state

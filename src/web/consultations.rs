@@ -18,6 +18,7 @@ use crate::app::idempotency::Idempotency;
 use crate::db::comments::Comment;
 use crate::db::consultations::Consultation;
 use crate::domain::consultation::{CommentInput, ConsultationEditInput, NewConsultationInput};
+use crate::domain::ids::ConsultationId;
 use crate::domain::workflow::TransitionInput;
 use crate::domain::{Category, Event, Priority, State};
 
@@ -195,7 +196,7 @@ pub async fn create(
 pub async fn get(
     state: web::Data<AppState>,
     user: CurrentUser,
-    id: web::Path<i64>,
+    id: web::Path<ConsultationId>,
 ) -> Result<HttpResponse, AppError> {
     let id = id.into_inner();
     let shown = state
@@ -216,7 +217,7 @@ pub async fn get(
 pub async fn update(
     state: web::Data<AppState>,
     user: CurrentUser,
-    id: web::Path<i64>,
+    id: web::Path<ConsultationId>,
     body: ApiJson<ConsultationEditInput>,
 ) -> Result<HttpResponse, AppError> {
     let id = id.into_inner();
@@ -241,7 +242,7 @@ pub async fn update(
 pub async fn transition(
     state: web::Data<AppState>,
     user: CurrentUser,
-    id: web::Path<i64>,
+    id: web::Path<ConsultationId>,
     body: ApiJson<TransitionInput>,
 ) -> Result<HttpResponse, AppError> {
     let id = id.into_inner();
@@ -318,7 +319,7 @@ pub struct Timeline {
 pub async fn timeline(
     state: web::Data<AppState>,
     user: CurrentUser,
-    id: web::Path<i64>,
+    id: web::Path<ConsultationId>,
 ) -> Result<HttpResponse, AppError> {
     let id = id.into_inner();
     let entries = state
@@ -367,7 +368,7 @@ impl CommentView {
 pub async fn comment(
     state: web::Data<AppState>,
     user: CurrentUser,
-    id: web::Path<i64>,
+    id: web::Path<ConsultationId>,
     body: ApiJson<CommentInput>,
 ) -> Result<HttpResponse, AppError> {
     let id = id.into_inner();

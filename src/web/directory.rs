@@ -15,6 +15,7 @@ use crate::db::departments::Department;
 use crate::domain::directory::{
     DepartmentUpdate, MeUpdate, NewDepartmentInput, NewUserInput, UserUpdate,
 };
+use crate::domain::ids::{DepartmentId, UserId};
 use crate::domain::Role;
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -144,7 +145,7 @@ pub async fn create_user(
 pub async fn get_user(
     state: web::Data<AppState>,
     user: CurrentUser,
-    id: web::Path<i64>,
+    id: web::Path<UserId>,
 ) -> Result<HttpResponse, AppError> {
     let id = id.into_inner();
     let person = state
@@ -163,7 +164,7 @@ pub async fn get_user(
 pub async fn update_user(
     state: web::Data<AppState>,
     user: CurrentUser,
-    id: web::Path<i64>,
+    id: web::Path<UserId>,
     body: ApiJson<UserUpdate>,
 ) -> Result<HttpResponse, AppError> {
     let id = id.into_inner();
@@ -225,7 +226,7 @@ pub async fn create_department(
 pub async fn update_department(
     state: web::Data<AppState>,
     user: CurrentUser,
-    id: web::Path<i64>,
+    id: web::Path<DepartmentId>,
     body: ApiJson<DepartmentUpdate>,
 ) -> Result<HttpResponse, AppError> {
     let id = id.into_inner();

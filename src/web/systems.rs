@@ -13,6 +13,7 @@ use super::params::{parse_id_cursor, parse_limit, SystemListParams};
 use super::AppState;
 use crate::app::ledger::{self, Registration, Similar};
 use crate::db::systems::System;
+use crate::domain::ids::SystemId;
 use crate::domain::ledger::{
     missing_fields, review_overdue, BuiltBy, Phase, Platform, SystemInput,
 };
@@ -256,7 +257,7 @@ pub async fn create(
 pub async fn get(
     state: web::Data<AppState>,
     user: CurrentUser,
-    id: web::Path<i64>,
+    id: web::Path<SystemId>,
 ) -> Result<HttpResponse, AppError> {
     let id = id.into_inner();
     let entry = state
@@ -302,7 +303,7 @@ pub async fn get(
 pub async fn update(
     state: web::Data<AppState>,
     user: CurrentUser,
-    id: web::Path<i64>,
+    id: web::Path<SystemId>,
     body: ApiJson<SystemInput>,
 ) -> Result<HttpResponse, AppError> {
     let id = id.into_inner();

@@ -56,7 +56,13 @@ fn the_rules_and_use_cases_know_nothing_of_http_and_nothing_below_web_imports_it
             }
         }
     }
-    for dir in ["src/domain", "src/app", "src/db", "src/notify", "src/reports"] {
+    for dir in [
+        "src/domain",
+        "src/app",
+        "src/db",
+        "src/notify",
+        "src/reports",
+    ] {
         for (path, text) in sources(dir) {
             if text.contains("crate::web") {
                 offences.push(format!("{path} imports crate::web"));
@@ -65,7 +71,12 @@ fn the_rules_and_use_cases_know_nothing_of_http_and_nothing_below_web_imports_it
     }
     // The rules are pure: no storage, mail or use cases below them.
     for (path, text) in sources("src/domain") {
-        for layer in ["crate::db", "crate::app", "crate::notify", "crate::settings"] {
+        for layer in [
+            "crate::db",
+            "crate::app",
+            "crate::notify",
+            "crate::settings",
+        ] {
             if text.contains(layer) {
                 offences.push(format!("{path} imports {layer}"));
             }

@@ -13,6 +13,7 @@ use crate::db::consultations::Consultation;
 use crate::db::users::{self, User};
 use crate::db::{departments, DbConn};
 use crate::domain::consultation::may_comment;
+use crate::domain::ids::ConsultationId;
 use crate::domain::workflow::{allowed_events, form_fields, may_assign_to, Field};
 use crate::domain::{Event, Role, State};
 
@@ -48,9 +49,9 @@ pub struct Detail {
     pub last_actor: Option<i64>,
 }
 
-pub fn detail(app: &App, conn: &mut DbConn, caller: &Caller, id: i64) -> Result<Detail> {
+pub fn detail(app: &App, conn: &mut DbConn, caller: &Caller, id: ConsultationId) -> Result<Detail> {
     let c = visible(conn, caller, id)?;
-    let timeline = entries(conn, caller, id)?;
+    let timeline = entries(conn, caller, id.0)?;
     let subject = c.subject();
     let allowed = allowed_events(&app.rules, &subject, caller.actor(), Utc::now());
     let actions: Vec<Action> = allowed

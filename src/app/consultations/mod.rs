@@ -21,6 +21,7 @@ use crate::domain::consultation::{
     TEXT_MAX_CHARS,
 };
 use crate::domain::fiscal::fiscal_year;
+use crate::domain::ids::ConsultationId;
 use crate::domain::sla::{SlaClock, Step};
 use crate::domain::workflow::{
     allowed_events, check_transition, may_file, Actor, Payload, TransitionInput,
@@ -57,8 +58,12 @@ pub struct Filed {
 }
 
 /// A consultation the caller may see, or `NotFound`.
-pub(crate) fn visible(conn: &mut DbConn, caller: &Caller, id: i64) -> Result<Consultation> {
-    consultations::find_visible(conn, id, &caller.scope)?.ok_or(Error::NotFound)
+pub(crate) fn visible(
+    conn: &mut DbConn,
+    caller: &Caller,
+    id: ConsultationId,
+) -> Result<Consultation> {
+    consultations::find_visible(conn, id.0, &caller.scope)?.ok_or(Error::NotFound)
 }
 
 /// Files a consultation for the caller. Requesters file for their own division;
@@ -170,7 +175,7 @@ fn filing_department(conn: &mut DbConn, caller: &Caller, requested: Option<i64>)
 }
 
 /// One consultation the caller may see, with what they may do now.
-pub fn get(app: &App, conn: &mut DbConn, caller: &Caller, id: i64) -> Result<Shown> {
+pub fn get(app: &App, conn: &mut DbConn, caller: &Caller, id: ConsultationId) -> Result<Shown> {
     Ok(Shown::new(app, caller, visible(conn, caller, id)?))
 }
 
@@ -180,7 +185,7 @@ pub fn edit(
     app: &App,
     conn: &mut DbConn,
     caller: &Caller,
-    id: i64,
+    id: ConsultationId,
     input: &ConsultationEditInput,
 ) -> Result<Shown> {
     let (version, edit) = input.parse()?;
@@ -231,7 +236,7 @@ pub fn fire(
     app: &App,
     conn: &mut DbConn,
     caller: &Caller,
-    id: i64,
+    id: ConsultationId,
     input: &TransitionInput,
 ) -> Result<Shown> {
     let mut errors = FieldErrors::new();
@@ -261,7 +266,7 @@ pub fn fire(
         &Firing {
             scope: &caller.scope,
             actor: caller.actor(),
-            id,
+            id: id.0,
             version,
             event,
             input,
@@ -449,7 +454,7 @@ pub fn comment(
     app: &App,
     conn: &mut DbConn,
     caller: &Caller,
-    id: i64,
+    id: ConsultationId,
     input: &CommentInput,
 ) -> Result<Comment> {
     let internal = input.internal.unwrap_or(false);
@@ -499,9 +504,9 @@ impl Entry {
 
 /// Events and comments of a consultation, oldest first (events before comments
 /// made in the same instant); internal notes only for staff.
-pub fn timeline(conn: &mut DbConn, caller: &Caller, id: i64) -> Result<Vec<Entry>> {
+pub fn timeline(conn: &mut DbConn, caller: &Caller, id: ConsultationId) -> Result<Vec<Entry>> {
     visible(conn, caller, id)?;
-    entries(conn, caller, id)
+    entries(conn, caller, id.0)
 }
 
 fn entries(conn: &mut DbConn, caller: &Caller, id: i64) -> Result<Vec<Entry>> {

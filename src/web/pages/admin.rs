@@ -11,6 +11,7 @@ use super::consultations::{labelled_error_flash, value};
 use super::{base, check_csrf, page_locale, redirect, render_status};
 use crate::app::directory;
 use crate::domain::directory::{DepartmentUpdate, NewDepartmentInput, NewUserInput, UserUpdate};
+use crate::domain::ids::{DepartmentId, UserId};
 use crate::domain::Role;
 use crate::i18n::t;
 use crate::web::auth::CurrentUser;
@@ -141,7 +142,7 @@ pub async fn users_update(
     state: web::Data<AppState>,
     req: HttpRequest,
     user: CurrentUser,
-    id: web::Path<i64>,
+    id: web::Path<UserId>,
     form: Form,
 ) -> Result<HttpResponse, AppError> {
     check_csrf(&req, form.get("_csrf"))?;
@@ -290,7 +291,7 @@ pub async fn departments_update(
     state: web::Data<AppState>,
     req: HttpRequest,
     user: CurrentUser,
-    id: web::Path<i64>,
+    id: web::Path<DepartmentId>,
     form: Form,
 ) -> Result<HttpResponse, AppError> {
     check_csrf(&req, form.get("_csrf"))?;

@@ -18,6 +18,7 @@ use crate::app::consultations::{self as use_case, list as listing, Entry};
 use crate::app::idempotency::Idempotency;
 use crate::db;
 use crate::domain::consultation::{CommentInput, NewConsultationInput};
+use crate::domain::ids::ConsultationId;
 use crate::domain::queue::{Sort, View};
 use crate::domain::search::{snippet, Query};
 use crate::domain::workflow::{Field, TransitionInput};
@@ -452,7 +453,7 @@ async fn detail_page(
     state: &web::Data<AppState>,
     req: &HttpRequest,
     user: &CurrentUser,
-    id: i64,
+    id: ConsultationId,
     flash: Value,
     drafts: Drafts,
     status: StatusCode,
@@ -577,7 +578,7 @@ pub async fn show(
     state: web::Data<AppState>,
     req: HttpRequest,
     user: CurrentUser,
-    id: web::Path<i64>,
+    id: web::Path<ConsultationId>,
 ) -> Result<HttpResponse, AppError> {
     detail_page(
         &state,
@@ -636,7 +637,7 @@ pub async fn fire(
     state: web::Data<AppState>,
     req: HttpRequest,
     user: CurrentUser,
-    id: web::Path<i64>,
+    id: web::Path<ConsultationId>,
     form: Form,
 ) -> Result<HttpResponse, AppError> {
     check_csrf(&req, form.get("_csrf"))?;
@@ -678,7 +679,7 @@ pub async fn comment(
     state: web::Data<AppState>,
     req: HttpRequest,
     user: CurrentUser,
-    id: web::Path<i64>,
+    id: web::Path<ConsultationId>,
     form: Form,
 ) -> Result<HttpResponse, AppError> {
     check_csrf(&req, form.get("_csrf"))?;

@@ -15,6 +15,7 @@ use crate::app::ledger::{self, Registration, Similar};
 use crate::db::departments::Department;
 use crate::db::systems::System;
 use crate::domain::fiscal::era_label;
+use crate::domain::ids::SystemId;
 use crate::domain::ledger::{BuiltBy, Phase, Platform, SystemInput};
 use crate::i18n::{t, Locale};
 use crate::reports::charts::{columns, Series};
@@ -451,7 +452,7 @@ pub async fn show(
     state: web::Data<AppState>,
     req: HttpRequest,
     user: CurrentUser,
-    id: web::Path<i64>,
+    id: web::Path<SystemId>,
 ) -> Result<HttpResponse, AppError> {
     let locale = page_locale(&req, Some(&user));
     let id = id.into_inner();
@@ -526,7 +527,7 @@ pub async fn edit_form(
     state: web::Data<AppState>,
     req: HttpRequest,
     user: CurrentUser,
-    id: web::Path<i64>,
+    id: web::Path<SystemId>,
 ) -> Result<HttpResponse, AppError> {
     let id = id.into_inner();
     let (system, divisions) = state
@@ -556,7 +557,7 @@ pub async fn update(
     state: web::Data<AppState>,
     req: HttpRequest,
     user: CurrentUser,
-    id: web::Path<i64>,
+    id: web::Path<SystemId>,
     form: Form,
 ) -> Result<HttpResponse, AppError> {
     check_csrf(&req, form.get("_csrf"))?;
