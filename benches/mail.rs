@@ -10,14 +10,12 @@
 mod smtp;
 
 use std::sync::atomic::AtomicBool;
-use std::sync::Arc;
 use std::time::Instant;
 
 use digicon::db::outbox::{self, NewOutbox};
 use digicon::db::{self};
-use digicon::desk::Desk;
 use digicon::notify::mailer::Mailer;
-use digicon::notify::worker::Worker;
+use digicon::notify::worker::{Worker, WorkerConfig};
 use digicon::settings::Settings;
 use digicon::startup::prepare_database;
 
@@ -66,13 +64,12 @@ fn main() -> Result<(), String> {
             .map_err(|e| e.to_string())?;
         }
     }
-    let desk = Arc::new(Desk::new(&settings)?);
     let mailer = Mailer::new(
         settings.smtp_url.as_deref(),
         &settings.mail_dir(),
         &settings.mail_from,
     )?;
-    let worker = Worker::new(pool.clone(), mailer, desk, settings.worker_config());
+    let worker = Worker::new(pool.clone(), mailer, WorkerConfig::from_settings(&settings));
     let stop = AtomicBool::new(false);
     let start = Instant::now();
     let mut sent = 0;

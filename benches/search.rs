@@ -16,10 +16,11 @@ use chrono::Utc;
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
-use digicon::db::consultations::{self, Filing, ListQuery, Scope, Sort};
+use digicon::app::{consultations::file_as, App};
+use digicon::db::consultations::{self, ListQuery, Scope};
 use digicon::db::{self, DbConn};
-use digicon::desk::Desk;
 use digicon::domain::consultation::NewConsultationFields;
+use digicon::domain::queue::Sort;
 use digicon::domain::{Category, Priority};
 use digicon::settings::Settings;
 use digicon::startup::prepare_database;
@@ -164,7 +165,7 @@ fn main() -> Result<(), String> {
     if !parts.contains("filing") {
         return Ok(());
     }
-    let desk = Desk::new(&settings)?;
+    let app = App::new(&settings)?;
     let requester: i64 = db::schema::users::table
         .filter(db::schema::users::role.eq("requester"))
         .select(db::schema::users::id)
@@ -181,7 +182,7 @@ fn main() -> Result<(), String> {
     std::thread::scope(|scope| {
         let workers: Vec<_> = (0..filers)
             .map(|filer| {
-                let (pool, desk) = (&pool, &desk);
+                let (pool, app) = (&pool, &app);
                 scope.spawn(move || -> Result<(), String> {
                     let mut conn = pool.get().map_err(|e| e.to_string())?;
                     for i in (filer..filings).step_by(filers) {
@@ -195,17 +196,16 @@ fn main() -> Result<(), String> {
                             desired_by: None,
                             contact: None,
                         };
-                        let filing = Filing {
-                            fields: &fields,
-                            department_id: one_division,
-                            requester_id: requester,
-                            fiscal_year: 2026,
-                            idempotency: None,
-                            now: db::now(),
-                            hearing_due_at: None,
-                        };
-                        desk.file(&mut conn, &fields, filing, Utc::now())
-                            .map_err(|e| format!("{e:?}"))?;
+                        file_as(
+                            app,
+                            &mut conn,
+                            &fields,
+                            requester,
+                            one_division,
+                            None,
+                            Utc::now(),
+                        )
+                        .map_err(|e| format!("{e:?}"))?;
                     }
                     Ok(())
                 })

@@ -8,14 +8,13 @@ use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 
+use crate::app::{self, directory, App};
 use crate::db::DbConn;
-use crate::desk::Desk;
-use crate::directory::{self, DirectoryError};
 use crate::domain::directory::{NewDepartmentInput, NewUserInput};
 use crate::generate::{GenerateError, Options};
+use crate::i18n::{t, Locale};
 use crate::settings::Settings;
 use crate::startup::{prepare_database, Application, RunningWorker};
-use crate::web::i18n::{t, Locale};
 
 #[derive(Debug, Parser)]
 #[command(name = "digicon", version, about = "DX consultation desk")]
@@ -132,9 +131,9 @@ fn cli_locale() -> Locale {
     }
 }
 
-fn describe(error: DirectoryError) -> CliError {
+fn describe(error: app::Error) -> CliError {
     match error {
-        DirectoryError::Invalid(errors) => {
+        app::Error::Invalid(errors) => {
             let locale = cli_locale();
             let lines: Vec<String> = errors
                 .0
@@ -146,7 +145,7 @@ fn describe(error: DirectoryError) -> CliError {
                 .collect();
             CliError::Input(lines.join("\n"))
         }
-        DirectoryError::Failed(cause) => CliError::Failure(cause),
+        other => CliError::Failure(other.to_string()),
     }
 }
 
@@ -277,7 +276,9 @@ fn execute(command: Command, settings: Settings) -> Result<(), CliError> {
             let user = directory::add_user(&mut conn, &input).map_err(describe)?;
             println!(
                 "user {} ({}) created with id {}",
-                user.email, user.role, user.id
+                user.email,
+                user.role.as_str(),
+                user.id
             );
             Ok(())
         }
@@ -324,8 +325,8 @@ fn serve(settings: Settings, demo: bool) -> Result<(), CliError> {
     let pool = prepare_database(&settings).map_err(CliError::Failure)?;
     if demo {
         let mut conn = pool.get().map_err(|e| CliError::Failure(e.to_string()))?;
-        let desk = Desk::new(&settings).map_err(CliError::Failure)?;
-        match crate::demo::load_if_empty(&mut conn, &settings, &desk) {
+        let app = App::new(&settings).map_err(CliError::Failure)?;
+        match crate::demo::load_if_empty(&mut conn, &app) {
             Ok(true) => log::info!("demo data loaded"),
             Ok(false) => log::info!("database not empty: demo data not loaded"),
             Err(e) => return Err(CliError::Failure(format!("demo data: {e}"))),
@@ -346,8 +347,8 @@ fn serve(settings: Settings, demo: bool) -> Result<(), CliError> {
 
 fn worker(settings: Settings) -> Result<(), CliError> {
     let pool = prepare_database(&settings).map_err(CliError::Failure)?;
-    let desk = Arc::new(Desk::new(&settings).map_err(CliError::Failure)?);
-    let running = RunningWorker::start(pool, &settings, desk).map_err(CliError::Failure)?;
+    let app = Arc::new(App::new(&settings).map_err(CliError::Failure)?);
+    let running = RunningWorker::start(pool, &settings, app).map_err(CliError::Failure)?;
     log::info!("worker running; stop it with Ctrl-C or SIGTERM");
     let (tx, rx) = std::sync::mpsc::channel();
     ctrlc_channel(tx)?;

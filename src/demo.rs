@@ -5,13 +5,12 @@
 use chrono::{DateTime, Duration, SubsecRound, Utc};
 use diesel::Connection;
 
-use crate::db::consultations::{Consultation, Filing, Scope};
+use crate::app::consultations::{file_as, fire_as, Firing};
+use crate::app::{directory, App};
+use crate::db::consultations::{Consultation, Scope};
 use crate::db::{comments, outbox, systems, users, DbConn};
-use crate::desk::{Desk, Fire};
-use crate::directory;
 use crate::domain::consultation::NewConsultationFields;
 use crate::domain::directory::{NewDepartmentInput, NewUserInput};
-use crate::domain::fiscal::fiscal_year;
 use crate::domain::ledger::{BuiltBy, Phase, Platform, SystemFields};
 use crate::domain::workflow::{Actor, TransitionInput};
 use crate::domain::{Category, Event, Priority, Role, State};
@@ -179,11 +178,11 @@ fn err(e: impl std::fmt::Display) -> String {
 }
 
 /// Loads the demo when the database has no users. Returns whether it did.
-pub fn load_if_empty(conn: &mut DbConn, settings: &Settings, desk: &Desk) -> Result<bool, String> {
+pub fn load_if_empty(conn: &mut DbConn, app: &App) -> Result<bool, String> {
     if users::count(conn).map_err(err)? > 0 {
         return Ok(false);
     }
-    conn.transaction(|conn| load(conn, settings, desk).map_err(DemoError))
+    conn.transaction(|conn| load(conn, app).map_err(DemoError))
         .map_err(|DemoError(e)| e)?;
     Ok(true)
 }
@@ -203,7 +202,7 @@ struct People {
     requesters: Vec<(i64, i64)>,
 }
 
-fn load(conn: &mut DbConn, settings: &Settings, desk: &Desk) -> Result<(), String> {
+fn load(conn: &mut DbConn, app: &App) -> Result<(), String> {
     let mut ids = std::collections::HashMap::new();
     for (code, name, parent, dx_office) in DEPARTMENTS {
         let input = NewDepartmentInput {
@@ -266,7 +265,7 @@ fn load(conn: &mut DbConn, settings: &Settings, desk: &Desk) -> Result<(), Strin
             };
         let filed_at = now - Duration::days(days_ago) - Duration::hours(i as i64 % 7 + 1);
         let filed_at = filed_at.trunc_subsecs(0);
-        walk(conn, settings, desk, &people, i, target, filed_at)?;
+        walk(conn, app, &people, i, target, filed_at)?;
     }
     load_ledger(conn, &ids, &people)?;
     // The demo's made-up history would otherwise fill the mail folder.
@@ -417,8 +416,7 @@ fn load_ledger(
 
 fn walk(
     conn: &mut DbConn,
-    settings: &Settings,
-    desk: &Desk,
+    app: &App,
     people: &People,
     i: usize,
     target: State,
@@ -441,22 +439,7 @@ fn walk(
         desired_by: Some((filed_at + Duration::days(30)).date_naive()),
         contact: Some(format!("内線 {}", 4000 + i)),
     };
-    let local = filed_at.with_timezone(&settings.timezone).date_naive();
-    let mut c = desk
-        .file(
-            conn,
-            &fields,
-            Filing {
-                fields: &fields,
-                department_id: division,
-                requester_id: requester,
-                fiscal_year: fiscal_year(local),
-                idempotency: None,
-                now: filed_at.naive_utc(),
-                hearing_due_at: None,
-            },
-            filed_at,
-        )
+    let mut c = file_as(app, conn, &fields, requester, division, None, filed_at)
         .map_err(|e| format!("{e:?}"))?;
     let requester_actor = Actor::User {
         id: requester,
@@ -476,9 +459,10 @@ fn walk(
                 event: Event,
                 days: i64,
                 input: TransitionInput| {
-        desk.fire(
+        fire_as(
+            app,
             conn,
-            &Fire {
+            &Firing {
                 scope: &Scope::All,
                 actor,
                 id: c.id,

@@ -2,13 +2,13 @@
 //! `main.rs` only parses the command line; everything else lives here so tests
 //! build the same application the binary runs.
 
+pub mod app;
 pub mod cli;
 pub mod db;
 pub mod demo;
-pub mod desk;
-pub mod directory;
 pub mod domain;
 pub mod generate;
+pub mod i18n;
 pub mod notify;
 pub mod reports;
 pub mod settings;

@@ -8,7 +8,6 @@ use chrono_tz::Tz;
 use rand::RngCore;
 
 use crate::domain::sla::SlaPolicy;
-use crate::notify::worker::WorkerConfig;
 
 #[derive(Clone)]
 pub struct Settings {
@@ -110,19 +109,6 @@ impl Settings {
     /// Where the file transport writes `.eml` files.
     pub fn mail_dir(&self) -> PathBuf {
         self.data_dir.join("mail")
-    }
-
-    /// The worker's timing, from the settings.
-    pub fn worker_config(&self) -> WorkerConfig {
-        WorkerConfig {
-            poll: std::time::Duration::from_millis(self.worker_poll_ms),
-            batch: 50,
-            max_attempts: self.mail_max_attempts,
-            retry_base: chrono::Duration::seconds(self.mail_retry_base_secs),
-            sweep_every: std::time::Duration::from_secs(self.sla_sweep_secs),
-            concurrency: self.mail_concurrency,
-            lease: chrono::Duration::minutes(5),
-        }
     }
 
     /// Reads the environment. The JWT secret, when not given, is generated on first

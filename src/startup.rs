@@ -13,13 +13,13 @@ use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Logger;
 use actix_web::{web, App, HttpServer};
 
+use crate::app::sweep::Background;
 use crate::db::{self, Pool};
-use crate::desk::Desk;
+use crate::i18n::Locale;
 use crate::notify::mailer::Mailer;
-use crate::notify::worker::Worker;
+use crate::notify::worker::{Worker, WorkerConfig};
 use crate::settings::Settings;
 use crate::web::error::{localize, request_locale, AppError};
-use crate::web::i18n::Locale;
 use crate::web::pages::{error_page, is_page_path, CONTENT_SECURITY_POLICY, LANG_COOKIE};
 use crate::web::{routes, AppState};
 
@@ -29,7 +29,7 @@ pub struct Application {
     worker: Option<RunningWorker>,
 }
 
-/// The outbox/SLA worker on its own thread, and the flag that stops it.
+/// The outbox worker and the SLA sweep on their own thread, and the flag that stops it.
 pub struct RunningWorker {
     stop: Arc<AtomicBool>,
     thread: std::thread::JoinHandle<()>,
@@ -40,19 +40,25 @@ impl RunningWorker {
     pub fn start(
         pool: Pool,
         settings: &Settings,
-        desk: Arc<Desk>,
+        app: Arc<crate::app::App>,
     ) -> Result<RunningWorker, String> {
         let mailer = Mailer::new(
             settings.smtp_url.as_deref(),
             &settings.mail_dir(),
             &settings.mail_from,
         )?;
-        let worker = Worker::new(pool, mailer, desk, settings.worker_config());
+        let background = Background {
+            worker: Worker::new(pool.clone(), mailer, WorkerConfig::from_settings(settings)),
+            app,
+            pool,
+            sweep_every: std::time::Duration::from_secs(settings.sla_sweep_secs),
+            poll: std::time::Duration::from_millis(settings.worker_poll_ms),
+        };
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
         let thread = std::thread::Builder::new()
             .name("digicon-worker".into())
-            .spawn(move || worker.run(&flag))
+            .spawn(move || background.run(&flag))
             .map_err(|e| format!("cannot start the worker: {e}"))?;
         Ok(RunningWorker { stop, thread })
     }
@@ -93,13 +99,13 @@ impl Application {
         let port = listener.local_addr().map_err(|e| e.to_string())?.port();
         let workers = settings.workers;
         let max_body = settings.max_body_bytes;
-        let desk = Arc::new(Desk::new(&settings)?);
+        let app = Arc::new(crate::app::App::new(&settings)?);
         let worker = if settings.run_worker {
-            Some(RunningWorker::start(pool.clone(), &settings, desk.clone())?)
+            Some(RunningWorker::start(pool.clone(), &settings, app.clone())?)
         } else {
             None
         };
-        let state = web::Data::new(AppState::new(pool, settings, desk)?);
+        let state = web::Data::new(AppState::new(pool, settings, app)?);
         let mut server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())

@@ -10,7 +10,9 @@ use super::schema::{consultation_counters, consultations, idempotency_keys};
 use super::search::{self, Reach, Tier, Window};
 use super::{is_unique_violation, DbConn};
 use crate::domain::consultation::{ConsultationEdit, NewConsultationFields};
+use crate::domain::effects::{self, Record};
 use crate::domain::fiscal::consultation_number;
+use crate::domain::queue::Sort;
 use crate::domain::search::Query;
 use crate::domain::workflow::{Payload, Subject};
 use crate::domain::{Category, Event, Priority, State};
@@ -23,13 +25,13 @@ pub struct Consultation {
     pub fiscal_year: i32,
     pub title: String,
     pub body: String,
-    pub category: String,
-    pub priority: String,
+    pub category: Category,
+    pub priority: Priority,
     pub department_id: i64,
     pub requester_id: i64,
     pub contact: Option<String>,
     pub desired_by: Option<NaiveDate>,
-    pub state: String,
+    pub state: State,
     pub assignee_id: Option<i64>,
     pub hearing_at: Option<NaiveDateTime>,
     pub hearing_place: Option<String>,
@@ -55,16 +57,30 @@ pub struct Consultation {
 }
 
 impl Consultation {
-    /// The stored state; the column only ever holds values written from `State`.
-    pub fn state(&self) -> State {
-        State::parse(&self.state).unwrap_or(State::Received)
+    /// The columns the workflow writes.
+    pub fn record(&self) -> Record {
+        Record {
+            state: self.state,
+            assignee_id: self.assignee_id,
+            hearing_at: self.hearing_at,
+            hearing_place: self.hearing_place.clone(),
+            resolution: self.resolution.clone(),
+            system_id: self.system_id,
+            duplicate_of: self.duplicate_of,
+            rating: self.rating,
+            first_response_at: self.first_response_at,
+            resolved_at: self.resolved_at,
+            closed_at: self.closed_at,
+            assigned_at: self.assigned_at,
+            reopen_count: self.reopen_count,
+        }
     }
 
     /// What the workflow rules need to know about it.
     pub fn subject(&self) -> Subject {
         Subject {
             id: self.id,
-            state: self.state(),
+            state: self.state,
             requester_id: self.requester_id,
             assignee_id: self.assignee_id,
             resolved_at: self.resolved_at.map(|t| t.and_utc()),
@@ -79,13 +95,13 @@ struct NewConsultationRow<'a> {
     fiscal_year: i32,
     title: &'a str,
     body: &'a str,
-    category: &'a str,
-    priority: &'a str,
+    category: Category,
+    priority: Priority,
     department_id: i64,
     requester_id: i64,
     contact: Option<&'a str>,
     desired_by: Option<NaiveDate>,
-    state: &'a str,
+    state: State,
     version: i32,
     created_at: NaiveDateTime,
     updated_at: NaiveDateTime,
@@ -97,10 +113,10 @@ struct NewConsultationRow<'a> {
 #[derive(Debug, Default, AsChangeset)]
 #[diesel(table_name = consultations)]
 pub struct ConsultationChanges {
-    pub state: Option<String>,
+    pub state: Option<State>,
     pub title: Option<String>,
-    pub category: Option<String>,
-    pub priority: Option<String>,
+    pub category: Option<Category>,
+    pub priority: Option<Priority>,
     pub assignee_id: Option<Option<i64>>,
     pub hearing_at: Option<Option<NaiveDateTime>>,
     pub hearing_place: Option<Option<String>>,
@@ -194,13 +210,13 @@ fn file_once(conn: &mut DbConn, filing: &Filing) -> QueryResult<Consultation> {
             fiscal_year: filing.fiscal_year,
             title: &fields.title,
             body: &fields.body,
-            category: fields.category.as_str(),
-            priority: fields.priority.as_str(),
+            category: fields.category,
+            priority: fields.priority,
             department_id: filing.department_id,
             requester_id: filing.requester_id,
             contact: fields.contact.as_deref(),
             desired_by: fields.desired_by,
-            state: State::Received.as_str(),
+            state: State::Received,
             version: 1,
             created_at: filing.now,
             updated_at: filing.now,
@@ -350,7 +366,7 @@ pub fn apply(conn: &mut DbConn, change: Change) -> QueryResult<Option<Consultati
                 consultation_id: id,
                 event: change.event,
                 actor_id: change.actor_id,
-                from_state: Some(&change.consultation.state),
+                from_state: Some(change.consultation.state.as_str()),
                 to_state: change.to_state.as_str(),
                 payload: change.payload.to_string(),
                 version: change.expected_version + 1,
@@ -361,76 +377,31 @@ pub fn apply(conn: &mut DbConn, change: Change) -> QueryResult<Option<Consultati
     })
 }
 
-/// The column changes and the event payload of a workflow transition.
+/// The column changes and the event payload of a workflow transition, as
+/// [`effects::apply`] makes them.
 pub fn transition_changes(
     current: &Consultation,
     to: State,
     payload: &Payload,
     now: NaiveDateTime,
 ) -> (ConsultationChanges, serde_json::Value) {
-    let mut changes = ConsultationChanges {
-        state: Some(to.as_str().to_string()),
+    let mut record = current.record();
+    let json = effects::apply(&mut record, to, payload, now);
+    let changes = ConsultationChanges {
+        state: Some(record.state),
+        assignee_id: Some(record.assignee_id),
+        hearing_at: Some(record.hearing_at),
+        hearing_place: Some(record.hearing_place),
+        resolution: Some(record.resolution),
+        system_id: Some(record.system_id),
+        duplicate_of: Some(record.duplicate_of),
+        rating: Some(record.rating),
+        first_response_at: Some(record.first_response_at),
+        resolved_at: Some(record.resolved_at),
+        closed_at: Some(record.closed_at),
+        assigned_at: Some(record.assigned_at),
+        reopen_count: Some(record.reopen_count),
         ..Default::default()
-    };
-    let first_response = || current.first_response_at.or(Some(now));
-    let json = match payload {
-        Payload::ScheduleHearing { hearing_at, place } => {
-            changes.hearing_at = Some(Some(hearing_at.naive_utc()));
-            changes.hearing_place = Some(Some(place.clone()));
-            changes.first_response_at = Some(first_response());
-            json!({
-                "hearing_at": hearing_at.to_rfc3339(),
-                "hearing_place": place,
-                "previous_hearing_at": current.hearing_at.map(|t| t.and_utc().to_rfc3339()),
-            })
-        }
-        Payload::Assign {
-            assignee_id,
-            reason,
-        } => {
-            changes.assignee_id = Some(Some(*assignee_id));
-            changes.first_response_at = Some(first_response());
-            changes.assigned_at = Some(current.assigned_at.or(Some(now)));
-            json!({
-                "assignee_id": assignee_id,
-                "previous_assignee_id": current.assignee_id,
-                "reason": reason,
-            })
-        }
-        Payload::RequestInfo { message } | Payload::ProvideInfo { message } => {
-            json!({ "message": message })
-        }
-        Payload::Resolve {
-            resolution,
-            system_id,
-            ..
-        } => {
-            changes.resolution = Some(Some(resolution.clone()));
-            // A resolution without a system keeps the link an earlier one made.
-            if system_id.is_some() {
-                changes.system_id = Some(*system_id);
-            }
-            changes.resolved_at = Some(Some(now));
-            json!({ "resolution": resolution, "system_id": system_id })
-        }
-        Payload::Reopen { reason } => {
-            changes.resolved_at = Some(None);
-            changes.reopen_count = Some(current.reopen_count + 1);
-            json!({ "reason": reason })
-        }
-        Payload::Close { rating } => {
-            changes.rating = Some(*rating);
-            changes.closed_at = Some(Some(now));
-            json!({ "rating": rating })
-        }
-        Payload::Withdraw {
-            reason,
-            duplicate_of,
-        } => {
-            changes.duplicate_of = Some(*duplicate_of);
-            changes.closed_at = Some(Some(now));
-            json!({ "reason": reason, "duplicate_of": duplicate_of })
-        }
     };
     (changes, json)
 }
@@ -446,49 +417,15 @@ pub fn edit_changes(
         changed.insert("title".into(), json!([current.title, title]));
         changes.title = Some(title.clone());
     }
-    if let Some(category) = edit.category.filter(|c| c.as_str() != current.category) {
-        changed.insert(
-            "category".into(),
-            json!([current.category, category.as_str()]),
-        );
-        changes.category = Some(category.as_str().to_string());
+    if let Some(category) = edit.category.filter(|c| *c != current.category) {
+        changed.insert("category".into(), json!([current.category, category]));
+        changes.category = Some(category);
     }
-    if let Some(priority) = edit.priority.filter(|p| p.as_str() != current.priority) {
-        changed.insert(
-            "priority".into(),
-            json!([current.priority, priority.as_str()]),
-        );
-        changes.priority = Some(priority.as_str().to_string());
+    if let Some(priority) = edit.priority.filter(|p| *p != current.priority) {
+        changed.insert("priority".into(), json!([current.priority, priority]));
+        changes.priority = Some(priority);
     }
     (changes, json!({ "changes": changed }))
-}
-
-/// Sort orders of the list.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Sort {
-    /// Oldest first.
-    Created,
-    /// Newest first (the default).
-    CreatedDesc,
-    /// Nearest due time first; those without one last.
-    Due,
-    /// Most recently changed first.
-    Updated,
-    /// For text searches: title matches first, then newest filed first.
-    Relevance,
-}
-
-impl Sort {
-    pub fn parse(value: &str) -> Option<Sort> {
-        match value {
-            "created" => Some(Sort::Created),
-            "-created" => Some(Sort::CreatedDesc),
-            "due" => Some(Sort::Due),
-            "updated" => Some(Sort::Updated),
-            "relevance" => Some(Sort::Relevance),
-            _ => None,
-        }
-    }
 }
 
 /// Where the previous page ended: the sort key and id of its last row.

@@ -10,6 +10,7 @@ pub mod outbox;
 pub mod schema;
 pub mod search;
 pub mod systems;
+pub mod types;
 pub mod users;
 
 use std::path::Path;

@@ -18,9 +18,9 @@ pub struct System {
     pub id: i64,
     pub name: String,
     pub department_id: i64,
-    pub platform: String,
-    pub phase: String,
-    pub built_by: String,
+    pub platform: Platform,
+    pub phase: Phase,
+    pub built_by: BuiltBy,
     pub workflow_before: Option<String>,
     pub workflow_after: Option<String>,
     pub hours_saved_per_year: Option<i64>,
@@ -37,19 +37,14 @@ pub struct System {
 }
 
 impl System {
-    /// The stored phase; the column only holds values written from `Phase`.
-    pub fn phase(&self) -> Phase {
-        Phase::parse(&self.phase).unwrap_or(Phase::Trial)
-    }
-
     /// The entry as the domain rules see it.
     pub fn fields(&self) -> SystemFields {
         SystemFields {
             name: self.name.clone(),
             department_id: Some(self.department_id),
-            platform: Platform::parse(&self.platform).unwrap_or(Platform::Other),
-            phase: self.phase(),
-            built_by: BuiltBy::parse(&self.built_by).unwrap_or(BuiltBy::InHouse),
+            platform: self.platform,
+            phase: self.phase,
+            built_by: self.built_by,
             workflow_before: self.workflow_before.clone(),
             workflow_after: self.workflow_after.clone(),
             hours_saved_per_year: self.hours_saved_per_year,
@@ -250,7 +245,7 @@ pub fn update(
     if changes.is_empty() {
         return Ok(Some(current.clone()));
     }
-    let from = current.phase();
+    let from = current.phase;
     let production_at = match current.production_at {
         None if next.phase == Phase::Production => Some(now),
         at => at,

@@ -7,6 +7,7 @@ use diesel::prelude::*;
 
 use super::schema::users;
 use super::DbConn;
+use crate::domain::Role;
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = users)]
@@ -15,7 +16,7 @@ pub struct User {
     pub email: String,
     pub name: String,
     pub password_hash: String,
-    pub role: String,
+    pub role: Role,
     pub department_id: i64,
     pub locale: String,
     pub active: bool,
@@ -31,7 +32,7 @@ pub struct NewUser<'a> {
     pub email: &'a str,
     pub name: &'a str,
     pub password_hash: &'a str,
-    pub role: &'a str,
+    pub role: Role,
     pub department_id: i64,
     pub locale: &'a str,
     pub created_at: NaiveDateTime,
@@ -42,7 +43,7 @@ pub struct NewUser<'a> {
 #[diesel(table_name = users)]
 pub struct UserChanges {
     pub name: Option<String>,
-    pub role: Option<String>,
+    pub role: Option<Role>,
     pub department_id: Option<i64>,
     pub locale: Option<String>,
     pub active: Option<bool>,
@@ -119,7 +120,7 @@ pub fn count(conn: &mut DbConn) -> QueryResult<i64> {
 /// Active users with a role, optionally only in some departments.
 pub fn with_role(
     conn: &mut DbConn,
-    role: &str,
+    role: Role,
     departments: Option<&[i64]>,
 ) -> QueryResult<Vec<User>> {
     let mut query = users::table

@@ -4,6 +4,7 @@ use chrono::NaiveDate;
 use serde::Deserialize;
 use utoipa::ToSchema;
 
+use super::role::Role;
 use super::validation::FieldErrors;
 
 pub const TITLE_MAX_CHARS: usize = 200;
@@ -18,8 +19,11 @@ macro_rules! wire_enum {
         #[derive(
             Debug, Clone, Copy, PartialEq, Eq, Hash,
             ::serde::Serialize, ::serde::Deserialize, ::utoipa::ToSchema,
+            ::diesel::expression::AsExpression, ::diesel::deserialize::FromSqlRow,
         )]
         #[serde(rename_all = "snake_case")]
+        // Stored as its wire value; `db::types` reads and writes it.
+        #[diesel(sql_type = ::diesel::sql_types::Text)]
         pub enum $name { $($variant),+ }
 
         impl $name {
@@ -58,6 +62,11 @@ wire_enum!(
         Urgent => "urgent",
     }
 );
+
+/// Who may comment: managers only read, and internal notes are for staff.
+pub fn may_comment(role: Role, internal: bool) -> bool {
+    role != Role::Manager && (!internal || role.is_staff())
+}
 
 /// A new consultation's fields, parsed and trusted from here on.
 #[derive(Debug, Clone, PartialEq)]
@@ -129,6 +138,14 @@ impl NewConsultationInput {
             _ => Err(FieldErrors::new()),
         }
     }
+}
+
+/// A comment as it arrives.
+#[derive(Debug, Default, Clone, Deserialize, ToSchema)]
+pub struct CommentInput {
+    pub body: Option<String>,
+    /// An internal note (DX office and helpdesk only).
+    pub internal: Option<bool>,
 }
 
 /// The editable attributes of `PATCH`, parsed.

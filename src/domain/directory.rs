@@ -61,7 +61,7 @@ impl NewUserInput {
                 errors.add("email", "validation.email");
             }
         }
-        let name = errors.required_text("name", self.name.as_deref(), 100);
+        let name = errors.required_text("name", self.name.as_deref(), NAME_MAX_CHARS);
         let role = match self.role.as_deref().map(str::trim) {
             None | Some("") => {
                 errors.add("role", "validation.required");
@@ -132,7 +132,7 @@ impl NewDepartmentInput {
         {
             errors.add("code", "validation.choice");
         }
-        let name = errors.required_text("name", self.name.as_deref(), 100);
+        let name = errors.required_text("name", self.name.as_deref(), NAME_MAX_CHARS);
         let kind = errors.optional_text("kind", self.kind.as_deref(), 20);
         if kind
             .as_deref()
@@ -151,6 +151,99 @@ impl NewDepartmentInput {
             _ => Err(FieldErrors::new()),
         }
     }
+}
+
+/// The longest name of a person or a department.
+pub const NAME_MAX_CHARS: usize = 100;
+
+/// An admin's edit of a user; absent fields stay as they are.
+#[derive(Debug, Default, Clone, Deserialize, ToSchema)]
+pub struct UserUpdate {
+    pub name: Option<String>,
+    pub role: Option<String>,
+    pub department_id: Option<i64>,
+    pub locale: Option<String>,
+    /// `false` deactivates: the user can no longer log in; their records stay.
+    pub active: Option<bool>,
+    pub password: Option<String>,
+}
+
+/// A user edit, parsed; the department is checked against the database.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct UserEdit {
+    pub name: Option<String>,
+    pub role: Option<Role>,
+    pub department_id: Option<i64>,
+    pub locale: Option<String>,
+    pub active: Option<bool>,
+    /// A new password (hashed by the use case).
+    pub password: Option<String>,
+}
+
+impl UserUpdate {
+    pub fn parse(&self) -> Result<UserEdit, FieldErrors> {
+        let mut errors = FieldErrors::new();
+        let name = match &self.name {
+            Some(n) => errors.required_text("name", Some(n), NAME_MAX_CHARS),
+            None => None,
+        };
+        let role = self.role.as_deref().and_then(|r| {
+            let role = Role::parse(r.trim());
+            if role.is_none() {
+                errors.add("role", "validation.choice");
+            }
+            role
+        });
+        let locale = self
+            .locale
+            .as_deref()
+            .map(|l| parse_locale(&mut errors, Some(l)));
+        let password = match self.password.as_deref() {
+            Some(p) if p.chars().count() < MIN_CHARS => {
+                errors.add("password", "validation.too_short");
+                None
+            }
+            other => other.map(str::to_string),
+        };
+        errors.into_result()?;
+        Ok(UserEdit {
+            name,
+            role,
+            department_id: self.department_id,
+            locale,
+            active: self.active,
+            password,
+        })
+    }
+}
+
+/// An admin's edit of a department; absent fields stay as they are.
+#[derive(Debug, Default, Clone, Deserialize, ToSchema)]
+pub struct DepartmentUpdate {
+    pub name: Option<String>,
+    pub active: Option<bool>,
+}
+
+impl DepartmentUpdate {
+    /// The new name, if any, checked.
+    pub fn parse_name(&self) -> Result<Option<String>, FieldErrors> {
+        let mut errors = FieldErrors::new();
+        let name = match &self.name {
+            Some(n) => errors.required_text("name", Some(n), NAME_MAX_CHARS),
+            None => None,
+        };
+        errors.into_result()?;
+        Ok(name)
+    }
+}
+
+/// One's own preferences.
+#[derive(Debug, Default, Clone, Deserialize, ToSchema)]
+pub struct MeUpdate {
+    /// `ja` or `en`.
+    pub locale: Option<String>,
+    /// Optional mail the caller does not want: any of `reminder`, `comment`.
+    pub mail_opt_out: Option<Vec<String>>,
 }
 
 #[cfg(test)]

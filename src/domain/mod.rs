@@ -4,9 +4,12 @@
 pub mod calendar;
 pub mod consultation;
 pub mod directory;
+pub mod effects;
 pub mod fiscal;
+pub mod ids;
 pub mod ledger;
 pub mod password;
+pub mod queue;
 pub mod role;
 pub mod search;
 pub mod sla;

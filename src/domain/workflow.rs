@@ -25,6 +25,13 @@ wire_enum!(
     }
 );
 
+impl Default for State {
+    /// Where every consultation starts.
+    fn default() -> Self {
+        State::Received
+    }
+}
+
 impl State {
     /// Nothing may happen to a closed or withdrawn consultation.
     pub fn is_terminal(self) -> bool {
@@ -73,6 +80,9 @@ pub enum Field {
     Reason,
     Message,
     Resolution,
+    Rating,
+    SystemId,
+    DuplicateOf,
 }
 
 impl Field {
@@ -88,6 +98,9 @@ impl Field {
             Field::Reason => "reason",
             Field::Message => "message",
             Field::Resolution => "resolution",
+            Field::Rating => "rating",
+            Field::SystemId => "system_id",
+            Field::DuplicateOf => "duplicate_of",
         }
     }
 }
@@ -103,6 +116,8 @@ pub struct Transition {
     pub requires: &'static [Field],
     /// Fields required only when firing from a particular state.
     pub requires_when_from: &'static [(State, Field)],
+    /// Fields the event may carry besides the required ones.
+    pub optional: &'static [Field],
 }
 
 use Who::{Assignee, OwnRequester, System};
@@ -127,6 +142,7 @@ pub static WORKFLOW: &[Transition] = &[
             Field::Department,
         ],
         requires_when_from: &[],
+        optional: &[],
     },
     Transition {
         event: Event::ScheduleHearing,
@@ -139,6 +155,7 @@ pub static WORKFLOW: &[Transition] = &[
         ],
         requires: &[Field::HearingAt, Field::HearingPlace],
         requires_when_from: &[],
+        optional: &[],
     },
     Transition {
         event: Event::Assign,
@@ -152,6 +169,7 @@ pub static WORKFLOW: &[Transition] = &[
         requires: &[Field::AssigneeId],
         // Skipping the hearing must be explained.
         requires_when_from: &[(State::Received, Field::Reason)],
+        optional: &[Field::Reason],
     },
     Transition {
         event: Event::RequestInfo,
@@ -160,6 +178,7 @@ pub static WORKFLOW: &[Transition] = &[
         who: &[Assignee],
         requires: &[Field::Message],
         requires_when_from: &[],
+        optional: &[],
     },
     Transition {
         event: Event::ProvideInfo,
@@ -168,6 +187,7 @@ pub static WORKFLOW: &[Transition] = &[
         who: &[Who::Role(Role::Requester)],
         requires: &[Field::Message],
         requires_when_from: &[],
+        optional: &[],
     },
     Transition {
         event: Event::Resolve,
@@ -176,6 +196,7 @@ pub static WORKFLOW: &[Transition] = &[
         who: &[Assignee],
         requires: &[Field::Resolution],
         requires_when_from: &[],
+        optional: &[Field::SystemId],
     },
     Transition {
         event: Event::Reopen,
@@ -184,6 +205,7 @@ pub static WORKFLOW: &[Transition] = &[
         who: &[Who::Role(Role::Requester)],
         requires: &[Field::Reason],
         requires_when_from: &[],
+        optional: &[],
     },
     Transition {
         event: Event::Close,
@@ -192,6 +214,7 @@ pub static WORKFLOW: &[Transition] = &[
         who: &[Who::Role(Role::Requester), System],
         requires: &[],
         requires_when_from: &[],
+        optional: &[Field::Rating],
     },
     Transition {
         event: Event::Withdraw,
@@ -209,6 +232,7 @@ pub static WORKFLOW: &[Transition] = &[
         ],
         requires: &[Field::Reason],
         requires_when_from: &[],
+        optional: &[Field::DuplicateOf],
     },
 ];
 
@@ -344,6 +368,49 @@ pub fn role_may_fire(event: Event, actor: Actor) -> bool {
     })
 }
 
+/// Who may file a consultation: the `file` row's who column.
+pub fn may_file(role: Role) -> bool {
+    role_may_fire(Event::File, Actor::User { id: 0, role })
+}
+
+/// Whether `actor` may make `assignee_id` the assignee. An SE takes work for
+/// themselves; handing it to another SE is for the DX office, or for the SE who
+/// holds it now.
+pub fn may_assign_to(actor: Actor, subject: &Subject, assignee_id: i64) -> bool {
+    match actor {
+        Actor::User {
+            id,
+            role: Role::Helpdesk,
+        } => assignee_id == id || subject.assignee_id == Some(id),
+        _ => true,
+    }
+}
+
+/// The fields of an event's form for a role firing it from a state: the required
+/// ones (`true`) first, then the optional ones (`false`). Naming a duplicate is
+/// for the DX office, so a requester's withdraw form does not offer it.
+pub fn form_fields(event: Event, state: State, role: Role) -> Vec<(Field, bool)> {
+    let row = transition(event);
+    let mut fields: Vec<(Field, bool)> = row
+        .requires
+        .iter()
+        .chain(
+            row.requires_when_from
+                .iter()
+                .filter(|(from, _)| *from == state)
+                .map(|(_, field)| field),
+        )
+        .map(|field| (*field, true))
+        .collect();
+    for field in row.optional {
+        let offered = !(*field == Field::DuplicateOf && role == Role::Requester);
+        if offered && !fields.iter().any(|(f, _)| f == field) {
+            fields.push((*field, false));
+        }
+    }
+    fields
+}
+
 fn reopen_window_open(rules: &Rules, subject: &Subject, now: DateTime<Utc>) -> bool {
     subject
         .resolved_at
@@ -422,6 +489,7 @@ fn is_present(input: &TransitionInput, field: Field) -> bool {
         Field::Resolution => text(&input.resolution),
         // Creation fields are parsed by `NewConsultationInput`.
         Field::Title | Field::Body | Field::Category | Field::Department => true,
+        Field::Rating | Field::SystemId | Field::DuplicateOf => true,
     }
 }
 
@@ -464,16 +532,8 @@ fn parse_payload(
         }
         Event::Assign => {
             let assignee_id = input.assignee_id.unwrap_or_default();
-            // An SE takes work for themselves; handing it to another SE is for the
-            // DX office, or for the SE who holds it now.
-            if let Actor::User {
-                id,
-                role: Role::Helpdesk,
-            } = actor
-            {
-                if assignee_id != id && subject.assignee_id != Some(id) {
-                    return Err(WorkflowError::Forbidden);
-                }
+            if !may_assign_to(actor, subject, assignee_id) {
+                return Err(WorkflowError::Forbidden);
             }
             if subject.assignee_id == Some(assignee_id) {
                 errors.add("assignee_id", "validation.already_assigned");

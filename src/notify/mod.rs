@@ -23,8 +23,8 @@ use crate::db::{self, departments, users, DbConn};
 use crate::domain::sla::DueKind;
 use crate::domain::workflow::Payload;
 use crate::domain::{Event, Role};
+use crate::i18n::{format_datetime, t, Locale};
 use crate::settings::Settings;
-use crate::web::i18n::{format_datetime, t, Locale};
 
 /// Kinds of mail a user may turn off; everything else needs their action or
 /// records a hand-off, and is always sent.
@@ -123,7 +123,7 @@ impl Notifier {
                 vec![
                     json!({"label": t(locale, "email.detail.number", &[]), "value": c.number}),
                     json!({"label": t(locale, "email.detail.title", &[]), "value": c.title}),
-                    json!({"label": t(locale, "email.detail.state", &[]), "value": t(locale, &format!("state.{}", c.state), &[])}),
+                    json!({"label": t(locale, "email.detail.state", &[]), "value": t(locale, &format!("state.{}", c.state.as_str()), &[])}),
                 ],
                 self.link(c),
                 "email.link_label",
@@ -133,7 +133,7 @@ impl Notifier {
                 vec![("name", s.name.clone())],
                 vec![
                     json!({"label": t(locale, "ledger.field.name", &[]), "value": s.name}),
-                    json!({"label": t(locale, "ledger.field.phase", &[]), "value": t(locale, &format!("ledger.phase.{}", s.phase), &[])}),
+                    json!({"label": t(locale, "ledger.field.phase", &[]), "value": t(locale, &format!("ledger.phase.{}", s.phase.as_str()), &[])}),
                 ],
                 format!("{}/systems/{}", self.public_url, s.id),
                 "email.system_link_label",
@@ -195,7 +195,7 @@ impl Notifier {
         people.add("filed_receipt", find_user(conn, Some(c.requester_id))?);
         people.add_all(
             "filed_intake",
-            users::with_role(conn, Role::DxOffice.as_str(), None)?,
+            users::with_role(conn, Role::DxOffice, None)?,
         );
         self.send_all(conn, c, people, vec![], vec![], None)
     }
@@ -240,7 +240,7 @@ impl Notifier {
                 people.add("assigned", requester);
                 people.add_all(
                     "assigned",
-                    users::with_role(conn, Role::Manager.as_str(), Some(&division))?,
+                    users::with_role(conn, Role::Manager, Some(&division))?,
                 );
                 if let Some(reason) = reason {
                     details.push(("email.detail.reason", reason.clone()));
@@ -258,7 +258,7 @@ impl Notifier {
                 people.add("resolved", requester);
                 people.add_all(
                     "resolved",
-                    users::with_role(conn, Role::Manager.as_str(), Some(&division))?,
+                    users::with_role(conn, Role::Manager, Some(&division))?,
                 );
                 details.push(("email.detail.resolution", resolution.clone()));
             }
@@ -274,10 +274,7 @@ impl Notifier {
             }
             Payload::Withdraw { reason, .. } => {
                 people.add("withdrawn", assignee);
-                people.add_all(
-                    "withdrawn",
-                    users::with_role(conn, Role::DxOffice.as_str(), None)?,
-                );
+                people.add_all("withdrawn", users::with_role(conn, Role::DxOffice, None)?);
                 details.push(("email.detail.reason", reason.clone()));
             }
         }
@@ -304,16 +301,16 @@ impl Notifier {
         internal: bool,
     ) -> QueryResult<()> {
         let mut people = People::default();
-        let author_is_staff = Role::parse(&author.role).is_some_and(Role::is_staff);
+        let author_is_staff = author.role.is_staff();
         let staff_side = match find_user(conn, c.assignee_id)? {
             Some(assignee) => vec![assignee],
-            None => users::with_role(conn, Role::DxOffice.as_str(), None)?,
+            None => users::with_role(conn, Role::DxOffice, None)?,
         };
         if internal {
             people.add_all("internal_note", staff_side);
             people.add_all(
                 "internal_note",
-                users::with_role(conn, Role::DxOffice.as_str(), None)?,
+                users::with_role(conn, Role::DxOffice, None)?,
             );
         } else {
             if author_is_staff {
@@ -342,10 +339,7 @@ impl Notifier {
         let letter_kind = if breached { "breach" } else { "reminder" };
         people.add(letter_kind, find_user(conn, c.assignee_id)?);
         if kind == DueKind::Hearing {
-            people.add_all(
-                letter_kind,
-                users::with_role(conn, Role::DxOffice.as_str(), None)?,
-            );
+            people.add_all(letter_kind, users::with_role(conn, Role::DxOffice, None)?);
         }
         if breached {
             people.add_all(letter_kind, dx_office_managers(conn)?);
@@ -491,5 +485,5 @@ fn dx_office_managers(conn: &mut DbConn) -> QueryResult<Vec<User>> {
         .filter(|d| d.is_dx_office)
         .map(|d| d.id)
         .collect();
-    users::with_role(conn, Role::Manager.as_str(), Some(&offices))
+    users::with_role(conn, Role::Manager, Some(&offices))
 }

@@ -17,9 +17,9 @@ use utoipa::ToSchema;
 
 use crate::db::systems::System;
 use crate::domain::fiscal::fiscal_year;
-use crate::domain::ledger::{missing_fields, review_overdue, Phase};
+use crate::domain::ledger::{missing_fields, review_overdue, BuiltBy, Phase};
+use crate::i18n::{t, Locale};
 use crate::reports::export::{Cell, Row};
-use crate::web::i18n::{t, Locale};
 
 /// How the effects are expressed.
 #[derive(Debug, Clone, Copy)]
@@ -93,7 +93,7 @@ pub fn effects(systems: &[System], settings: EffectsSettings) -> Effects {
     let mut total = Breakdown::default();
     let add = |b: &mut Breakdown, s: &System| {
         b.systems += 1;
-        if s.phase() == Phase::Production {
+        if s.phase == Phase::Production {
             b.in_production += 1;
             b.hours_saved += s.hours_saved_per_year.unwrap_or(0);
             b.cost_saved += s.cost_saved_per_year.unwrap_or(0);
@@ -102,7 +102,12 @@ pub fn effects(systems: &[System], settings: EffectsSettings) -> Effects {
     for s in systems {
         add(&mut total, s);
         add(by_division.entry(s.department_id).or_default(), s);
-        add(by_platform.entry(s.platform.clone()).or_default(), s);
+        add(
+            by_platform
+                .entry(s.platform.as_str().to_string())
+                .or_default(),
+            s,
+        );
         if let Some(year) = production_year(s, settings.timezone) {
             add(by_year.entry(year).or_default(), s);
         }
@@ -112,14 +117,17 @@ pub fn effects(systems: &[System], settings: EffectsSettings) -> Effects {
             .map(|(key, b)| Breakdown { key, ..b })
             .collect::<Vec<_>>()
     };
-    let in_house = systems.iter().filter(|s| s.built_by == "in_house").count() as i64;
+    let in_house = systems
+        .iter()
+        .filter(|s| s.built_by == BuiltBy::InHouse)
+        .count() as i64;
     Effects {
         systems: total.systems,
         by_phase: Phase::ALL
             .iter()
             .map(|p| PhaseCount {
                 phase: p.as_str().into(),
-                systems: systems.iter().filter(|s| s.phase() == *p).count() as i64,
+                systems: systems.iter().filter(|s| s.phase == *p).count() as i64,
             })
             .collect(),
         in_house,
@@ -193,9 +201,9 @@ pub fn export_table(
                 s.id.into(),
                 s.name.clone().into(),
                 departments.get(&s.department_id).cloned().into(),
-                label("platform", &s.platform).into(),
-                label("phase", &s.phase).into(),
-                label("built_by", &s.built_by).into(),
+                label("platform", s.platform.as_str()).into(),
+                label("phase", s.phase.as_str()).into(),
+                label("built_by", s.built_by.as_str()).into(),
                 text(&s.workflow_before),
                 text(&s.workflow_after),
                 s.hours_saved_per_year.into(),
@@ -243,6 +251,7 @@ pub fn flags(locale: Locale, system: &System, today: chrono::NaiveDate) -> Vec<S
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::ledger::Platform;
 
     fn system(
         id: i64,
@@ -259,9 +268,9 @@ mod tests {
             id,
             name: format!("system {id}"),
             department_id: department,
-            platform: platform.into(),
-            phase: phase.into(),
-            built_by: built_by.into(),
+            platform: Platform::parse(platform).expect("platform"),
+            phase: Phase::parse(phase).expect("phase"),
+            built_by: BuiltBy::parse(built_by).expect("built by"),
             workflow_before: None,
             workflow_after: None,
             hours_saved_per_year: Some(hours),

@@ -5,12 +5,12 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::auth::CurrentUser;
-use super::consultations::parse_limit;
-use super::error::{AppError, Kind, Problem};
+use super::error::{AppError, Problem};
+use super::params::{parse_id_cursor, parse_limit};
 use super::AppState;
-use crate::db::outbox::{self, OutboxRow};
-use crate::db::{self};
-use crate::domain::Role;
+use crate::app::outbox;
+use crate::db::outbox::OutboxRow;
+use crate::domain::ids::MessageId;
 
 /// A queued message without its bodies.
 #[derive(Debug, Serialize, ToSchema)]
@@ -70,36 +70,21 @@ pub async fn list_outbox(
     user: CurrentUser,
     params: web::Query<OutboxParams>,
 ) -> Result<HttpResponse, AppError> {
-    user.require(&[Role::Admin])?;
-    let status = match params.status.as_deref() {
-        None | Some("") => None,
-        Some(s @ ("pending" | "sending" | "sent" | "failed")) => Some(s.to_string()),
-        Some(other) => return Err(AppError::invalid_parameter("status", other)),
-    };
+    let params = params.into_inner();
     let limit = parse_limit(params.limit.as_deref())?;
-    let after = match params.cursor.as_deref() {
-        None | Some("") => None,
-        Some(c) => Some(
-            c.parse::<i64>()
-                .map_err(|_| AppError::invalid_parameter("cursor", c))?,
-        ),
-    };
-    let rows = state
-        .db(move |conn| Ok(outbox::list(conn, status.as_deref(), after, limit + 1)?))
+    let after = parse_id_cursor(params.cursor.as_deref())?;
+    let status = params.status.filter(|s| !s.is_empty());
+    let (rows, next) = state
+        .call(&user, move |_, conn, caller| {
+            outbox::list(conn, caller, status.as_deref(), after, limit)
+        })
         .await?;
-    let mut rows = rows;
-    let next_cursor = if rows.len() as i64 > limit {
-        rows.truncate(limit as usize);
-        rows.last().map(|r| r.id.to_string())
-    } else {
-        None
-    };
     Ok(HttpResponse::Ok().json(OutboxPage {
         items: rows
             .into_iter()
             .map(|r| OutboxView::new(&state, r))
             .collect(),
-        next_cursor,
+        next_cursor: next.map(|id| id.to_string()),
     }))
 }
 
@@ -111,19 +96,12 @@ pub async fn list_outbox(
 pub async fn retry_outbox(
     state: web::Data<AppState>,
     user: CurrentUser,
-    id: web::Path<i64>,
+    id: web::Path<MessageId>,
 ) -> Result<HttpResponse, AppError> {
-    user.require(&[Role::Admin])?;
     let id = id.into_inner();
     let row = state
-        .db(move |conn| {
-            let row = outbox::find(conn, id)?.ok_or_else(AppError::not_found)?;
-            if outbox::retry_failed(conn, id, db::now())? == 0 {
-                return Err(
-                    AppError::new(Kind::Conflict, "error.not_failed").arg("status", row.status)
-                );
-            }
-            outbox::find(conn, id)?.ok_or_else(AppError::not_found)
+        .call(&user, move |_, conn, caller| {
+            outbox::retry(conn, caller, id)
         })
         .await?;
     Ok(HttpResponse::Ok().json(OutboxView::new(&state, row)))

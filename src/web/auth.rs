@@ -19,12 +19,12 @@ use utoipa::ToSchema;
 
 use super::directory::UserView;
 use super::error::{AppError, Problem};
-use super::i18n::Locale;
 use super::json::ApiJson;
 use super::AppState;
-use crate::db::consultations::Scope;
-use crate::db::{departments, users, DbConn};
-use crate::domain::{password, Role};
+use crate::app::directory;
+use crate::db::users;
+use crate::domain::Role;
+use crate::i18n::Locale;
 
 #[derive(Debug, Serialize, Deserialize)]
 struct Claims {
@@ -166,20 +166,9 @@ pub async fn authenticate(
         .check(&email, req.peer_addr().map(|a| a.ip()))
         .map_err(|seconds| AppError::too_many_requests("error.too_many_logins", seconds))?;
     state
-        .db(move |conn| {
-            let user = users::find_by_email(conn, &email)?;
-            let hash = user
-                .as_ref()
-                .map(|u| u.password_hash.clone())
-                .unwrap_or_else(|| password::decoy_hash().to_string());
-            let matches = password::verify(&password, &hash);
-            let user = user.filter(|u| matches && u.active);
-            match user {
-                Some(u) => Ok(Some(UserView::load(conn, u)?)),
-                None => Ok(None),
-            }
-        })
+        .run(move |_, conn| directory::authenticate(conn, &email, &password))
         .await?
+        .map(UserView::from)
         .ok_or_else(|| AppError::unauthorized("error.bad_credentials"))
 }
 
@@ -193,32 +182,6 @@ pub struct CurrentUser {
     pub role: Role,
     pub department_id: i64,
     pub locale: Locale,
-}
-
-impl CurrentUser {
-    /// Which consultations the caller may see.
-    pub fn scope(&self, conn: &mut DbConn) -> Result<Scope, AppError> {
-        Ok(departments::visibility_scope(
-            conn,
-            self.role,
-            self.department_id,
-        )?)
-    }
-
-    pub fn require(&self, allowed: &[Role]) -> Result<(), AppError> {
-        if allowed.contains(&self.role) {
-            Ok(())
-        } else {
-            Err(AppError::forbidden())
-        }
-    }
-
-    pub fn actor(&self) -> crate::domain::workflow::Actor {
-        crate::domain::workflow::Actor::User {
-            id: self.id,
-            role: self.role,
-        }
-    }
 }
 
 /// The bearer token of the API, or the session cookie of the pages. A cookie
@@ -259,9 +222,7 @@ impl FromRequest for CurrentUser {
                 .await?
                 .filter(|u| u.active)
                 .ok_or_else(|| AppError::unauthorized("error.token_invalid"))?;
-            let role = Role::parse(&user.role).ok_or_else(|| {
-                AppError::internal(format!("user {} has role {:?}", user.id, user.role))
-            })?;
+            let role = user.role;
             let current = CurrentUser {
                 id: user.id,
                 name: user.name,

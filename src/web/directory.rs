@@ -1,4 +1,5 @@
-//! The caller (`/api/v1/me`) and the admin's directory of users and departments.
+//! The caller (`/api/v1/me`) and the admin's directory of users and departments,
+//! each one `app::directory` use case rendered as JSON.
 
 use actix_web::{get, patch, post, web, HttpResponse};
 use serde::{Deserialize, Serialize};
@@ -7,13 +8,15 @@ use utoipa::ToSchema;
 use super::auth::CurrentUser;
 use super::error::{AppError, Problem};
 use super::json::ApiJson;
+use super::params::{parse_id_cursor, parse_limit};
 use super::AppState;
-use crate::db::departments::{self, Department, DepartmentChanges};
-use crate::db::users::{self, User, UserChanges};
-use crate::db::{self, DbConn};
-use crate::directory::{self as service, DirectoryError};
-use crate::domain::directory::{parse_locale, NewDepartmentInput, NewUserInput};
-use crate::domain::{password, FieldErrors, Role};
+use crate::app::directory::{self, Person};
+use crate::db::departments::Department;
+use crate::domain::directory::{
+    DepartmentUpdate, MeUpdate, NewDepartmentInput, NewUserInput, UserUpdate,
+};
+use crate::domain::ids::{DepartmentId, UserId};
+use crate::domain::Role;
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct DepartmentRef {
@@ -36,15 +39,13 @@ pub struct UserView {
     pub mail_opt_out: Vec<String>,
 }
 
-impl UserView {
-    pub fn load(conn: &mut DbConn, user: User) -> Result<UserView, AppError> {
-        let department = departments::find(conn, user.department_id)?
-            .ok_or_else(|| AppError::internal(format!("user {} has no department", user.id)))?;
-        Ok(UserView {
+impl From<Person> for UserView {
+    fn from((user, department): Person) -> UserView {
+        UserView {
             id: user.id,
             name: user.name,
             email: user.email,
-            role: Role::parse(&user.role).unwrap_or(Role::Requester),
+            role: user.role,
             department: DepartmentRef {
                 id: department.id,
                 code: department.code,
@@ -58,15 +59,6 @@ impl UserView {
                 .filter(|k| !k.is_empty())
                 .map(str::to_string)
                 .collect(),
-        })
-    }
-}
-
-impl From<DirectoryError> for AppError {
-    fn from(e: DirectoryError) -> Self {
-        match e {
-            DirectoryError::Invalid(errors) => AppError::invalid(errors),
-            DirectoryError::Failed(cause) => AppError::internal(cause),
         }
     }
 }
@@ -88,13 +80,10 @@ pub struct DepartmentList {
     responses((status = 200, body = UserView), (status = 401, body = Problem)))]
 #[get("/api/v1/me")]
 pub async fn me(state: web::Data<AppState>, user: CurrentUser) -> Result<HttpResponse, AppError> {
-    let view = state
-        .db(move |conn| {
-            let row = users::find(conn, user.id)?.ok_or_else(AppError::not_found)?;
-            UserView::load(conn, row)
-        })
+    let person = state
+        .call(&user, |_, conn, caller| directory::me(conn, caller))
         .await?;
-    Ok(HttpResponse::Ok().json(view))
+    Ok(HttpResponse::Ok().json(UserView::from(person)))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -114,33 +103,17 @@ pub async fn list_users(
     user: CurrentUser,
     params: web::Query<PageParams>,
 ) -> Result<HttpResponse, AppError> {
-    user.require(&[Role::Admin])?;
-    let limit = super::consultations::parse_limit(params.limit.as_deref())?;
-    let after = match params.cursor.as_deref() {
-        None | Some("") => None,
-        Some(c) => Some(
-            c.parse::<i64>()
-                .map_err(|_| AppError::invalid_parameter("cursor", c))?,
-        ),
-    };
-    let page = state
-        .db(move |conn| {
-            let mut rows = users::list(conn, after, limit + 1)?;
-            let next = (rows.len() as i64 > limit).then(|| {
-                rows.truncate(limit as usize);
-                rows.last().map(|u| u.id.to_string())
-            });
-            let items = rows
-                .into_iter()
-                .map(|u| UserView::load(conn, u))
-                .collect::<Result<Vec<_>, _>>()?;
-            Ok(UserPage {
-                items,
-                next_cursor: next.flatten(),
-            })
+    let limit = parse_limit(params.limit.as_deref())?;
+    let after = parse_id_cursor(params.cursor.as_deref())?;
+    let (people, next) = state
+        .call(&user, move |_, conn, caller| {
+            directory::list_users(conn, caller, after, limit)
         })
         .await?;
-    Ok(HttpResponse::Ok().json(page))
+    Ok(HttpResponse::Ok().json(UserPage {
+        items: people.into_iter().map(UserView::from).collect(),
+        next_cursor: next.map(|id| id.to_string()),
+    }))
 }
 
 /// Create a user.
@@ -153,13 +126,13 @@ pub async fn create_user(
     user: CurrentUser,
     body: ApiJson<NewUserInput>,
 ) -> Result<HttpResponse, AppError> {
-    user.require(&[Role::Admin])?;
-    let view = state
-        .db(move |conn| {
-            let created = service::add_user(conn, &body.value)?;
-            UserView::load(conn, created)
+    let input = body.value;
+    let person = state
+        .call(&user, move |_, conn, caller| {
+            directory::create_user(conn, caller, &input)
         })
         .await?;
+    let view = UserView::from(person);
     Ok(HttpResponse::Created()
         .insert_header(("Location", format!("/api/v1/users/{}", view.id)))
         .json(view))
@@ -172,28 +145,15 @@ pub async fn create_user(
 pub async fn get_user(
     state: web::Data<AppState>,
     user: CurrentUser,
-    id: web::Path<i64>,
+    id: web::Path<UserId>,
 ) -> Result<HttpResponse, AppError> {
-    user.require(&[Role::Admin])?;
     let id = id.into_inner();
-    let view = state
-        .db(move |conn| {
-            let row = users::find(conn, id)?.ok_or_else(AppError::not_found)?;
-            UserView::load(conn, row)
+    let person = state
+        .call(&user, move |_, conn, caller| {
+            directory::get_user(conn, caller, id)
         })
         .await?;
-    Ok(HttpResponse::Ok().json(view))
-}
-
-#[derive(Debug, Default, Deserialize, ToSchema)]
-pub struct UserUpdate {
-    pub name: Option<String>,
-    pub role: Option<String>,
-    pub department_id: Option<i64>,
-    pub locale: Option<String>,
-    /// `false` deactivates: the user can no longer log in; their records stay.
-    pub active: Option<bool>,
-    pub password: Option<String>,
+    Ok(HttpResponse::Ok().json(UserView::from(person)))
 }
 
 /// Edit or deactivate a user.
@@ -204,64 +164,17 @@ pub struct UserUpdate {
 pub async fn update_user(
     state: web::Data<AppState>,
     user: CurrentUser,
-    id: web::Path<i64>,
+    id: web::Path<UserId>,
     body: ApiJson<UserUpdate>,
 ) -> Result<HttpResponse, AppError> {
-    user.require(&[Role::Admin])?;
     let id = id.into_inner();
     let input = body.value;
-    let view = state
-        .db(move |conn| {
-            users::find(conn, id)?.ok_or_else(AppError::not_found)?;
-            let mut errors = FieldErrors::new();
-            let name = match &input.name {
-                Some(n) => errors.required_text("name", Some(n), 100),
-                None => None,
-            };
-            let role = input.role.as_deref().and_then(|r| {
-                let role = Role::parse(r.trim());
-                if role.is_none() {
-                    errors.add("role", "validation.choice");
-                }
-                role
-            });
-            let locale = input
-                .locale
-                .as_deref()
-                .map(|l| parse_locale(&mut errors, Some(l)));
-            if let Some(d) = input.department_id {
-                if departments::find(conn, d)?.is_none() {
-                    errors.add("department_id", "validation.unknown_department");
-                }
-            }
-            let password_hash = match input.password.as_deref() {
-                Some(p) if p.chars().count() < password::MIN_CHARS => {
-                    errors.add("password", "validation.too_short");
-                    None
-                }
-                Some(p) => Some(password::hash(p).map_err(AppError::internal)?),
-                None => None,
-            };
-            errors.into_result()?;
-            users::update(
-                conn,
-                id,
-                &UserChanges {
-                    name,
-                    role: role.map(|r| r.as_str().to_string()),
-                    department_id: input.department_id,
-                    locale,
-                    active: input.active,
-                    password_hash,
-                    mail_opt_out: None,
-                    updated_at: Some(db::now()),
-                },
-            )?;
-            let row = users::find(conn, id)?.ok_or_else(AppError::not_found)?;
-            UserView::load(conn, row)
+    let person = state
+        .call(&user, move |_, conn, caller| {
+            directory::update_user(conn, caller, id, &input)
         })
         .await?;
-    Ok(HttpResponse::Ok().json(view))
+    Ok(HttpResponse::Ok().json(UserView::from(person)))
 }
 
 /// The department tree, ordered by code.
@@ -272,8 +185,11 @@ pub async fn list_departments(
     state: web::Data<AppState>,
     user: CurrentUser,
 ) -> Result<HttpResponse, AppError> {
-    user.require(&[Role::Admin])?;
-    let items = state.db(|conn| Ok(departments::list(conn)?)).await?;
+    let items = state
+        .call(&user, |_, conn, caller| {
+            directory::list_departments(conn, caller)
+        })
+        .await?;
     Ok(HttpResponse::Ok().json(DepartmentList {
         items,
         next_cursor: None,
@@ -290,20 +206,16 @@ pub async fn create_department(
     user: CurrentUser,
     body: ApiJson<NewDepartmentInput>,
 ) -> Result<HttpResponse, AppError> {
-    user.require(&[Role::Admin])?;
+    let input = body.value;
     let department = state
-        .db(move |conn| Ok(service::add_department(conn, &body.value)?))
+        .call(&user, move |_, conn, caller| {
+            directory::create_department(conn, caller, &input)
+        })
         .await?;
     state.departments.clear();
     Ok(HttpResponse::Created()
         .insert_header(("Location", format!("/api/v1/departments/{}", department.id)))
         .json(department))
-}
-
-#[derive(Debug, Default, Deserialize, ToSchema)]
-pub struct DepartmentUpdate {
-    pub name: Option<String>,
-    pub active: Option<bool>,
 }
 
 /// Rename or deactivate a department.
@@ -314,44 +226,18 @@ pub struct DepartmentUpdate {
 pub async fn update_department(
     state: web::Data<AppState>,
     user: CurrentUser,
-    id: web::Path<i64>,
+    id: web::Path<DepartmentId>,
     body: ApiJson<DepartmentUpdate>,
 ) -> Result<HttpResponse, AppError> {
-    user.require(&[Role::Admin])?;
     let id = id.into_inner();
     let input = body.value;
     let department = state
-        .db(move |conn| {
-            departments::find(conn, id)?.ok_or_else(AppError::not_found)?;
-            let mut errors = FieldErrors::new();
-            let name = match &input.name {
-                Some(n) => errors.required_text("name", Some(n), 100),
-                None => None,
-            };
-            errors.into_result()?;
-            if name.is_some() || input.active.is_some() {
-                departments::update(
-                    conn,
-                    id,
-                    &DepartmentChanges {
-                        name,
-                        active: input.active,
-                    },
-                )?;
-            }
-            departments::find(conn, id)?.ok_or_else(AppError::not_found)
+        .call(&user, move |_, conn, caller| {
+            directory::update_department(conn, caller, id, &input)
         })
         .await?;
     state.departments.clear();
     Ok(HttpResponse::Ok().json(department))
-}
-
-#[derive(Debug, Default, Deserialize, ToSchema)]
-pub struct MeUpdate {
-    /// `ja` or `en`.
-    pub locale: Option<String>,
-    /// Optional mail the caller does not want: any of `reminder`, `comment`.
-    pub mail_opt_out: Option<Vec<String>>,
 }
 
 /// Change one's own language and mail preferences.
@@ -364,39 +250,10 @@ pub async fn update_me(
     body: ApiJson<MeUpdate>,
 ) -> Result<HttpResponse, AppError> {
     let input = body.value;
-    let view = state
-        .db(move |conn| {
-            let mut errors = FieldErrors::new();
-            let locale = input
-                .locale
-                .as_deref()
-                .map(|l| parse_locale(&mut errors, Some(l)));
-            let opt_out = input.mail_opt_out.as_ref().map(|kinds| {
-                if kinds
-                    .iter()
-                    .any(|k| !crate::notify::OPTIONAL_KINDS.contains(&k.as_str()))
-                {
-                    errors.add("mail_opt_out", "validation.mail_kind");
-                }
-                let mut kinds = kinds.clone();
-                kinds.sort();
-                kinds.dedup();
-                kinds.join(",")
-            });
-            errors.into_result()?;
-            users::update(
-                conn,
-                user.id,
-                &UserChanges {
-                    locale,
-                    mail_opt_out: opt_out,
-                    updated_at: Some(db::now()),
-                    ..Default::default()
-                },
-            )?;
-            let row = users::find(conn, user.id)?.ok_or_else(AppError::not_found)?;
-            UserView::load(conn, row)
+    let person = state
+        .call(&user, move |_, conn, caller| {
+            directory::update_me(conn, caller, &input)
         })
         .await?;
-    Ok(HttpResponse::Ok().json(view))
+    Ok(HttpResponse::Ok().json(UserView::from(person)))
 }

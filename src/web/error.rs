@@ -14,9 +14,9 @@ use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::i18n::{t, Locale};
-use crate::domain::workflow::WorkflowError;
+use crate::app;
 use crate::domain::{Event, FieldErrors, State};
+use crate::i18n::{t, Locale};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -200,16 +200,9 @@ impl AppError {
         e
     }
 
-    pub fn from_workflow(error: WorkflowError, event: Event) -> AppError {
-        match error {
-            WorkflowError::Forbidden => {
-                AppError::new(Kind::Forbidden, "error.forbidden_event").arg("event", event.as_str())
-            }
-            WorkflowError::NotAllowed { state, allowed } => {
-                AppError::illegal_transition(state, event, &allowed)
-            }
-            WorkflowError::Invalid(errors) => AppError::invalid(errors),
-        }
+    /// The HTTP status it answers with.
+    pub fn status(&self) -> StatusCode {
+        self.kind.status()
     }
 
     /// The problem+json body in a language.
@@ -307,6 +300,38 @@ impl ResponseError for AppError {
     }
 }
 
+/// The one mapping of the use cases' refusals to HTTP.
+impl From<app::Error> for AppError {
+    fn from(e: app::Error) -> Self {
+        match e {
+            app::Error::NotFound => AppError::not_found(),
+            app::Error::Forbidden => AppError::forbidden(),
+            app::Error::ForbiddenEvent(event) => {
+                AppError::new(Kind::Forbidden, "error.forbidden_event").arg("event", event.as_str())
+            }
+            app::Error::Stale { current } => AppError::stale_version(current),
+            app::Error::NotAllowed {
+                state,
+                event,
+                allowed,
+            } => AppError::illegal_transition(state, event, &allowed),
+            app::Error::Terminal(state) => {
+                AppError::new(Kind::Unprocessable, "error.terminal").arg("state", state.as_str())
+            }
+            app::Error::Invalid(errors) => AppError::invalid(errors),
+            app::Error::BadParameter { name, value } => AppError::invalid_parameter(&name, &value),
+            app::Error::IdempotencyMismatch => {
+                AppError::new(Kind::Conflict, "error.idempotency_mismatch")
+            }
+            app::Error::NotFailed { status } => {
+                AppError::new(Kind::Conflict, "error.not_failed").arg("status", status)
+            }
+            app::Error::Unavailable(cause) => AppError::unavailable(cause),
+            app::Error::Internal(cause) => AppError::internal(cause),
+        }
+    }
+}
+
 impl From<diesel::result::Error> for AppError {
     fn from(e: diesel::result::Error) -> Self {
         AppError::internal(format!("database: {e}"))
@@ -348,5 +373,5 @@ pub fn localize(locale: Locale, response: ServiceResponse<BoxBody>) -> ServiceRe
 
 /// The locale of a request for error messages: `Accept-Language`.
 pub fn request_locale(req: &ServiceRequest) -> Locale {
-    Locale::from_headers(req.headers())
+    super::accept_language(req.headers())
 }

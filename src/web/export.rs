@@ -19,18 +19,16 @@ use chrono::NaiveDateTime;
 use futures_util::stream;
 
 use super::auth::CurrentUser;
-use super::consultations::{build_query, parse_list};
-use super::dashboard::REPORT_ROLES;
 use super::error::{AppError, Problem};
-use super::i18n::{t, Locale};
-use super::systems::{filtered, today, SystemListParams};
+use super::params::{parse_list, SystemListParams};
 use super::AppState;
-use crate::db::consultations::{self, Consultation, Cursor, ListQuery};
-use crate::db::schema::{departments, users};
+use crate::app::ledger;
+use crate::app::reports;
+use crate::db::consultations::{Consultation, Cursor};
 use crate::db::DbConn;
+use crate::i18n::{t, Locale};
 use crate::reports::export::{csv_header, csv_rows, Cell, Row, XlsxTable};
 use crate::reports::ledger::export_table;
-use diesel::prelude::*;
 
 /// Rows read per database round trip.
 const PAGE: i64 = 1000;
@@ -179,9 +177,9 @@ impl RowContext {
         vec![
             c.number.into(),
             c.title.into(),
-            label("category", &c.category).into(),
-            label("priority", &c.priority).into(),
-            label("state", &c.state).into(),
+            label("category", c.category.as_str()).into(),
+            label("priority", c.priority.as_str()).into(),
+            label("state", c.state.as_str()).into(),
             name(&self.departments, c.department_id).into(),
             name(&self.people, c.requester_id).into(),
             c.assignee_id.map(|id| name(&self.people, id)).into(),
@@ -196,40 +194,32 @@ impl RowContext {
     }
 }
 
-/// The list query of the caller, the names its rows show, and the paged fetch.
+/// The caller's export query with the names its rows show, and the paged fetch.
 async fn consultation_export(
     state: &web::Data<AppState>,
     user: CurrentUser,
     req: &HttpRequest,
 ) -> Result<(Vec<String>, Fetch<Cursor>), AppError> {
-    user.require(REPORT_ROLES)?;
-    let mut params = parse_list(req.query_string())?;
-    params.limit = PAGE;
+    let mut filter = parse_list(req.query_string())?;
+    filter.limit = PAGE;
     let locale = user.locale;
-    let zone = state.settings.timezone;
-    let (query, departments, people) = state
-        .db(move |conn| {
-            let query = build_query(conn, &user, params)?;
-            let (departments, people) = names(conn)?;
-            Ok((query, departments, people))
+    let mut export = state
+        .call(&user, move |_, conn, caller| {
+            reports::consultation_export(conn, caller, filter)
         })
         .await?;
     let context = RowContext {
         locale,
-        zone,
-        departments,
-        people,
+        zone: state.settings.timezone,
+        departments: std::mem::take(&mut export.departments),
+        people: std::mem::take(&mut export.people),
     };
     let headers = COLUMNS
         .iter()
         .map(|c| t(locale, &format!("export.consultation.{c}"), &[]))
         .collect();
     let fetch: Fetch<Cursor> = Arc::new(move |conn, after| {
-        let page = ListQuery {
-            after,
-            ..query.clone()
-        };
-        let (rows, next) = consultations::list(conn, &page)?;
+        let (rows, next) = reports::export_page(conn, &export, after)?;
         Ok((rows.into_iter().map(|c| context.row(c)).collect(), next))
     });
     Ok((headers, fetch))
@@ -237,7 +227,7 @@ async fn consultation_export(
 
 /// The consultation list as CSV (UTF-8 with BOM), with the list's filters.
 #[utoipa::path(get, path = "/api/v1/export/consultations.csv", tag = "reports", security(("bearer" = [])),
-    params(super::consultations::ListParams),
+    params(super::params::ListParams),
     responses((status = 200, content_type = "text/csv", body = String), (status = 400, body = Problem),
               (status = 401, body = Problem), (status = 403, body = Problem)))]
 #[get("/api/v1/export/consultations.csv")]
@@ -252,7 +242,7 @@ pub async fn consultations_csv(
 
 /// The consultation list as an Excel workbook, with the list's filters.
 #[utoipa::path(get, path = "/api/v1/export/consultations.xlsx", tag = "reports", security(("bearer" = [])),
-    params(super::consultations::ListParams),
+    params(super::params::ListParams),
     responses((status = 200, content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", body = Vec<u8>),
               (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)))]
 #[get("/api/v1/export/consultations.xlsx")]
@@ -275,18 +265,6 @@ fn local_time(zone: chrono_tz::Tz, at: NaiveDateTime) -> String {
         .to_string()
 }
 
-/// Every department's and user's name by id, for the rows of an export.
-fn names(conn: &mut DbConn) -> QueryResult<(HashMap<i64, String>, HashMap<i64, String>)> {
-    let departments: Vec<(i64, String)> = departments::table
-        .select((departments::id, departments::name))
-        .load(conn)?;
-    let people: Vec<(i64, String)> = users::table.select((users::id, users::name)).load(conn)?;
-    Ok((
-        departments.into_iter().collect(),
-        people.into_iter().collect(),
-    ))
-}
-
 /// The ledger entries the caller may see that pass the list's filters, as one
 /// page. They are read before the response starts, so bad filters get a 400.
 async fn system_export(
@@ -296,22 +274,22 @@ async fn system_export(
 ) -> Result<(Vec<String>, Fetch<()>), AppError> {
     let locale = user.locale;
     let zone = state.settings.timezone;
-    let today = today(state);
-    let (headers, rows) = state
-        .db(move |conn| {
-            let systems = filtered(conn, &user, &params, today)?;
-            let (departments, people) = names(conn)?;
-            let time = |at: NaiveDateTime| local_time(zone, at);
-            Ok(export_table(
-                locale,
-                &systems,
-                &departments,
-                &people,
-                today,
-                &time,
-            ))
+    let today = state.app.today();
+    let filter = params.filter()?;
+    let export = state
+        .call(&user, move |app, conn, caller| {
+            ledger::export(app, conn, caller, &filter)
         })
         .await?;
+    let time = |at: NaiveDateTime| local_time(zone, at);
+    let (headers, rows) = export_table(
+        locale,
+        &export.systems,
+        &export.departments,
+        &export.people,
+        today,
+        &time,
+    );
     let fetch: Fetch<()> = Arc::new(move |_, _| Ok((rows.clone(), None)));
     Ok((headers, fetch))
 }

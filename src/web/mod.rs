@@ -1,5 +1,6 @@
-//! HTTP: the JSON API under `/api/v1`, health checks and the OpenAPI document.
-//! Handlers are thin: authenticate, parse, call `domain`/`db`, render.
+//! HTTP: the JSON API under `/api/v1`, the pages, health checks and the OpenAPI
+//! document. Both doors are thin: a handler authenticates, parses, calls one
+//! `app` use case through [`AppState::call`] and renders. No rule lives here.
 
 pub mod admin;
 pub mod assets;
@@ -11,29 +12,41 @@ pub mod directory;
 pub mod error;
 pub mod export;
 pub mod health;
-pub mod i18n;
+
 pub mod json;
 pub mod metrics;
 pub mod openapi;
 pub mod pages;
+pub mod params;
 pub mod systems;
 
 use actix_web::{web, HttpRequest};
 use chrono::{NaiveDateTime, SecondsFormat, TimeZone};
 
-use crate::db::{DbConn, Pool};
 use std::sync::Arc;
 
-use crate::desk::Desk;
+use crate::app::{self, App, Caller};
+use crate::db::{DbConn, Pool};
+use crate::i18n::Locale;
 use crate::settings::Settings;
 use auth::{JwtKeys, LoginLimits};
 use error::AppError;
+
+/// The language a request asks for in `Accept-Language`; Japanese when it names
+/// neither Japanese nor English.
+pub fn accept_language(headers: &actix_web::http::header::HeaderMap) -> Locale {
+    headers
+        .get(actix_web::http::header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok())
+        .map(Locale::from_accept_language)
+        .unwrap_or_default()
+}
 
 /// Shared by every worker thread.
 pub struct AppState {
     pub pool: Pool,
     pub settings: Settings,
-    pub desk: Arc<Desk>,
+    pub app: Arc<App>,
     pub jwt: JwtKeys,
     pub login_limits: LoginLimits,
     /// The page templates.
@@ -45,11 +58,11 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn new(pool: Pool, settings: Settings, desk: Arc<Desk>) -> Result<AppState, String> {
+    pub fn new(pool: Pool, settings: Settings, app: Arc<App>) -> Result<AppState, String> {
         Ok(AppState {
             pages: pages::registry()?,
             departments: department_list::DepartmentCache::default(),
-            desk,
+            app,
             jwt: JwtKeys::new(&settings.jwt_secret),
             login_limits: LoginLimits::new(
                 settings.login_attempts_per_account_per_minute,
@@ -74,6 +87,32 @@ impl AppState {
             work(&mut conn)
         })
         .await?
+    }
+
+    /// Runs a use case for the signed-in user on the blocking pool: the one way a
+    /// handler reaches the rules.
+    pub async fn call<F, T>(&self, user: &auth::CurrentUser, work: F) -> Result<T, AppError>
+    where
+        F: FnOnce(&App, &mut DbConn, &Caller) -> app::Result<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        let app = self.app.clone();
+        let (id, role, department_id) = (user.id, user.role, user.department_id);
+        self.db(move |conn| {
+            let caller = Caller::load(conn, id, role, department_id)?;
+            Ok(work(&app, conn, &caller)?)
+        })
+        .await
+    }
+
+    /// Runs a use case that needs no signed-in user (signing in, say).
+    pub async fn run<F, T>(&self, work: F) -> Result<T, AppError>
+    where
+        F: FnOnce(&App, &mut DbConn) -> app::Result<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        let app = self.app.clone();
+        self.db(move |conn| Ok(work(&app, conn)?)).await
     }
 
     /// Every department, from the shared copy while it is fresh.

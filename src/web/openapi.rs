@@ -32,10 +32,10 @@ use crate::reports::dashboard as report;
     components(schemas(
         error::Problem, auth::TokenRequest, auth::TokenResponse,
         directory::UserView, directory::DepartmentRef, directory::UserPage, directory::DepartmentList,
-        directory::UserUpdate, directory::DepartmentUpdate, directory::MeUpdate, Department,
+        domain::directory::UserUpdate, domain::directory::DepartmentUpdate, domain::directory::MeUpdate, Department,
         admin::OutboxView, admin::OutboxPage,
         domain::directory::NewUserInput, domain::directory::NewDepartmentInput,
-        consultations::ConsultationView, consultations::ConsultationPage,         consultations::TimelineItem, consultations::Timeline, consultations::CommentInput, consultations::CommentView,
+        consultations::ConsultationView, consultations::ConsultationPage,         consultations::TimelineItem, consultations::Timeline, domain::consultation::CommentInput, consultations::CommentView,
         consultations::SimilarItem, consultations::SimilarList,
         domain::consultation::NewConsultationInput, domain::consultation::ConsultationEditInput,
         domain::workflow::TransitionInput, domain::Role, domain::State, domain::Event,

@@ -1,28 +1,24 @@
 //! The system ledger endpoints: list, similar names, register, read, edit, and
-//! the effects. Entries follow the consultations' visibility: a requester sees
-//! their division's, a manager their scope's, staff all; anything else is 404.
-
-use std::collections::HashMap;
+//! the effects, each one `app::ledger` use case rendered as JSON.
 
 use actix_web::{get, patch, post, web, HttpRequest, HttpResponse};
-use chrono::{NaiveDate, Utc};
+use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::auth::CurrentUser;
-use super::error::{AppError, Kind, Problem};
+use super::error::{AppError, Problem};
 use super::json::ApiJson;
+use super::params::{parse_id_cursor, parse_limit, SystemListParams};
 use super::AppState;
-use crate::db::consultations::Scope;
-use crate::db::systems::{self, System};
-use crate::db::{self, departments, users, DbConn};
+use crate::app::ledger::{self, Registration, Similar};
+use crate::db::systems::System;
+use crate::domain::ids::SystemId;
 use crate::domain::ledger::{
-    may_edit, may_register, missing_fields, review_overdue, Phase, Platform, Proposed,
-    SystemFields, SystemInput, SIMILAR_FROM,
+    missing_fields, review_overdue, BuiltBy, Phase, Platform, SystemInput,
 };
-use crate::domain::search::normalize;
-use crate::domain::Role;
-use crate::reports::ledger::{effects, Effects, EffectsSettings};
+use crate::domain::State;
+use crate::reports::ledger::Effects;
 
 /// A ledger entry as the API shows it. Times are RFC 3339 in the display zone.
 #[derive(Debug, Serialize, ToSchema)]
@@ -30,9 +26,9 @@ pub struct SystemView {
     pub id: i64,
     pub name: String,
     pub department_id: i64,
-    pub platform: String,
-    pub phase: String,
-    pub built_by: String,
+    pub platform: Platform,
+    pub phase: Phase,
+    pub built_by: BuiltBy,
     pub workflow_before: Option<String>,
     pub workflow_after: Option<String>,
     pub hours_saved_per_year: Option<i64>,
@@ -66,7 +62,7 @@ pub struct LinkedConsultation {
     pub id: i64,
     pub number: String,
     pub title: String,
-    pub state: String,
+    pub state: State,
 }
 
 /// One change: `register`, `phase` (from → to) or `update`.
@@ -86,13 +82,6 @@ pub struct SystemHistoryItem {
 pub struct SystemPage {
     pub items: Vec<SystemView>,
     pub next_cursor: Option<String>,
-}
-
-/// Today in the display zone (review dates are calendar days there).
-pub(crate) fn today(state: &AppState) -> NaiveDate {
-    Utc::now()
-        .with_timezone(&state.settings.timezone)
-        .date_naive()
 }
 
 impl SystemView {
@@ -131,106 +120,6 @@ impl SystemView {
     }
 }
 
-/// The list's filters.
-#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
-pub struct SystemListParams {
-    /// A department id or code; includes the units below it.
-    pub department: Option<String>,
-    pub platform: Option<String>,
-    pub phase: Option<String>,
-    /// Only production systems that lack a field or are past their review date.
-    pub flagged: Option<String>,
-    /// Text in the name (full- and half-width alike).
-    pub q: Option<String>,
-    /// The fiscal year the systems entered production in (effects only).
-    pub fiscal_year: Option<i32>,
-    pub limit: Option<String>,
-    pub cursor: Option<String>,
-}
-
-/// The entries the caller may see that pass the filters, oldest first.
-pub(crate) fn filtered(
-    conn: &mut DbConn,
-    user: &CurrentUser,
-    params: &SystemListParams,
-    today: NaiveDate,
-) -> Result<Vec<System>, AppError> {
-    let blank = |v: &Option<String>| {
-        v.as_deref()
-            .map(str::trim)
-            .filter(|v| !v.is_empty())
-            .map(str::to_string)
-    };
-    let platform = match blank(&params.platform) {
-        Some(p) => {
-            Some(Platform::parse(&p).ok_or_else(|| AppError::invalid_parameter("platform", &p))?)
-        }
-        None => None,
-    };
-    let phase = match blank(&params.phase) {
-        Some(p) => Some(Phase::parse(&p).ok_or_else(|| AppError::invalid_parameter("phase", &p))?),
-        None => None,
-    };
-    let flagged = match blank(&params.flagged).as_deref() {
-        None | Some("false") | Some("0") => false,
-        Some("true") | Some("1") => true,
-        Some(v) => return Err(AppError::invalid_parameter("flagged", v)),
-    };
-    let within = match blank(&params.department) {
-        None => None,
-        Some(d) => {
-            let found = match d.parse::<i64>() {
-                Ok(id) => departments::find(conn, id)?,
-                Err(_) => departments::find_by_code(conn, &d)?,
-            };
-            Some(match found {
-                Some(dep) => departments::subtree_ids(conn, dep.id)?,
-                None => vec![],
-            })
-        }
-    };
-    let q = blank(&params.q).map(|q| normalize(&q));
-    let scope = user.scope(conn)?;
-    Ok(systems::list(conn, &scope)?
-        .into_iter()
-        .filter(|s| {
-            within
-                .as_ref()
-                .is_none_or(|ids| ids.contains(&s.department_id))
-        })
-        .filter(|s| platform.is_none_or(|p| s.platform == p.as_str()))
-        .filter(|s| phase.is_none_or(|p| s.phase == p.as_str()))
-        .filter(|s| {
-            q.as_ref()
-                .is_none_or(|q| normalize(&s.name).contains(q.as_str()))
-        })
-        .filter(|s| {
-            let f = s.fields();
-            !flagged || review_overdue(&f, today) || !missing_fields(&f).is_empty()
-        })
-        .collect())
-}
-
-/// One page of entries (oldest first) after the cursor, which is the last id seen,
-/// and the cursor of the next page.
-pub(crate) fn page_of(
-    rows: Vec<System>,
-    limit: Option<&str>,
-    cursor: Option<&str>,
-) -> Result<(Vec<System>, Option<String>), AppError> {
-    let limit = usize::try_from(super::consultations::parse_limit(limit)?).unwrap_or(50);
-    let after = match cursor.filter(|c| !c.is_empty()) {
-        None => 0,
-        Some(c) => c
-            .parse::<i64>()
-            .map_err(|_| AppError::invalid_parameter("cursor", c))?,
-    };
-    let mut rows: Vec<System> = rows.into_iter().filter(|s| s.id > after).collect();
-    let next = (rows.len() > limit).then(|| rows[limit - 1].id.to_string());
-    rows.truncate(limit);
-    Ok((rows, next))
-}
-
 /// Ledger entries the caller may see, filtered.
 #[utoipa::path(get, path = "/api/v1/systems", tag = "systems", params(SystemListParams), security(("bearer" = [])),
     responses((status = 200, body = SystemPage), (status = 400, body = Problem), (status = 401, body = Problem)))]
@@ -240,20 +129,21 @@ pub async fn list(
     user: CurrentUser,
     params: web::Query<SystemListParams>,
 ) -> Result<HttpResponse, AppError> {
-    let params = params.into_inner();
-    let today = today(&state);
-    let limit = params.limit.clone();
-    let cursor = params.cursor.clone();
-    let rows = state
-        .db(move |conn| filtered(conn, &user, &params, today))
+    let filter = params.filter()?;
+    let limit = parse_limit(params.limit.as_deref())? as usize;
+    let after = parse_id_cursor(params.cursor.as_deref())?;
+    let (rows, next) = state
+        .call(&user, move |app, conn, caller| {
+            ledger::list(app, conn, caller, &filter, limit, after)
+        })
         .await?;
-    let (rows, next_cursor) = page_of(rows, limit.as_deref(), cursor.as_deref())?;
+    let today = state.app.today();
     Ok(HttpResponse::Ok().json(SystemPage {
         items: rows
             .into_iter()
             .map(|s| SystemView::new(&state, s, today))
             .collect(),
-        next_cursor,
+        next_cursor: next.map(|id| id.to_string()),
     }))
 }
 
@@ -274,53 +164,29 @@ pub struct SimilarSystem {
     pub name: String,
     pub department_id: i64,
     pub department: String,
-    pub platform: String,
-    pub phase: String,
+    pub platform: Platform,
+    pub phase: Phase,
     /// 0.0 to 1.0.
     pub score: f64,
+}
+
+impl From<Similar> for SimilarSystem {
+    fn from(found: Similar) -> SimilarSystem {
+        SimilarSystem {
+            id: found.system.id,
+            name: found.system.name,
+            department_id: found.system.department_id,
+            department: found.department,
+            platform: found.system.platform,
+            phase: found.system.phase,
+            score: found.score,
+        }
+    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SimilarSystemList {
     pub items: Vec<SimilarSystem>,
-}
-
-/// Up to ten entries of the whole ledger most like a proposed system, best first.
-/// Names and divisions of other divisions' systems are shown on purpose: a
-/// duplicate app is most often one another division already built.
-pub(crate) fn similar_systems(
-    conn: &mut DbConn,
-    name: &str,
-    description: Option<&str>,
-    exclude: Option<i64>,
-) -> Result<Vec<SimilarSystem>, AppError> {
-    if name.trim().is_empty() && description.is_none_or(|d| d.trim().is_empty()) {
-        return Ok(vec![]);
-    }
-    let names: HashMap<i64, String> = departments::list(conn)?
-        .into_iter()
-        .map(|d| (d.id, d.name))
-        .collect();
-    let proposed = Proposed::new(name, description);
-    let mut found: Vec<SimilarSystem> = systems::list(conn, &Scope::All)?
-        .into_iter()
-        .filter(|s| Some(s.id) != exclude)
-        .filter_map(|s| {
-            let score = proposed.similarity(&s.name, s.workflow_after.as_deref());
-            (score >= SIMILAR_FROM).then(|| SimilarSystem {
-                id: s.id,
-                department: names.get(&s.department_id).cloned().unwrap_or_default(),
-                department_id: s.department_id,
-                name: s.name,
-                platform: s.platform,
-                phase: s.phase,
-                score: (score * 100.0).round() / 100.0,
-            })
-        })
-        .collect();
-    found.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.id.cmp(&b.id)));
-    found.truncate(10);
-    Ok(found)
 }
 
 /// Existing systems like a proposed one, to check before registering.
@@ -329,13 +195,13 @@ pub(crate) fn similar_systems(
 #[get("/api/v1/systems/similar")]
 pub async fn similar(
     state: web::Data<AppState>,
-    _user: CurrentUser,
+    user: CurrentUser,
     params: web::Query<SimilarSystemParams>,
 ) -> Result<HttpResponse, AppError> {
     let params = params.into_inner();
-    let items = state
-        .db(move |conn| {
-            similar_systems(
+    let found = state
+        .call(&user, move |_, conn, _| {
+            ledger::similar(
                 conn,
                 params.name.as_deref().unwrap_or_default(),
                 params.description.as_deref(),
@@ -343,131 +209,9 @@ pub async fn similar(
             )
         })
         .await?;
-    Ok(HttpResponse::Ok().json(SimilarSystemList { items }))
-}
-
-/// The division an entry belongs to: a requester's own by default; a named one
-/// must exist and lie in the caller's scope. The owner must be an active user.
-fn owner_and_division(
-    conn: &mut DbConn,
-    user: &CurrentUser,
-    fields: &SystemFields,
-) -> Result<(i64, i64), AppError> {
-    let department_id = match fields.department_id {
-        Some(id) => {
-            if departments::find(conn, id)?.is_none() {
-                return Err(AppError::invalid_field(
-                    "department_id",
-                    "validation.unknown_department",
-                ));
-            }
-            if !user.scope(conn)?.contains(id) {
-                return Err(AppError::invalid_field(
-                    "department_id",
-                    "validation.department_out_of_scope",
-                ));
-            }
-            id
-        }
-        None if user.role == Role::Requester => {
-            let department = departments::find(conn, user.department_id)?
-                .ok_or_else(|| AppError::internal("user without department"))?;
-            departments::division_of(conn, &department)?
-        }
-        None => {
-            return Err(AppError::invalid_field(
-                "department_id",
-                "validation.required",
-            ))
-        }
-    };
-    let owner_id = fields.owner_id.unwrap_or(user.id);
-    if !users::find(conn, owner_id)?.is_some_and(|u| u.active) {
-        return Err(AppError::invalid_field(
-            "owner_id",
-            "validation.unknown_user",
-        ));
-    }
-    Ok((owner_id, department_id))
-}
-
-/// Registers an entry for the caller. With an idempotency key (and request hash),
-/// a retry returns the entry the first request registered: `(entry, replayed)`.
-pub(crate) fn register_for(
-    conn: &mut DbConn,
-    user: &CurrentUser,
-    input: &SystemInput,
-    idempotency: Option<(&str, &str)>,
-) -> Result<(System, bool), AppError> {
-    let replay = |conn: &mut DbConn| -> Result<Option<System>, AppError> {
-        let Some((key, hash)) = idempotency else {
-            return Ok(None);
-        };
-        match systems::find_idempotency(conn, user.id, key)? {
-            Some((_, stored)) if stored != hash => {
-                Err(AppError::new(Kind::Conflict, "error.idempotency_mismatch"))
-            }
-            Some((id, _)) => Ok(systems::find(conn, id)?),
-            None => Ok(None),
-        }
-    };
-    if let Some(first) = replay(conn)? {
-        return Ok((first, true));
-    }
-    if !may_register(user.role) {
-        return Err(AppError::forbidden());
-    }
-    let fields = input.parse_new()?;
-    let (owner_id, department_id) = owner_and_division(conn, user, &fields)?;
-    let registered = systems::register(
-        conn,
-        &fields,
-        department_id,
-        owner_id,
-        systems::Registrant {
-            actor_id: Some(user.id),
-            idempotency,
-        },
-        db::now(),
-    );
-    match registered {
-        Ok(system) => Ok((system, false)),
-        // A concurrent retry with the same key won.
-        Err(e) if db::is_unique_violation(&e) => match replay(conn)? {
-            Some(first) => Ok((first, true)),
-            None => Err(e.into()),
-        },
-        Err(e) => Err(e.into()),
-    }
-}
-
-/// An entry the caller may see, or 404.
-pub(crate) fn visible(conn: &mut DbConn, user: &CurrentUser, id: i64) -> Result<System, AppError> {
-    let scope = user.scope(conn)?;
-    systems::find_visible(conn, id, &scope)?.ok_or_else(AppError::not_found)
-}
-
-/// Edits an entry for the caller, checking who may, the version and the phase rules.
-pub(crate) fn edit_for(
-    conn: &mut DbConn,
-    user: &CurrentUser,
-    id: i64,
-    input: &SystemInput,
-) -> Result<System, AppError> {
-    let current = visible(conn, user, id)?;
-    if !may_edit(user.role, current.owner_id == user.id) {
-        return Err(AppError::forbidden());
-    }
-    let (version, next) = input.parse_edit(&current.fields())?;
-    if version != current.version {
-        return Err(AppError::stale_version(current.version));
-    }
-    if next.department_id != Some(current.department_id) || next.owner_id != Some(current.owner_id)
-    {
-        owner_and_division(conn, user, &next)?;
-    }
-    systems::update(conn, &current, version, &next, user.id, db::now())?
-        .ok_or_else(|| AppError::stale_version(version + 1))
+    Ok(HttpResponse::Ok().json(SimilarSystemList {
+        items: found.into_iter().map(SimilarSystem::from).collect(),
+    }))
 }
 
 /// Register a system in the ledger. With `Idempotency-Key`, a retry of the same
@@ -486,24 +230,24 @@ pub async fn create(
     req: HttpRequest,
     body: ApiJson<SystemInput>,
 ) -> Result<HttpResponse, AppError> {
-    let (key, hash) = super::consultations::idempotency(&req, &body.canonical)?;
+    let key = super::consultations::idempotency(&req, &body.canonical)?;
     let input = body.value;
-    let (system, replayed) = state
-        .db(move |conn| {
-            register_for(
-                conn,
-                &user,
-                &input,
-                key.as_deref().map(|k| (k, hash.as_str())),
-            )
+    let registration = state
+        .call(&user, move |_, conn, caller| {
+            ledger::register(conn, caller, &input, key.as_ref(), false)
         })
         .await?;
+    let Registration::Registered { system, replayed } = registration else {
+        return Err(AppError::internal(
+            "similar systems reported without a check",
+        ));
+    };
     let mut response = HttpResponse::Created();
     response.insert_header(("Location", format!("/api/v1/systems/{}", system.id)));
     if replayed {
         response.insert_header(("Idempotent-Replayed", "true"));
     }
-    Ok(response.json(SystemView::new(&state, system, today(&state))))
+    Ok(response.json(SystemView::new(&state, system, state.app.today())))
 }
 
 /// One entry with its history and the consultations it came from.
@@ -513,20 +257,16 @@ pub async fn create(
 pub async fn get(
     state: web::Data<AppState>,
     user: CurrentUser,
-    id: web::Path<i64>,
+    id: web::Path<SystemId>,
 ) -> Result<HttpResponse, AppError> {
     let id = id.into_inner();
-    let (system, linked, history) = state
-        .db(move |conn| {
-            let system = visible(conn, &user, id)?;
-            let scope = user.scope(conn)?;
-            let linked = systems::consultations_of(conn, id, &scope)?;
-            Ok((system, linked, systems::history(conn, id)?))
-        })
+    let entry = state
+        .call(&user, move |_, conn, caller| ledger::get(conn, caller, id))
         .await?;
-    let mut view = SystemView::new(&state, system, today(&state));
+    let mut view = SystemView::new(&state, entry.system, state.app.today());
     view.consultations = Some(
-        linked
+        entry
+            .consultations
             .into_iter()
             .map(|c| LinkedConsultation {
                 id: c.id,
@@ -537,7 +277,8 @@ pub async fn get(
             .collect(),
     );
     view.history = Some(
-        history
+        entry
+            .history
             .into_iter()
             .map(|e| SystemHistoryItem {
                 event: e.event,
@@ -562,38 +303,17 @@ pub async fn get(
 pub async fn update(
     state: web::Data<AppState>,
     user: CurrentUser,
-    id: web::Path<i64>,
+    id: web::Path<SystemId>,
     body: ApiJson<SystemInput>,
 ) -> Result<HttpResponse, AppError> {
     let id = id.into_inner();
     let input = body.value;
     let system = state
-        .db(move |conn| edit_for(conn, &user, id, &input))
-        .await?;
-    Ok(HttpResponse::Ok().json(SystemView::new(&state, system, today(&state))))
-}
-
-/// The effects of the entries the caller may see, filtered like the list.
-pub(crate) fn effects_for(
-    conn: &mut DbConn,
-    app: &AppState,
-    user: &CurrentUser,
-    params: &SystemListParams,
-) -> Result<Effects, AppError> {
-    let settings = EffectsSettings {
-        hours_per_person_year: app.settings.hours_per_person_year,
-        annual_target_hours: app.settings.annual_target_hours,
-        timezone: app.settings.timezone,
-    };
-    let rows: Vec<System> = filtered(conn, user, params, today(app))?
-        .into_iter()
-        .filter(|s| {
-            params.fiscal_year.is_none_or(|year| {
-                crate::reports::ledger::production_year(s, settings.timezone) == Some(year)
-            })
+        .call(&user, move |_, conn, caller| {
+            ledger::edit(conn, caller, id, &input)
         })
-        .collect();
-    Ok(effects(&rows, settings))
+        .await?;
+    Ok(HttpResponse::Ok().json(SystemView::new(&state, system, state.app.today())))
 }
 
 /// Hours and cost saved, systems by phase, the in-house rate, staff equivalent and
@@ -606,10 +326,11 @@ pub async fn effects_report(
     user: CurrentUser,
     params: web::Query<SystemListParams>,
 ) -> Result<HttpResponse, AppError> {
-    let params = params.into_inner();
-    let app = state.clone();
+    let filter = params.filter()?;
     let report = state
-        .db(move |conn| effects_for(conn, &app, &user, &params))
+        .call(&user, move |app, conn, caller| {
+            ledger::effects_of(app, conn, caller, &filter)
+        })
         .await?;
     Ok(HttpResponse::Ok().json(report))
 }

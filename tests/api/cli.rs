@@ -121,7 +121,7 @@ fn the_command_line_creates_departments_and_users_and_refuses_mistakes(database_
     let user = digicon::db::users::find_by_email(&mut conn, "tanaka@city.test")
         .expect("query")
         .expect("user exists");
-    assert_eq!(user.role, "requester");
+    assert_eq!(user.role, digicon::domain::Role::Requester);
     assert!(digicon::domain::password::verify(
         "a long password",
         &user.password_hash

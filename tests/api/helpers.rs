@@ -176,7 +176,7 @@ fn user(conn: &mut db::DbConn, email: &str, name: &str, role: &str, department_i
             email,
             name,
             password_hash: password_hash(),
-            role,
+            role: digicon::domain::Role::parse(role).expect("role"),
             department_id,
             locale: "ja",
             created_at: now,

@@ -330,7 +330,7 @@ fn owners_of_incomplete_production_systems_are_reminded_once_a_week(app: &TestAp
     let now = digicon::db::now();
     let today = Utc::now().date_naive();
     let remind = |conn: &mut digicon::db::DbConn, at| {
-        digicon::notify::worker::remind_system_owners(conn, &notifier, at, today).expect("sweep")
+        digicon::app::sweep::remind_system_owners(conn, &notifier, at, today).expect("sweep")
     };
     remind(&mut conn, now);
     remind(&mut conn, now);
@@ -381,7 +381,7 @@ fn several_workers_sweeping_at_once_remind_an_owner_once(app: &TestApp) {
                 let notifier = digicon::notify::Notifier::new(&app.settings).expect("notifier");
                 let pool = digicon::db::build_pool(&app.database_url, 1).expect("pool");
                 let mut conn = pool.get().expect("connection");
-                digicon::notify::worker::remind_system_owners(&mut conn, &notifier, now, today)
+                digicon::app::sweep::remind_system_owners(&mut conn, &notifier, now, today)
                     .expect("sweep");
             });
         }

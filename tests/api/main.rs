@@ -4,6 +4,7 @@
 mod auth;
 mod cli;
 mod concurrency;
+mod contract;
 mod dashboard;
 mod directory;
 mod generate;
@@ -16,6 +17,7 @@ mod pages;
 mod postgres;
 mod scaleout;
 mod search;
+mod session;
 mod smtp;
 mod validation;
 mod visibility;

@@ -27,6 +27,64 @@ fn both_backends_have_the_same_migrations() {
     }
 }
 
+/// Every `.rs` file under a folder, with its text.
+fn sources(dir: &str) -> Vec<(String, String)> {
+    let mut found = vec![];
+    let mut folders = vec![std::path::PathBuf::from(dir)];
+    while let Some(folder) = folders.pop() {
+        for entry in std::fs::read_dir(&folder).unwrap_or_else(|e| panic!("{dir}: {e}")) {
+            let path = entry.expect("entry").path();
+            if path.is_dir() {
+                folders.push(path);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                let text = std::fs::read_to_string(&path).expect("source");
+                found.push((path.display().to_string(), text));
+            }
+        }
+    }
+    assert!(!found.is_empty(), "no sources under {dir}");
+    found
+}
+
+#[test]
+fn the_rules_and_use_cases_know_nothing_of_http_and_nothing_below_web_imports_it() {
+    let mut offences = vec![];
+    for dir in ["src/domain", "src/app"] {
+        for (path, text) in sources(dir) {
+            if text.contains("actix") {
+                offences.push(format!("{path} mentions actix"));
+            }
+        }
+    }
+    for dir in [
+        "src/domain",
+        "src/app",
+        "src/db",
+        "src/notify",
+        "src/reports",
+    ] {
+        for (path, text) in sources(dir) {
+            if text.contains("crate::web") {
+                offences.push(format!("{path} imports crate::web"));
+            }
+        }
+    }
+    // The rules are pure: no storage, mail or use cases below them.
+    for (path, text) in sources("src/domain") {
+        for layer in [
+            "crate::db",
+            "crate::app",
+            "crate::notify",
+            "crate::settings",
+        ] {
+            if text.contains(layer) {
+                offences.push(format!("{path} imports {layer}"));
+            }
+        }
+    }
+    assert!(offences.is_empty(), "{offences:#?}");
+}
+
 #[test]
 fn the_openapi_document_covers_every_endpoint() {
     let app = spawn_app(Backend::Sqlite).expect("app");

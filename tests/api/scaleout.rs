@@ -448,40 +448,28 @@ fn two_workers_sweeping_at_once_queue_each_reminder_and_breach_notice_once() {
             .execute(&mut *conn)
             .expect("set due");
     }
-    let desk = std::sync::Arc::new(digicon::desk::Desk::new(&app.settings).expect("desk"));
-    // A pool of their own, so neither worker waits for a connection.
+    let desk = digicon::app::App::new(&app.settings).expect("app");
+    // A pool of their own, so neither sweeper waits for a connection.
     let pool = digicon::db::build_pool(&app.database_url, 4).expect("pool");
-    let workers: Vec<digicon::notify::worker::Worker> = (0..2)
-        .map(|_| {
-            let mailer = digicon::notify::mailer::Mailer::new(
-                None,
-                &app.settings.mail_dir(),
-                &app.settings.mail_from,
-            )
-            .expect("mailer");
-            digicon::notify::worker::Worker::new(
-                pool.clone(),
-                mailer,
-                desk.clone(),
-                app.settings.worker_config(),
-            )
-        })
-        .collect();
-    let barrier = Barrier::new(workers.len());
+    let sweepers = 2;
+    let barrier = Barrier::new(sweepers);
     let done: usize = std::thread::scope(|s| {
-        let handles: Vec<_> = workers
-            .iter()
-            .map(|worker| {
-                let barrier = &barrier;
+        let handles: Vec<_> = (0..sweepers)
+            .map(|_| {
+                let (barrier, desk, pool) = (&barrier, &desk, &pool);
                 s.spawn(move || {
+                    let mut conn = pool.get().expect("connection");
                     barrier.wait();
                     (0..3)
-                        .map(|_| worker.sweep().expect("sweep"))
+                        .map(|_| digicon::app::sweep::sweep(desk, &mut conn).expect("sweep"))
                         .sum::<usize>()
                 })
             })
             .collect();
-        handles.into_iter().map(|h| h.join().expect("worker")).sum()
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("sweeper"))
+            .sum()
     });
     assert_eq!(done, ids.len(), "each notice queued by exactly one worker");
     let letters: Vec<(Option<i64>, String, String)> = outbox::table

@@ -1,5 +1,5 @@
-//! The admin's pages: users and departments (create, edit, deactivate). They use
-//! the same checks as the command line and the API (`crate::directory`).
+//! The admin's pages: users and departments (create, edit, deactivate). They call
+//! the same `app::directory` use cases as the API.
 
 use std::collections::HashMap;
 
@@ -7,46 +7,25 @@ use actix_web::http::StatusCode;
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use serde_json::{json, Value};
 
+use super::consultations::{labelled_error_flash, value};
 use super::{base, check_csrf, page_locale, redirect, render_status};
-use crate::db::departments::{self, DepartmentChanges};
-use crate::db::users::{self, UserChanges};
-use crate::db::{self};
-use crate::directory::{self as service, DirectoryError};
-use crate::domain::directory::{NewDepartmentInput, NewUserInput};
-use crate::domain::{FieldErrors, Role};
+use crate::app::directory;
+use crate::domain::directory::{DepartmentUpdate, NewDepartmentInput, NewUserInput, UserUpdate};
+use crate::domain::ids::{DepartmentId, UserId};
+use crate::domain::Role;
+use crate::i18n::t;
 use crate::web::auth::CurrentUser;
-use crate::web::error::AppError;
-use crate::web::i18n::{t, Locale};
+use crate::web::error::{AppError, Kind};
 use crate::web::AppState;
 
 type Form = web::Form<HashMap<String, String>>;
 
-fn value(form: &HashMap<String, String>, name: &str) -> Option<String> {
-    form.get(name)
-        .map(|v| v.trim().to_string())
-        .filter(|v| !v.is_empty())
-}
-
-fn flash_for(errors: &FieldErrors, locale: Locale) -> Value {
-    let fields: Vec<String> = errors
-        .0
-        .iter()
-        .map(|(field, keys)| {
-            let messages: Vec<String> = keys.iter().map(|k| t(locale, k, &[])).collect();
-            format!(
-                "{}: {}",
-                t(locale, &format!("field.{field}"), &[]),
-                messages.join(", ")
-            )
-        })
-        .collect();
-    json!({"kind": "error", "error": "invalid", "message": t(locale, "error.validation", &[]), "fields": fields})
-}
-
-fn directory_error(e: DirectoryError, locale: Locale) -> Result<Value, AppError> {
-    match e {
-        DirectoryError::Invalid(errors) => Ok(flash_for(&errors, locale)),
-        DirectoryError::Failed(cause) => Err(AppError::internal(cause)),
+/// A refusal shown on the form (with what was typed), or else as an error page.
+fn form_flash(error: AppError, locale: crate::i18n::Locale) -> Result<Value, AppError> {
+    if error.kind == Kind::Unprocessable {
+        Ok(labelled_error_flash(&error, locale, "field"))
+    } else {
+        Err(error)
     }
 }
 
@@ -58,10 +37,11 @@ async fn users_page(
     draft: &HashMap<String, String>,
     status: StatusCode,
 ) -> Result<HttpResponse, AppError> {
-    user.require(&[Role::Admin])?;
     let locale = page_locale(req, Some(user));
     let (all, departments) = state
-        .db(|conn| Ok((users::list(conn, None, 10_000)?, departments::list(conn)?)))
+        .call(user, |_, conn, caller| {
+            directory::users_overview(conn, caller)
+        })
         .await?;
     let names: HashMap<i64, String> = departments.iter().map(|d| (d.id, d.name.clone())).collect();
     let role_options = |selected: &str| -> Vec<Value> {
@@ -82,9 +62,9 @@ async fn users_page(
         .map(|u| {
             json!({
                 "id": u.id, "name": u.name, "email": u.email, "active": u.active, "locale": u.locale,
-                "role_label": t(locale, &format!("role.{}", u.role), &[]),
+                "role_label": t(locale, &format!("role.{}", u.role.as_str()), &[]),
                 "department": names.get(&u.department_id).cloned().unwrap_or_default(),
-                "roles": role_options(&u.role), "departments": department_options(Some(u.department_id)),
+                "roles": role_options(u.role.as_str()), "departments": department_options(Some(u.department_id)),
             })
         })
         .collect();
@@ -126,23 +106,24 @@ pub async fn users_create(
     form: Form,
 ) -> Result<HttpResponse, AppError> {
     check_csrf(&req, form.get("_csrf"))?;
-    user.require(&[Role::Admin])?;
     let locale = page_locale(&req, Some(&user));
     let input = NewUserInput {
         email: value(&form, "email"),
         name: value(&form, "name"),
         role: value(&form, "role"),
-        department_id: value(&form, "department_id").and_then(|d| d.parse().ok()),
+        department_id: value(&form, "department_id").map(|d| d.parse().unwrap_or(-1)),
         locale: value(&form, "locale"),
         password: form.get("password").cloned(),
     };
-    match state
-        .db(move |conn| Ok(service::add_user(conn, &input)))
-        .await?
-    {
+    let result = state
+        .call(&user, move |_, conn, caller| {
+            directory::create_user(conn, caller, &input)
+        })
+        .await;
+    match result {
         Ok(_) => Ok(redirect("/admin/users")),
         Err(e) => {
-            let flash = directory_error(e, locale)?;
+            let flash = form_flash(e, locale)?;
             users_page(
                 &state,
                 &req,
@@ -161,53 +142,42 @@ pub async fn users_update(
     state: web::Data<AppState>,
     req: HttpRequest,
     user: CurrentUser,
-    id: web::Path<i64>,
+    id: web::Path<UserId>,
     form: Form,
 ) -> Result<HttpResponse, AppError> {
     check_csrf(&req, form.get("_csrf"))?;
-    user.require(&[Role::Admin])?;
     let locale = page_locale(&req, Some(&user));
     let id = id.into_inner();
-    let mut errors = FieldErrors::new();
-    let role = value(&form, "role").and_then(|r| {
-        let role = Role::parse(&r);
-        if role.is_none() {
-            errors.add("role", "validation.choice");
-        }
-        role
-    });
-    let changes = UserChanges {
-        name: value(&form, "name"),
-        role: role.map(|r| r.as_str().to_string()),
-        department_id: value(&form, "department_id").and_then(|d| d.parse().ok()),
+    // A field the form does not send stays as it is; one it sends is checked as
+    // the API checks it (a blank name is an error, not "unchanged").
+    let input = UserUpdate {
+        name: form.get("name").cloned(),
+        role: value(&form, "role"),
+        department_id: value(&form, "department_id").map(|d| d.parse().unwrap_or(-1)),
+        locale: value(&form, "locale"),
         active: value(&form, "active").map(|a| a == "true"),
-        updated_at: Some(db::now()),
-        ..Default::default()
+        password: form.get("password").cloned().filter(|p| !p.is_empty()),
     };
-    if !errors.is_empty() {
-        return users_page(
-            &state,
-            &req,
-            &user,
-            flash_for(&errors, locale),
-            &HashMap::new(),
-            StatusCode::UNPROCESSABLE_ENTITY,
-        )
-        .await;
-    }
-    state
-        .db(move |conn| {
-            users::find(conn, id)?.ok_or_else(AppError::not_found)?;
-            if let Some(d) = changes.department_id {
-                departments::find(conn, d)?.ok_or_else(|| {
-                    AppError::invalid_field("department_id", "validation.unknown_department")
-                })?;
-            }
-            users::update(conn, id, &changes)?;
-            Ok(())
+    let result = state
+        .call(&user, move |_, conn, caller| {
+            directory::update_user(conn, caller, id, &input)
         })
-        .await?;
-    Ok(redirect("/admin/users"))
+        .await;
+    match result {
+        Ok(_) => Ok(redirect("/admin/users")),
+        Err(e) => {
+            let flash = form_flash(e, locale)?;
+            users_page(
+                &state,
+                &req,
+                &user,
+                flash,
+                &HashMap::new(),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
+        }
+    }
 }
 
 async fn departments_page(
@@ -218,9 +188,12 @@ async fn departments_page(
     draft: &HashMap<String, String>,
     status: StatusCode,
 ) -> Result<HttpResponse, AppError> {
-    user.require(&[Role::Admin])?;
     let locale = page_locale(req, Some(user));
-    let all = state.db(|conn| Ok(departments::list(conn)?)).await?;
+    let all = state
+        .call(user, |_, conn, caller| {
+            directory::list_departments(conn, caller)
+        })
+        .await?;
     let parent_of: HashMap<i64, Option<i64>> = all.iter().map(|d| (d.id, d.parent_id)).collect();
     let name_of: HashMap<i64, String> = all.iter().map(|d| (d.id, d.name.clone())).collect();
     let depth = |id: i64| {
@@ -280,25 +253,26 @@ pub async fn departments_create(
     form: Form,
 ) -> Result<HttpResponse, AppError> {
     check_csrf(&req, form.get("_csrf"))?;
-    user.require(&[Role::Admin])?;
     let locale = page_locale(&req, Some(&user));
     let input = NewDepartmentInput {
         code: value(&form, "code"),
         name: value(&form, "name"),
-        parent_id: value(&form, "parent_id").and_then(|p| p.parse().ok()),
+        parent_id: value(&form, "parent_id").map(|p| p.parse().unwrap_or(-1)),
         kind: None,
         is_dx_office: false,
     };
-    match state
-        .db(move |conn| Ok(service::add_department(conn, &input)))
-        .await?
-    {
+    let result = state
+        .call(&user, move |_, conn, caller| {
+            directory::create_department(conn, caller, &input)
+        })
+        .await;
+    match result {
         Ok(_) => {
             state.departments.clear();
             Ok(redirect("/admin/departments"))
         }
         Err(e) => {
-            let flash = directory_error(e, locale)?;
+            let flash = form_flash(e, locale)?;
             departments_page(
                 &state,
                 &req,
@@ -317,25 +291,37 @@ pub async fn departments_update(
     state: web::Data<AppState>,
     req: HttpRequest,
     user: CurrentUser,
-    id: web::Path<i64>,
+    id: web::Path<DepartmentId>,
     form: Form,
 ) -> Result<HttpResponse, AppError> {
     check_csrf(&req, form.get("_csrf"))?;
-    user.require(&[Role::Admin])?;
+    let locale = page_locale(&req, Some(&user));
     let id = id.into_inner();
-    let changes = DepartmentChanges {
-        name: value(&form, "name"),
+    let input = DepartmentUpdate {
+        name: form.get("name").cloned(),
         active: value(&form, "active").map(|a| a == "true"),
     };
-    state
-        .db(move |conn| {
-            departments::find(conn, id)?.ok_or_else(AppError::not_found)?;
-            if changes.name.is_some() || changes.active.is_some() {
-                departments::update(conn, id, &changes)?;
-            }
-            Ok(())
+    let result = state
+        .call(&user, move |_, conn, caller| {
+            directory::update_department(conn, caller, id, &input)
         })
-        .await?;
-    state.departments.clear();
-    Ok(redirect("/admin/departments"))
+        .await;
+    match result {
+        Ok(_) => {
+            state.departments.clear();
+            Ok(redirect("/admin/departments"))
+        }
+        Err(e) => {
+            let flash = form_flash(e, locale)?;
+            departments_page(
+                &state,
+                &req,
+                &user,
+                flash,
+                &HashMap::new(),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
+        }
+    }
 }

@@ -11,9 +11,9 @@ use super::{
     session_cookie, LANG_COOKIE,
 };
 use crate::db::{self, users};
+use crate::i18n::Locale;
 use crate::web::auth::{authenticate, CurrentUser};
 use crate::web::error::AppError;
-use crate::web::i18n::Locale;
 use crate::web::AppState;
 
 type Form = web::Form<HashMap<String, String>>;

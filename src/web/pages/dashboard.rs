@@ -5,12 +5,13 @@ use actix_web::{get, web, HttpRequest, HttpResponse};
 use serde_json::{json, Value};
 
 use super::{base, page_locale, render};
+use crate::i18n::{t, Locale};
 use crate::reports::charts::{bars, columns, Series};
 use crate::reports::dashboard::Dashboard;
 use crate::web::auth::CurrentUser;
-use crate::web::dashboard::{load, DashboardParams};
+use crate::web::dashboard::load;
 use crate::web::error::AppError;
-use crate::web::i18n::{t, Locale};
+use crate::web::params::parse_dashboard;
 use crate::web::AppState;
 
 /// Divisions drawn in the chart; the table below it lists them all.
@@ -137,16 +138,20 @@ pub async fn page(
     user: CurrentUser,
 ) -> Result<HttpResponse, AppError> {
     let locale = page_locale(&req, Some(&user));
-    let params = DashboardParams::parse(req.query_string())?;
+    let params = parse_dashboard(req.query_string())?;
+    let department = form_urlencoded::parse(req.query_string().as_bytes())
+        .find(|(k, _)| k == "department")
+        .map(|(_, v)| v.trim().to_string())
+        .filter(|v| !v.is_empty());
     let mut data = base(&req, Some(&user), locale, "dashboard.title");
-    let dashboard = load(&state, user, params.clone()).await?;
+    let dashboard = load(&state, &user, params).await?;
     let export_query: String = form_urlencoded::Serializer::new(String::new())
         .append_pair("fiscal_year", &dashboard.fiscal_year.to_string())
-        .append_pair("department", params.department.as_deref().unwrap_or(""))
+        .append_pair("department", department.as_deref().unwrap_or(""))
         .finish();
     if let (Value::Object(page), Value::Object(more)) = (&mut data, page_data(&dashboard, locale)) {
         page.extend(more);
-        page.insert("department".into(), json!(params.department));
+        page.insert("department".into(), json!(department));
         page.insert("export_query".into(), json!(export_query));
     }
     render(&state, &req, "dashboard", data)

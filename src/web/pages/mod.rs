@@ -20,9 +20,10 @@ use serde_json::{json, Value};
 
 use super::auth::CurrentUser;
 use super::error::AppError;
-use super::i18n::{t, Locale};
 use super::AppState;
+use crate::app::caller::Menu;
 use crate::domain::Role;
+use crate::i18n::{t, Locale};
 
 pub const SESSION_COOKIE: &str = "digicon_session";
 pub const CSRF_COOKIE: &str = "digicon_csrf";
@@ -196,7 +197,7 @@ pub fn page_locale(req: &HttpRequest, user: Option<&CurrentUser>) -> Locale {
     }
     req.cookie(LANG_COOKIE)
         .and_then(|c| Locale::parse(c.value()))
-        .unwrap_or_else(|| Locale::from_headers(req.headers()))
+        .unwrap_or_else(|| super::accept_language(req.headers()))
 }
 
 /// The role's home page.
@@ -217,15 +218,14 @@ pub fn base(
     title_key: &str,
 ) -> Value {
     let user_json = user.map(|u| {
+        let menu = Menu::of(u.role);
         json!({
             "name": u.name,
             "role": u.role.as_str(),
             "role_label": t(locale, &format!("role.{}", u.role.as_str()), &[]),
-            "is_staff": u.role.is_staff(),
-            "is_admin": u.role == Role::Admin,
-            "is_requester": u.role == Role::Requester,
-            "can_file": matches!(u.role, Role::Requester | Role::DxOffice | Role::Admin),
-            "sees_reports": crate::web::dashboard::REPORT_ROLES.contains(&u.role),
+            "is_admin": menu.admin,
+            "can_file": menu.new_consultation,
+            "sees_reports": menu.dashboard,
         })
     });
     json!({

@@ -1,7 +1,7 @@
 //! The ledger pages: the list with filters and flags, an entry with its history and
 //! consultations, the registration and edit forms (which show similar existing
-//! systems before saving), and the effects with a chart. They share the API's
-//! rules through `web::systems`.
+//! systems before saving), and the effects with a chart. They call the same
+//! `app::ledger` use cases as the API.
 
 use std::collections::HashMap;
 
@@ -11,20 +11,18 @@ use serde_json::{json, Value};
 
 use super::consultations::{labelled_error_flash, options, time, value};
 use super::{base, check_csrf, page_locale, redirect, render_status};
-use crate::db::systems::{self, System};
-use crate::db::{departments, users, DbConn};
+use crate::app::ledger::{self, Registration, Similar};
+use crate::db::departments::Department;
+use crate::db::systems::System;
 use crate::domain::fiscal::era_label;
-use crate::domain::ledger::{may_edit, may_register, BuiltBy, Phase, Platform, SystemInput};
-use crate::domain::Role;
+use crate::domain::ids::SystemId;
+use crate::domain::ledger::{BuiltBy, Phase, Platform, SystemInput};
+use crate::i18n::{t, Locale};
 use crate::reports::charts::{columns, Series};
 use crate::reports::ledger::{flags, Breakdown};
 use crate::web::auth::CurrentUser;
 use crate::web::error::{AppError, Kind};
-use crate::web::i18n::{t, Locale};
-use crate::web::systems::{
-    edit_for, effects_for, filtered, page_of, register_for, similar_systems, today, visible,
-    SystemListParams,
-};
+use crate::web::params::{parse_id_cursor, parse_limit, SystemListParams};
 use crate::web::AppState;
 
 type Form = web::Form<HashMap<String, String>>;
@@ -53,18 +51,12 @@ fn wire<T: Copy>(all: &[T], name: fn(T) -> &'static str) -> Vec<&'static str> {
     all.iter().map(|v| name(*v)).collect()
 }
 
-/// The divisions a caller may put an entry in (staff: any division).
-fn division_options(
-    conn: &mut DbConn,
-    user: &CurrentUser,
-    selected: Option<&str>,
-) -> Result<Vec<Value>, AppError> {
-    let scope = user.scope(conn)?;
-    Ok(departments::list(conn)?
-        .into_iter()
-        .filter(|d| d.active && d.kind != "section" && scope.contains(d.id))
+/// The divisions of a form's select, one of them chosen.
+fn division_options(divisions: &[Department], selected: Option<&str>) -> Vec<Value> {
+    divisions
+        .iter()
         .map(|d| json!({"value": d.id, "label": d.name, "selected": selected == Some(d.id.to_string().as_str())}))
-        .collect())
+        .collect()
 }
 
 #[get("/systems")]
@@ -75,29 +67,18 @@ pub async fn list(
     params: web::Query<SystemListParams>,
 ) -> Result<HttpResponse, AppError> {
     let locale = page_locale(&req, Some(&user));
-    let params = params.into_inner();
-    let today = today(&state);
-    let caller = user.clone();
-    let chosen_department = params.department.clone();
+    let filter = params.filter()?;
     // A page shows up to 200 entries; the rest follow by cursor.
-    let limit = params.limit.clone().or(Some("200".into()));
-    let cursor = params.cursor.clone();
-    let (rows, next, names, owners, division_choices) = state
-        .db(move |conn| {
-            let (rows, next) = page_of(
-                filtered(conn, &caller, &params, today)?,
-                limit.as_deref(),
-                cursor.as_deref(),
-            )?;
-            let names: HashMap<i64, String> = departments::list(conn)?
-                .into_iter()
-                .map(|d| (d.id, d.name))
-                .collect();
-            let owners = users::names(conn, rows.iter().map(|s| s.owner_id))?;
-            let choices = division_options(conn, &caller, chosen_department.as_deref())?;
-            Ok((rows, next, names, owners, choices))
+    let limit = parse_limit(params.limit.as_deref().or(Some("200")))? as usize;
+    let after = parse_id_cursor(params.cursor.as_deref())?;
+    let page = state
+        .call(&user, move |app, conn, caller| {
+            ledger::list_page(app, conn, caller, &filter, limit, after)
         })
         .await?;
+    let today = state.app.today();
+    let (rows, next, names, owners) = (page.rows, page.next, page.names, page.owners);
+    let division_choices = division_options(&page.divisions, params.department.as_deref());
     let query: HashMap<String, String> = form_urlencoded::parse(req.query_string().as_bytes())
         .into_owned()
         .collect();
@@ -114,9 +95,9 @@ pub async fn list(
             json!({
                 "id": s.id, "name": s.name,
                 "department": names.get(&s.department_id).cloned().unwrap_or_default(),
-                "platform_label": label(locale, "platform", &s.platform),
-                "phase": s.phase, "phase_label": label(locale, "phase", &s.phase),
-                "built_by_label": label(locale, "built_by", &s.built_by),
+                "platform_label": label(locale, "platform", s.platform.as_str()),
+                "phase": s.phase.as_str(), "phase_label": label(locale, "phase", s.phase.as_str()),
+                "built_by_label": label(locale, "built_by", s.built_by.as_str()),
                 "hours": s.hours_saved_per_year.map(grouped),
                 "owner": owners.get(&s.owner_id).cloned().unwrap_or_default(),
                 "review_on": s.review_on.map(|d| d.to_string()),
@@ -132,7 +113,7 @@ pub async fn list(
             .filter(|(k, _)| k.as_str() != "cursor")
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
-        pairs.push(("cursor".into(), cursor));
+        pairs.push(("cursor".into(), cursor.to_string()));
         format!(
             "/systems?{}",
             form_urlencoded::Serializer::new(String::new())
@@ -140,7 +121,7 @@ pub async fn list(
                 .finish()
         )
     }));
-    data["can_register"] = json!(may_register(user.role));
+    data["can_register"] = json!(page.may_register);
     // The exports take the page's filters, but always from the first entry.
     data["export_query"] = json!(form_urlencoded::Serializer::new(String::new())
         .extend_pairs(query.iter().filter(|(k, _)| k.as_str() != "cursor"))
@@ -201,9 +182,9 @@ fn draft_of(system: &System) -> HashMap<String, String> {
     };
     put("name", Some(system.name.clone()));
     put("department_id", Some(system.department_id.to_string()));
-    put("platform", Some(system.platform.clone()));
-    put("phase", Some(system.phase.clone()));
-    put("built_by", Some(system.built_by.clone()));
+    put("platform", Some(system.platform.as_str().to_string()));
+    put("phase", Some(system.phase.as_str().to_string()));
+    put("built_by", Some(system.built_by.as_str().to_string()));
     put("workflow_before", system.workflow_before.clone());
     put("workflow_after", system.workflow_after.clone());
     put(
@@ -228,6 +209,9 @@ fn draft_of(system: &System) -> HashMap<String, String> {
 struct FormPage<'a> {
     /// The entry being edited; `None` registers a new one.
     editing: Option<&'a System>,
+    /// The divisions the user may choose (none for a requester, who registers
+    /// for their own division).
+    divisions: &'a [Department],
     draft: &'a HashMap<String, String>,
     flash: Value,
     similar: Vec<Value>,
@@ -241,16 +225,11 @@ async fn form_page(
     page: FormPage<'_>,
 ) -> Result<HttpResponse, AppError> {
     let locale = page_locale(req, Some(user));
-    let caller = user.clone();
-    let selected = page.draft.get("department_id").cloned();
-    let divisions = state
-        .db(move |conn| division_options(conn, &caller, selected.as_deref()))
-        .await?;
     let get = |name: &str| page.draft.get(name).map(String::as_str);
     let phases: Vec<&str> = match page.editing {
         Some(s) => Phase::ALL
             .iter()
-            .filter(|p| s.phase().may_move_to(**p))
+            .filter(|p| s.phase.may_move_to(**p))
             .map(|p| p.as_str())
             .collect(),
         None => vec!["trial", "verification", "production"],
@@ -277,12 +256,10 @@ async fn form_page(
         "holds_personal_data": get("holds_personal_data") == Some("true"),
         "manual_location": get("manual_location"), "review_on": get("review_on"), "version": get("version"),
     });
-    // A requester registers for their own division; staff choose.
-    data["departments"] = json!(if user.role == Role::Requester {
-        vec![]
-    } else {
-        divisions
-    });
+    data["departments"] = json!(division_options(
+        page.divisions,
+        page.draft.get("department_id").map(String::as_str)
+    ));
     data["platforms"] = json!(options(
         &wire(Platform::ALL, Platform::as_str),
         "ledger.platform",
@@ -305,9 +282,9 @@ pub async fn new_form(
     req: HttpRequest,
     user: CurrentUser,
 ) -> Result<HttpResponse, AppError> {
-    if !may_register(user.role) {
-        return Err(AppError::forbidden());
-    }
+    let divisions = state
+        .call(&user, |_, conn, caller| ledger::new_form(conn, caller))
+        .await?;
     let draft = HashMap::new();
     form_page(
         &state,
@@ -315,6 +292,7 @@ pub async fn new_form(
         &user,
         FormPage {
             editing: None,
+            divisions: &divisions,
             draft: &draft,
             flash: Value::Null,
             similar: vec![],
@@ -324,13 +302,13 @@ pub async fn new_form(
     .await
 }
 
-fn similar_json(locale: Locale, found: &[crate::web::systems::SimilarSystem]) -> Vec<Value> {
+fn similar_json(locale: Locale, found: &[Similar]) -> Vec<Value> {
     found
         .iter()
         .map(|s| {
-            json!({"id": s.id, "name": s.name, "department": s.department,
-                   "platform_label": label(locale, "platform", &s.platform),
-                   "phase_label": label(locale, "phase", &s.phase)})
+            json!({"id": s.system.id, "name": s.system.name, "department": s.department,
+                   "platform_label": label(locale, "platform", s.system.platform.as_str()),
+                   "phase_label": label(locale, "phase", s.system.phase.as_str())})
         })
         .collect()
 }
@@ -349,23 +327,18 @@ pub async fn create(
     let draft = form.into_inner();
     let input = form_input(&draft);
     let confirmed = draft.get("confirm_different").is_some_and(|v| v == "true");
-    let caller = user.clone();
     let result = state
-        .db(move |conn| {
-            if !confirmed {
-                let name = input.name.clone().unwrap_or_default();
-                let after = input.workflow_after.clone().flatten();
-                let found = similar_systems(conn, &name, after.as_deref(), None)?;
-                if !found.is_empty() {
-                    return Ok(Err(found));
-                }
-            }
-            register_for(conn, &caller, &input, None).map(|(system, _)| Ok(system))
+        .call(&user, move |_, conn, caller| {
+            ledger::register(conn, caller, &input, None, !confirmed)
         })
         .await;
     let (flash, similar, status) = match result {
-        Ok(Ok(system)) => return Ok(redirect(&format!("/systems/{}", system.id))),
-        Ok(Err(found)) => (Value::Null, similar_json(locale, &found), StatusCode::OK),
+        Ok(Registration::Registered { system, .. }) => {
+            return Ok(redirect(&format!("/systems/{}", system.id)))
+        }
+        Ok(Registration::LooksLike(found)) => {
+            (Value::Null, similar_json(locale, &found), StatusCode::OK)
+        }
         Err(e) if e.kind == Kind::Unprocessable => (
             labelled_error_flash(&e, locale, "ledger.field"),
             vec![],
@@ -373,12 +346,16 @@ pub async fn create(
         ),
         Err(e) => return Err(e),
     };
+    let divisions = state
+        .call(&user, |_, conn, caller| ledger::new_form(conn, caller))
+        .await?;
     form_page(
         &state,
         &req,
         &user,
         FormPage {
             editing: None,
+            divisions: &divisions,
             draft: &draft,
             flash,
             similar,
@@ -396,21 +373,19 @@ pub async fn effects_page(
     params: web::Query<SystemListParams>,
 ) -> Result<HttpResponse, AppError> {
     let locale = page_locale(&req, Some(&user));
-    let params = params.into_inner();
-    let app = state.clone();
-    let caller = user.clone();
-    let chosen = params.department.clone();
-    let (e, names, choices) = state
-        .db(move |conn| {
-            let e = effects_for(conn, &app, &caller, &params)?;
-            let names: HashMap<String, String> = departments::list(conn)?
-                .into_iter()
-                .map(|d| (d.id.to_string(), d.name))
-                .collect();
-            let choices = division_options(conn, &caller, chosen.as_deref())?;
-            Ok((e, names, choices))
+    let filter = params.filter()?;
+    let page = state
+        .call(&user, move |app, conn, caller| {
+            ledger::effects_page(app, conn, caller, &filter)
         })
         .await?;
+    let e = page.effects;
+    let names: HashMap<String, String> = page
+        .names
+        .into_iter()
+        .map(|(id, name)| (id.to_string(), name))
+        .collect();
+    let choices = division_options(&page.divisions, params.department.as_deref());
     let year_label = |key: &str| {
         let year: i32 = key.parse().unwrap_or_default();
         t(
@@ -477,31 +452,21 @@ pub async fn show(
     state: web::Data<AppState>,
     req: HttpRequest,
     user: CurrentUser,
-    id: web::Path<i64>,
+    id: web::Path<SystemId>,
 ) -> Result<HttpResponse, AppError> {
     let locale = page_locale(&req, Some(&user));
     let id = id.into_inner();
-    let caller = user.clone();
-    let (s, linked, history, names, department) = state
-        .db(move |conn| {
-            let s = visible(conn, &caller, id)?;
-            let scope = caller.scope(conn)?;
-            let linked = systems::consultations_of(conn, id, &scope)?;
-            let history = systems::history(conn, id)?;
-            let names = users::names(
-                conn,
-                history
-                    .iter()
-                    .filter_map(|e| e.actor_id)
-                    .chain([s.owner_id]),
-            )?;
-            let department = departments::find(conn, s.department_id)?
-                .map(|d| d.name)
-                .unwrap_or_default();
-            Ok((s, linked, history, names, department))
-        })
+    let entry = state
+        .call(&user, move |_, conn, caller| ledger::get(conn, caller, id))
         .await?;
-    let today = today(&state);
+    let (s, linked, history, names, department) = (
+        entry.system,
+        entry.consultations,
+        entry.history,
+        entry.names,
+        entry.department,
+    );
+    let today = state.app.today();
     let history: Vec<Value> = history
         .iter()
         .map(|e| {
@@ -535,12 +500,12 @@ pub async fn show(
     let mut data = base(&req, Some(&user), locale, "ledger.heading");
     data["title"] = json!(s.name.clone());
     data["flags"] = json!(flags(locale, &s, today));
-    data["can_edit"] = json!(may_edit(user.role, s.owner_id == user.id));
+    data["can_edit"] = json!(entry.may_edit);
     data["s"] = json!({
         "id": s.id, "name": s.name, "department": department,
-        "platform_label": label(locale, "platform", &s.platform),
-        "phase": s.phase, "phase_label": label(locale, "phase", &s.phase),
-        "built_by_label": label(locale, "built_by", &s.built_by),
+        "platform_label": label(locale, "platform", s.platform.as_str()),
+        "phase": s.phase.as_str(), "phase_label": label(locale, "phase", s.phase.as_str()),
+        "built_by_label": label(locale, "built_by", s.built_by.as_str()),
         "workflow_before": s.workflow_before, "workflow_after": s.workflow_after,
         "hours": s.hours_saved_per_year.map(grouped), "cost": s.cost_saved_per_year.map(grouped),
         "personal_data": t(locale, if s.holds_personal_data { "ledger.yes" } else { "ledger.no" }, &[]),
@@ -551,7 +516,7 @@ pub async fn show(
     data["consultations"] = json!(linked
         .iter()
         .map(|c| json!({"id": c.id, "number": c.number, "title": c.title,
-                        "state": c.state, "state_label": t(locale, &format!("state.{}", c.state), &[])}))
+                        "state": c.state, "state_label": t(locale, &format!("state.{}", c.state.as_str()), &[])}))
         .collect::<Vec<_>>());
     data["history"] = json!(history);
     render_status(&state, &req, "system", data, StatusCode::OK)
@@ -562,14 +527,14 @@ pub async fn edit_form(
     state: web::Data<AppState>,
     req: HttpRequest,
     user: CurrentUser,
-    id: web::Path<i64>,
+    id: web::Path<SystemId>,
 ) -> Result<HttpResponse, AppError> {
     let id = id.into_inner();
-    let caller = user.clone();
-    let system = state.db(move |conn| visible(conn, &caller, id)).await?;
-    if !may_edit(user.role, system.owner_id == user.id) {
-        return Err(AppError::forbidden());
-    }
+    let (system, divisions) = state
+        .call(&user, move |_, conn, caller| {
+            ledger::edit_form(conn, caller, id)
+        })
+        .await?;
     let draft = draft_of(&system);
     form_page(
         &state,
@@ -577,6 +542,7 @@ pub async fn edit_form(
         &user,
         FormPage {
             editing: Some(&system),
+            divisions: &divisions,
             draft: &draft,
             flash: Value::Null,
             similar: vec![],
@@ -591,7 +557,7 @@ pub async fn update(
     state: web::Data<AppState>,
     req: HttpRequest,
     user: CurrentUser,
-    id: web::Path<i64>,
+    id: web::Path<SystemId>,
     form: Form,
 ) -> Result<HttpResponse, AppError> {
     check_csrf(&req, form.get("_csrf"))?;
@@ -599,19 +565,23 @@ pub async fn update(
     let id = id.into_inner();
     let draft = form.into_inner();
     let input = form_input(&draft);
-    let caller = user.clone();
     let result = state
-        .db(move |conn| edit_for(conn, &caller, id, &input))
+        .call(&user, move |_, conn, caller| {
+            ledger::edit(conn, caller, id, &input)
+        })
         .await;
-    let flash = match result {
+    let (flash, status) = match result {
         Ok(_) => return Ok(redirect(&format!("/systems/{id}"))),
         Err(e) if matches!(e.kind, Kind::Unprocessable | Kind::Conflict) => {
-            labelled_error_flash(&e, locale, "ledger.field")
+            (labelled_error_flash(&e, locale, "ledger.field"), e.status())
         }
         Err(e) => return Err(e),
     };
-    let caller = user.clone();
-    let system = state.db(move |conn| visible(conn, &caller, id)).await?;
+    let (system, divisions) = state
+        .call(&user, move |_, conn, caller| {
+            ledger::edit_form(conn, caller, id)
+        })
+        .await?;
     let mut draft = draft;
     // The form is redrawn on the current version, so a conflict can be resolved by saving again.
     draft.insert("version".into(), system.version.to_string());
@@ -621,10 +591,11 @@ pub async fn update(
         &user,
         FormPage {
             editing: Some(&system),
+            divisions: &divisions,
             draft: &draft,
             flash,
             similar: vec![],
-            status: StatusCode::UNPROCESSABLE_ENTITY,
+            status,
         },
     )
     .await

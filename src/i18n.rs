@@ -4,8 +4,6 @@
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
-use actix_web::http::header::{HeaderMap, ACCEPT_LANGUAGE};
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Locale {
     #[default]
@@ -58,14 +56,6 @@ impl Locale {
         }
         best.map(|(_, l)| l).unwrap_or_default()
     }
-
-    pub fn from_headers(headers: &HeaderMap) -> Locale {
-        headers
-            .get(ACCEPT_LANGUAGE)
-            .and_then(|v| v.to_str().ok())
-            .map(Locale::from_accept_language)
-            .unwrap_or_default()
-    }
 }
 
 type Catalog = HashMap<String, String>;
@@ -75,8 +65,8 @@ fn catalogs() -> &'static (Catalog, Catalog) {
     CATALOGS.get_or_init(|| {
         let parse = |text: &str| serde_json::from_str::<Catalog>(text).unwrap_or_default();
         (
-            parse(include_str!("../../views/i18n/ja.json")),
-            parse(include_str!("../../views/i18n/en.json")),
+            parse(include_str!("../views/i18n/ja.json")),
+            parse(include_str!("../views/i18n/en.json")),
         )
     })
 }

@@ -1,0 +1,98 @@
+//! Why a use case refused or failed, as types. The web layer maps each to a status
+//! code and a message in the caller's language (`web::error`); nothing here knows
+//! about HTTP.
+
+use std::fmt;
+
+use crate::domain::workflow::WorkflowError;
+use crate::domain::{Event, FieldErrors, State};
+
+#[derive(Debug)]
+pub enum Error {
+    /// It does not exist, or the caller may not see it (the two are one answer).
+    NotFound,
+    /// The caller may see it but may not do this.
+    Forbidden,
+    /// The caller's role may not fire this workflow event.
+    ForbiddenEvent(Event),
+    /// Someone changed it since the caller read version `current - 1` or earlier.
+    Stale { current: i32 },
+    /// The current state does not allow the event.
+    NotAllowed {
+        state: State,
+        event: Event,
+        allowed: Vec<Event>,
+    },
+    /// Nothing may change on a closed or withdrawn consultation.
+    Terminal(State),
+    /// Fields are missing or invalid; messages are catalog keys per field.
+    Invalid(FieldErrors),
+    /// A list parameter cannot be read.
+    BadParameter { name: String, value: String },
+    /// An idempotency key was used before with a different request.
+    IdempotencyMismatch,
+    /// A message that has not failed cannot be sent again.
+    NotFailed { status: String },
+    /// The database cannot be reached now.
+    Unavailable(String),
+    /// A fault; logged, never shown.
+    Internal(String),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    pub fn invalid_field(field: &str, key: &'static str) -> Error {
+        let mut errors = FieldErrors::new();
+        errors.add(field, key);
+        Error::Invalid(errors)
+    }
+
+    pub fn bad_parameter(name: &str, value: &str) -> Error {
+        Error::BadParameter {
+            name: name.to_string(),
+            value: value.to_string(),
+        }
+    }
+
+    pub fn internal(cause: impl fmt::Display) -> Error {
+        Error::Internal(cause.to_string())
+    }
+
+    /// A workflow refusal for an event.
+    pub fn workflow(error: WorkflowError, event: Event) -> Error {
+        match error {
+            WorkflowError::Forbidden => Error::ForbiddenEvent(event),
+            WorkflowError::NotAllowed { state, allowed } => Error::NotAllowed {
+                state,
+                event,
+                allowed,
+            },
+            WorkflowError::Invalid(errors) => Error::Invalid(errors),
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Internal(cause) => write!(f, "internal: {cause}"),
+            Error::Unavailable(cause) => write!(f, "unavailable: {cause}"),
+            other => write!(f, "{other:?}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+impl From<diesel::result::Error> for Error {
+    fn from(e: diesel::result::Error) -> Self {
+        Error::Internal(format!("database: {e}"))
+    }
+}
+
+impl From<FieldErrors> for Error {
+    fn from(errors: FieldErrors) -> Self {
+        Error::Invalid(errors)
+    }
+}

@@ -1,0 +1,76 @@
+//! The use cases of the desk: filing, firing a workflow event, editing,
+//! commenting, the queue views, the ledger, the directory, reports and the SLA
+//! sweep. Each takes the [`Caller`] and typed input, decides whether the caller may
+//! do it, runs the transaction (with its mail queued in the outbox) and returns a
+//! typed result or an [`Error`]. Both front doors — the JSON API and the HTML pages
+//! (`web`) — call these functions, so the same caller with the same input reaches
+//! the same outcome; the command line and the demo loader use them too.
+//!
+//! Functions here are synchronous and take a database connection: the web layer
+//! runs them on its blocking pool. Nothing here knows about HTTP.
+
+pub mod caller;
+pub mod consultations;
+pub mod directory;
+pub mod error;
+pub mod idempotency;
+pub mod ledger;
+pub mod outbox;
+pub mod reports;
+pub mod sweep;
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime, Timelike, Utc};
+use chrono_tz::Tz;
+
+pub use caller::Caller;
+pub use error::{Error, Result};
+
+use crate::domain::calendar::BusinessCalendar;
+use crate::domain::sla::SlaPolicy;
+use crate::domain::workflow::Rules;
+use crate::notify::Notifier;
+use crate::reports::ledger::EffectsSettings;
+use crate::settings::Settings;
+
+/// The rules and services every use case needs, built once from the settings.
+pub struct App {
+    pub rules: Rules,
+    pub sla: SlaPolicy,
+    pub calendar: BusinessCalendar,
+    pub notifier: Notifier,
+    /// The zone of calendar days (fiscal years, review dates) and of times shown.
+    pub timezone: Tz,
+    /// How the ledger's effects are reckoned.
+    pub effects: EffectsSettings,
+}
+
+impl App {
+    pub fn new(settings: &Settings) -> Result<App, String> {
+        Ok(App {
+            rules: Rules {
+                reopen_window: chrono::Duration::days(settings.reopen_window_days),
+            },
+            sla: settings.sla,
+            calendar: BusinessCalendar::new(settings.timezone),
+            notifier: Notifier::new(settings)?,
+            timezone: settings.timezone,
+            effects: EffectsSettings {
+                hours_per_person_year: settings.hours_per_person_year,
+                annual_target_hours: settings.annual_target_hours,
+                timezone: settings.timezone,
+            },
+        })
+    }
+
+    /// Today in the display zone (fiscal years and review dates are its days).
+    pub fn today(&self) -> NaiveDate {
+        Utc::now().with_timezone(&self.timezone).date_naive()
+    }
+}
+
+/// A time as stored: UTC to the microsecond, which both databases keep exactly.
+pub fn stored(at: DateTime<Utc>) -> NaiveDateTime {
+    let at = at.naive_utc();
+    at.with_nanosecond(at.nanosecond() / 1_000 * 1_000)
+        .unwrap_or(at)
+}
