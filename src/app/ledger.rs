@@ -15,7 +15,7 @@ use crate::db::systems::{self, System, SystemEvent};
 use crate::db::{self, users, DbConn};
 use crate::domain::ids::SystemId;
 use crate::domain::ledger::{
-    may_edit, may_register, missing_fields, review_overdue, Phase, Platform, Proposed,
+    confirmed_after_edit, may_edit, may_register, may_verify, missing_fields, review_overdue, Phase, Platform, Proposed,
     SystemFields, SystemInput, SIMILAR_FROM,
 };
 use crate::domain::search::normalize;
@@ -247,7 +247,9 @@ pub fn register(
     if !may_register(caller.role) {
         return Err(Error::Forbidden);
     }
-    let fields = input.parse_new()?;
+    let mut fields = input.parse_new()?;
+    // The DX office's own entries need no one else to confirm them.
+    fields.verified = may_verify(caller.role);
     let (owner_id, department_id) = owner_and_division(conn, caller, &fields)?;
     if check_similar {
         let found = similar(conn, &fields.name, fields.workflow_after.as_deref(), None)?;
@@ -316,8 +318,15 @@ fn owner_and_division(
         None => return Err(Error::invalid_field("department_id", "validation.required")),
     };
     let owner_id = fields.owner_id.unwrap_or(caller.id);
-    if !users::find(conn, owner_id)?.is_some_and(|u| u.active) {
+    let Some(owner) = users::find(conn, owner_id)?.filter(|u| u.active) else {
         return Err(Error::invalid_field("owner_id", "validation.unknown_user"));
+    };
+    // The person who answers for a system works in the division that owns it.
+    if !departments::subtree_ids(conn, department_id)?.contains(&owner.department_id) {
+        return Err(Error::invalid_field(
+            "owner_id",
+            "validation.owner_outside_division",
+        ));
     }
     Ok((owner_id, department_id))
 }
@@ -365,18 +374,26 @@ pub fn get(conn: &mut DbConn, caller: &Caller, id: SystemId) -> Result<Entry> {
     })
 }
 
-/// The edit form: the entry, if the caller may edit it, and the divisions they
-/// may move it to.
-pub fn edit_form(
-    conn: &mut DbConn,
-    caller: &Caller,
-    id: SystemId,
-) -> Result<(System, Vec<Department>)> {
+/// The edit form of an entry the caller may edit.
+#[derive(Debug)]
+pub struct EditForm {
+    pub system: System,
+    /// The divisions they may move it to.
+    pub divisions: Vec<Department>,
+    /// Whether they confirm entries (the form offers it).
+    pub may_verify: bool,
+}
+
+pub fn edit_form(conn: &mut DbConn, caller: &Caller, id: SystemId) -> Result<EditForm> {
     let system = visible(conn, caller, id)?;
     if !may_edit(caller.role, system.owner_id == caller.id) {
         return Err(Error::Forbidden);
     }
-    Ok((system, form_divisions(conn, caller)?))
+    Ok(EditForm {
+        system,
+        divisions: form_divisions(conn, caller)?,
+        may_verify: may_verify(caller.role),
+    })
 }
 
 /// Edits an entry for the caller, checking who may, the version and the phase rules.
@@ -390,7 +407,10 @@ pub fn edit(
     if !may_edit(caller.role, current.owner_id == caller.id) {
         return Err(Error::Forbidden);
     }
-    let (version, next) = input.parse_edit(&current.fields())?;
+    let before = current.fields();
+    let (version, mut next) = input.parse_edit(&before)?;
+    next.verified =
+        confirmed_after_edit(caller.role, &before, &next, input.verified).ok_or(Error::Forbidden)?;
     if version != current.version {
         return Err(Error::Stale {
             current: current.version,

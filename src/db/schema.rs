@@ -152,6 +152,7 @@ diesel::table! {
         version -> Integer,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        verified -> Bool,
     }
 }
 

@@ -202,7 +202,9 @@ pub static WORKFLOW: &[Transition] = &[
         event: Event::Reopen,
         from: &[State::Resolved],
         to: State::Assigned,
-        who: &[Who::Role(Role::Requester)],
+        // DESIGN.md: close, reopen (and the rating) are the requester of record's;
+        // a colleague covering for them may only provide information.
+        who: &[OwnRequester],
         requires: &[Field::Reason],
         requires_when_from: &[],
         optional: &[],
@@ -211,7 +213,7 @@ pub static WORKFLOW: &[Transition] = &[
         event: Event::Close,
         from: &[State::Resolved],
         to: State::Closed,
-        who: &[Who::Role(Role::Requester), System],
+        who: &[OwnRequester, System],
         requires: &[],
         requires_when_from: &[],
         optional: &[Field::Rating],
@@ -720,6 +722,24 @@ mod tests {
             Event::RequestInfo | Event::Resolve => SE,
             Event::ProvideInfo | Event::Reopen | Event::Close | Event::Withdraw => REQUESTER,
             Event::File => REQUESTER,
+        }
+    }
+
+    #[test]
+    fn a_colleague_may_provide_information_but_only_the_requester_of_record_closes_reopens_or_withdraws(
+    ) {
+        assert!(fire(State::Waiting, OTHER_REQUESTER, Event::ProvideInfo).is_ok());
+        for (state, event) in [
+            (State::Resolved, Event::Close),
+            (State::Resolved, Event::Reopen),
+            (State::Received, Event::Withdraw),
+        ] {
+            assert_eq!(
+                fire(state, OTHER_REQUESTER, event),
+                Err(WorkflowError::Forbidden),
+                "{event:?}"
+            );
+            assert!(fire(state, REQUESTER, event).is_ok(), "{event:?}");
         }
     }
 

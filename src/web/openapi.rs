@@ -46,6 +46,7 @@ use crate::reports::dashboard as report;
         systems::SimilarSystem, systems::SimilarSystemList, domain::ledger::SystemInput,
         domain::ledger::Platform, domain::ledger::Phase, domain::ledger::BuiltBy,
         crate::reports::ledger::Effects, crate::reports::ledger::Breakdown, crate::reports::ledger::PhaseCount,
+        crate::reports::ledger::Unconfirmed,
     )),
     modifiers(&BearerAuth),
 )]
