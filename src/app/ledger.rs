@@ -15,8 +15,8 @@ use crate::db::systems::{self, System, SystemEvent};
 use crate::db::{self, users, DbConn};
 use crate::domain::ids::SystemId;
 use crate::domain::ledger::{
-    confirmed_after_edit, may_edit, may_register, may_verify, missing_fields, review_overdue, Phase, Platform, Proposed,
-    SystemFields, SystemInput, SIMILAR_FROM,
+    confirmed_after_edit, may_edit, may_register, may_verify, missing_fields, review_overdue,
+    Phase, Platform, Proposed, SystemFields, SystemInput, SIMILAR_FROM,
 };
 use crate::domain::search::normalize;
 use crate::domain::Role;
@@ -248,6 +248,9 @@ pub fn register(
         return Err(Error::Forbidden);
     }
     let mut fields = input.parse_new()?;
+    if let Some(owner) = owner_by_email(conn, input)? {
+        fields.owner_id = Some(owner);
+    }
     // The DX office's own entries need no one else to confirm them.
     fields.verified = may_verify(caller.role);
     let (owner_id, department_id) = owner_and_division(conn, caller, &fields)?;
@@ -331,6 +334,25 @@ fn owner_and_division(
     Ok((owner_id, department_id))
 }
 
+/// The owner an input names by e-mail address, if it does.
+fn owner_by_email(conn: &mut DbConn, input: &SystemInput) -> Result<Option<i64>> {
+    let Some(email) = input
+        .owner_email
+        .as_deref()
+        .map(str::trim)
+        .filter(|e| !e.is_empty())
+    else {
+        return Ok(None);
+    };
+    match users::find_by_email(conn, email)? {
+        Some(user) if user.active => Ok(Some(user.id)),
+        _ => Err(Error::invalid_field(
+            "owner_email",
+            "validation.unknown_user",
+        )),
+    }
+}
+
 /// An entry the caller may see, or `NotFound`.
 fn visible(conn: &mut DbConn, caller: &Caller, id: SystemId) -> Result<System> {
     systems::find_visible(conn, id.0, &caller.scope)?.ok_or(Error::NotFound)
@@ -409,8 +431,11 @@ pub fn edit(
     }
     let before = current.fields();
     let (version, mut next) = input.parse_edit(&before)?;
-    next.verified =
-        confirmed_after_edit(caller.role, &before, &next, input.verified).ok_or(Error::Forbidden)?;
+    if let Some(owner) = owner_by_email(conn, input)? {
+        next.owner_id = Some(owner);
+    }
+    next.verified = confirmed_after_edit(caller.role, &before, &next, input.verified)
+        .ok_or(Error::Forbidden)?;
     if version != current.version {
         return Err(Error::Stale {
             current: current.version,

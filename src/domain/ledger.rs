@@ -163,6 +163,8 @@ pub struct SystemInput {
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<String>)]
     pub review_on: Option<Option<String>>,
+    /// The owner by e-mail address, instead of `owner_id` (the pages ask so).
+    pub owner_email: Option<String>,
     /// Edits only: the DX office confirms the entry (`true`) or takes the
     /// confirmation back; only confirmed entries count in the effects.
     pub verified: Option<bool>,

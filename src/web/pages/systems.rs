@@ -168,6 +168,7 @@ fn form_input(form: &HashMap<String, String>) -> SystemInput {
         holds_personal_data: Some(form.get("holds_personal_data").is_some_and(|v| v == "true")),
         manual_location: text("manual_location"),
         owner_id: None,
+        owner_email: value(form, "owner_email"),
         review_on: text("review_on"),
         // Only a form that offers the confirmation (to the DX office) sends it.
         verified: form
@@ -276,6 +277,7 @@ async fn form_page(
         "holds_personal_data": get("holds_personal_data") == Some("true"),
         "manual_location": get("manual_location"), "review_on": get("review_on"), "version": get("version"),
         "verified": get("verified") == Some("true"),
+        "owner_email": get("owner_email"),
     });
     data["platforms"] = json!(options(
         &wire(Platform::ALL, Platform::as_str),
