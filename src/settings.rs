@@ -25,8 +25,12 @@ pub struct Settings {
     pub reopen_window_days: i64,
     /// Largest accepted request body.
     pub max_body_bytes: usize,
-    pub login_attempts_per_account_per_minute: u32,
+    /// Sign-in attempts a client address may make a minute (failures of one
+    /// account from one address also back off; see `web::login_limits`).
     pub login_attempts_per_address_per_minute: u32,
+    /// Reverse proxies whose `X-Forwarded-For` names the client
+    /// (`DIGICON_TRUSTED_PROXIES`: addresses or networks, comma-separated).
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     pub db_pool_size: u32,
     /// HTTP worker threads; defaults to the number of cores.
     pub workers: Option<usize>,
@@ -62,6 +66,21 @@ impl fmt::Debug for Settings {
     }
 }
 
+/// Addresses or networks, comma-separated (`10.0.0.5, 10.1.0.0/16`); `Err` names
+/// the part that is neither.
+pub fn parse_networks(value: &str) -> Result<Vec<ipnet::IpNet>, String> {
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|part| !part.is_empty())
+        .map(|part| {
+            part.parse::<ipnet::IpNet>()
+                .or_else(|_| part.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map_err(|_| part.to_string())
+        })
+        .collect()
+}
+
 /// Hides the password of `scheme://user:password@host`.
 fn redact_url(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
@@ -90,8 +109,8 @@ impl Settings {
             token_ttl_hours: 12,
             reopen_window_days: 14,
             max_body_bytes: 256 * 1024,
-            login_attempts_per_account_per_minute: 10,
             login_attempts_per_address_per_minute: 60,
+            trusted_proxies: vec![],
             db_pool_size: 8,
             workers: None,
             sla: SlaPolicy::default(),
@@ -148,14 +167,15 @@ impl Settings {
         s.token_ttl_hours = number("DIGICON_TOKEN_TTL_HOURS", s.token_ttl_hours)?;
         s.reopen_window_days = number("DIGICON_REOPEN_WINDOW_DAYS", s.reopen_window_days)?;
         s.max_body_bytes = number("DIGICON_MAX_BODY_BYTES", s.max_body_bytes as i64)? as usize;
-        s.login_attempts_per_account_per_minute = number(
-            "DIGICON_LOGIN_ATTEMPTS_PER_ACCOUNT",
-            i64::from(s.login_attempts_per_account_per_minute),
-        )? as u32;
         s.login_attempts_per_address_per_minute = number(
             "DIGICON_LOGIN_ATTEMPTS_PER_ADDRESS",
             i64::from(s.login_attempts_per_address_per_minute),
         )? as u32;
+        if let Some(v) = var("DIGICON_TRUSTED_PROXIES") {
+            s.trusted_proxies = parse_networks(&v).map_err(|part| {
+                format!("DIGICON_TRUSTED_PROXIES: {part:?} is not an address or network")
+            })?;
+        }
         s.db_pool_size = number("DIGICON_DB_POOL_SIZE", i64::from(s.db_pool_size))? as u32;
         s.worker_poll_ms = number("DIGICON_WORKER_POLL_MS", s.worker_poll_ms as i64)? as u64;
         s.mail_max_attempts =

@@ -9,6 +9,7 @@ pub mod events;
 pub mod outbox;
 pub mod schema;
 pub mod search;
+pub mod sessions;
 pub mod systems;
 pub mod types;
 pub mod users;

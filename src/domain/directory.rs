@@ -244,6 +244,9 @@ pub struct MeUpdate {
     pub locale: Option<String>,
     /// Optional mail the caller does not want: any of `reminder`, `comment`.
     pub mail_opt_out: Option<Vec<String>>,
+    /// A new password; needs `current_password`. Ends the caller's other sessions.
+    pub password: Option<String>,
+    pub current_password: Option<String>,
 }
 
 #[cfg(test)]

@@ -325,3 +325,22 @@ pub async fn departments_update(
         }
     }
 }
+
+/// Log a user out everywhere (a lost phone, a leaked password).
+#[post("/admin/users/{id}/sessions/end")]
+pub async fn users_end_sessions(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    user: CurrentUser,
+    id: web::Path<UserId>,
+    form: Form,
+) -> Result<HttpResponse, AppError> {
+    check_csrf(&req, form.get("_csrf"))?;
+    let id = id.into_inner();
+    state
+        .call(&user, move |_, conn, caller| {
+            crate::app::sessions::end_everywhere_for(conn, caller, id)
+        })
+        .await?;
+    Ok(redirect("/admin/users"))
+}

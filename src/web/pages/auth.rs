@@ -3,16 +3,16 @@
 use std::collections::HashMap;
 
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
-use chrono::Duration;
 use serde_json::json;
 
 use super::{
     base, check_csrf, expired_session_cookie, home_of, page_locale, redirect, render_status,
     session_cookie, LANG_COOKIE,
 };
-use crate::db::{self, users};
+use crate::app::{directory, sessions};
+use crate::domain::directory::MeUpdate;
 use crate::i18n::Locale;
-use crate::web::auth::{authenticate, CurrentUser};
+use crate::web::auth::{sign_in, CurrentUser};
 use crate::web::error::AppError;
 use crate::web::AppState;
 
@@ -80,15 +80,12 @@ pub async fn login(
     let email = form.get("email").cloned().unwrap_or_default();
     let password = form.get("password").cloned().unwrap_or_default();
     let next = safe_next(form.get("next"));
-    match authenticate(&state, &req, email.clone(), password).await {
-        Ok(user) => {
-            let (token, _) = state
-                .jwt
-                .issue(user.id, Duration::hours(state.settings.token_ttl_hours))?;
-            let target = next.unwrap_or_else(|| home_of(user.role).to_string());
+    match sign_in(&state, &req, email.clone(), password).await {
+        Ok(signed_in) => {
+            let target = next.unwrap_or_else(|| home_of(signed_in.user.role).to_string());
             let mut response = redirect(&target);
             response
-                .add_cookie(&session_cookie(&state, &req, &token))
+                .add_cookie(&session_cookie(&state, &req, &signed_in.token))
                 .map_err(AppError::internal)?;
             Ok(response)
         }
@@ -106,9 +103,20 @@ pub async fn login(
     }
 }
 
+/// Logging out ends the session on the server, not only the cookie.
 #[post("/logout")]
-pub async fn logout(req: HttpRequest, form: Form) -> Result<HttpResponse, AppError> {
+pub async fn logout(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    user: Option<CurrentUser>,
+    form: Form,
+) -> Result<HttpResponse, AppError> {
     check_csrf(&req, form.get("_csrf"))?;
+    if let Some(user) = user {
+        state
+            .call(&user, |_, conn, caller| sessions::end(conn, caller))
+            .await?;
+    }
     let mut response = redirect("/login");
     response
         .add_cookie(&expired_session_cookie())
@@ -130,18 +138,13 @@ pub async fn language(
         .and_then(|l| Locale::parse(l))
         .ok_or_else(|| AppError::invalid_field("locale", "validation.choice"))?;
     if let Some(user) = user {
+        let change = MeUpdate {
+            locale: Some(locale.as_str().to_string()),
+            ..Default::default()
+        };
         state
-            .db(move |conn| {
-                users::update(
-                    conn,
-                    user.id,
-                    &users::UserChanges {
-                        locale: Some(locale.as_str().to_string()),
-                        updated_at: Some(db::now()),
-                        ..Default::default()
-                    },
-                )?;
-                Ok(())
+            .call(&user, move |_, conn, caller| {
+                directory::update_me(conn, caller, &change)
             })
             .await?;
     }
@@ -155,6 +158,87 @@ pub async fn language(
                 .max_age(actix_web::cookie::time::Duration::days(365))
                 .finish(),
         )
+        .map_err(AppError::internal)?;
+    Ok(response)
+}
+
+async fn account_page(
+    state: &AppState,
+    req: &HttpRequest,
+    user: &CurrentUser,
+    flash: serde_json::Value,
+    status: actix_web::http::StatusCode,
+) -> Result<HttpResponse, AppError> {
+    let locale = page_locale(req, Some(user));
+    let mut data = base(req, Some(user), locale, "page.title.account");
+    data["flash"] = flash;
+    data["changed"] = json!(req.query_string() == "changed=1");
+    render_status(state, req, "account", data, status)
+}
+
+/// One's own account: a new password, and logging out everywhere.
+#[get("/account")]
+pub async fn account(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    user: CurrentUser,
+) -> Result<HttpResponse, AppError> {
+    account_page(
+        &state,
+        &req,
+        &user,
+        serde_json::Value::Null,
+        actix_web::http::StatusCode::OK,
+    )
+    .await
+}
+
+#[post("/account/password")]
+pub async fn change_password(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    user: CurrentUser,
+    form: Form,
+) -> Result<HttpResponse, AppError> {
+    check_csrf(&req, form.get("_csrf"))?;
+    let change = MeUpdate {
+        password: Some(form.get("password").cloned().unwrap_or_default()),
+        current_password: form.get("current_password").cloned(),
+        ..Default::default()
+    };
+    let result = state
+        .call(&user, move |_, conn, caller| {
+            directory::update_me(conn, caller, &change)
+        })
+        .await;
+    match result {
+        Ok(_) => Ok(redirect("/account?changed=1")),
+        Err(e) if e.kind == crate::web::error::Kind::Unprocessable => {
+            let locale = page_locale(&req, Some(&user));
+            let flash = super::consultations::labelled_error_flash(&e, locale, "field");
+            account_page(&state, &req, &user, flash, e.status()).await
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Log out everywhere, this browser too.
+#[post("/account/sessions/end")]
+pub async fn end_sessions(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    user: CurrentUser,
+    form: Form,
+) -> Result<HttpResponse, AppError> {
+    check_csrf(&req, form.get("_csrf"))?;
+    state
+        .call(&user, |_, conn, caller| {
+            sessions::end_everywhere(conn, caller)
+        })
+        .await?;
+    let mut response = redirect("/login");
+    response
+        .add_cookie(&expired_session_cookie())
         .map_err(AppError::internal)?;
     Ok(response)
 }

@@ -41,6 +41,7 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../../views/partials/department_options.hbs"),
     ),
     ("login", include_str!("../../../views/pages/login.hbs")),
+    ("account", include_str!("../../../views/pages/account.hbs")),
     (
         "consultations",
         include_str!("../../../views/pages/consultations.hbs"),
