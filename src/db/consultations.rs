@@ -326,6 +326,24 @@ pub fn find_visible(
     query.first(conn).optional()
 }
 
+/// The consultations with these ids that the scope lets the caller see, other
+/// than withdrawn ones (candidates for "similar consultations").
+pub fn open_or_resolved_among(
+    conn: &mut DbConn,
+    ids: &[i64],
+    scope: &Scope,
+) -> QueryResult<Vec<Consultation>> {
+    let mut query = consultations::table
+        .filter(consultations::id.eq_any(ids.to_vec()))
+        .filter(consultations::state.ne(State::Withdrawn))
+        .select(Consultation::as_select())
+        .into_boxed();
+    if let Scope::Departments(departments) = scope {
+        query = query.filter(consultations::department_id.eq_any(departments.clone()));
+    }
+    query.load(conn)
+}
+
 /// What a transition or edit writes.
 pub struct Change<'a> {
     pub consultation: &'a Consultation,

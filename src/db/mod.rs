@@ -199,6 +199,16 @@ pub fn now() -> NaiveDateTime {
         .unwrap_or(now)
 }
 
+/// Whether PostgreSQL cancelled a statement for taking longer than its
+/// `statement_timeout` (SQLSTATE 57014).
+pub fn is_statement_timeout(error: &diesel::result::Error) -> bool {
+    matches!(
+        error,
+        diesel::result::Error::DatabaseError(_, info)
+            if info.message().contains("statement timeout")
+    )
+}
+
 /// Whether an error is a unique-constraint violation (a lost race on insert).
 pub fn is_unique_violation(error: &diesel::result::Error) -> bool {
     matches!(
