@@ -502,7 +502,8 @@ impl ListQuery {
     }
 }
 
-/// One page of the list and the cursor of the next page, if there is one.
+/// One page of the list and the cursor of the next page, if there is one. Each
+/// order reads an index in that order and stops at the page.
 pub fn list(conn: &mut DbConn, q: &ListQuery) -> QueryResult<(Vec<Consultation>, Option<Cursor>)> {
     use consultations::dsl as c;
     let search = q.text.as_deref().and_then(Query::parse);
@@ -511,8 +512,64 @@ pub fn list(conn: &mut DbConn, q: &ListQuery) -> QueryResult<(Vec<Consultation>,
             return list_by_relevance(conn, q, search);
         }
     }
-    let mut query = filtered(q, search.as_ref());
-    if let Some(search) = &search {
+    if q.sort == Sort::Due {
+        return list_by_due(conn, q, search.as_ref());
+    }
+    let mut query = matching(conn, q, search.as_ref());
+    if let Some(cur) = &q.after {
+        let key = cur.key.unwrap_or_default();
+        query = match q.sort {
+            Sort::Created => query.filter(
+                c::created_at
+                    .gt(key)
+                    .or(c::created_at.eq(key).and(c::id.gt(cur.id))),
+            ),
+            Sort::Updated => query.filter(
+                c::updated_at
+                    .lt(key)
+                    .or(c::updated_at.eq(key).and(c::id.lt(cur.id))),
+            ),
+            _ => query.filter(
+                c::created_at
+                    .lt(key)
+                    .or(c::created_at.eq(key).and(c::id.lt(cur.id))),
+            ),
+        };
+    }
+    query = match q.sort {
+        Sort::Created => query.order((c::created_at.asc(), c::id.asc())),
+        Sort::Updated => query.order((c::updated_at.desc(), c::id.desc())),
+        _ => query.order((c::created_at.desc(), c::id.desc())),
+    };
+    let rows = query.limit(q.limit + 1).load(conn)?;
+    Ok(page(rows, q.limit, |last| match q.sort {
+        Sort::Updated => Some(last.updated_at),
+        _ => Some(last.created_at),
+    }))
+}
+
+/// The page of `limit` rows out of `limit + 1` read, and the cursor after it.
+fn page(
+    mut rows: Vec<Consultation>,
+    limit: i64,
+    key: impl Fn(&Consultation) -> Option<NaiveDateTime>,
+) -> (Vec<Consultation>, Option<Cursor>) {
+    if rows.len() as i64 <= limit {
+        return (rows, None);
+    }
+    rows.truncate(limit as usize);
+    let next = rows.last().map(|last| Cursor {
+        key: key(last),
+        id: last.id,
+        in_title: false,
+    });
+    (rows, next)
+}
+
+/// The list's filters and, for a search, the text match over every match.
+fn matching<'a>(conn: &DbConn, q: &ListQuery, search: Option<&Query>) -> Selection<'a> {
+    let mut query = filtered(q, search);
+    if let Some(search) = search {
         let window = Window {
             below: None,
             reach: q.whole_reach(),
@@ -523,69 +580,51 @@ pub fn list(conn: &mut DbConn, q: &ListQuery) -> QueryResult<(Vec<Consultation>,
             query = query.filter(condition);
         }
     }
-    query = match (q.sort, &q.after) {
-        (Sort::Created, Some(cur)) => {
-            let key = cur.key.unwrap_or_default();
-            query.filter(
-                c::created_at
-                    .gt(key)
-                    .or(c::created_at.eq(key).and(c::id.gt(cur.id))),
-            )
+    query
+}
+
+/// Nearest due time first: those with a due time in index order, then those
+/// without one by id. Two index reads instead of a sort of every row (a `NULLS
+/// LAST` order is not one SQLite can read from an index).
+fn list_by_due(
+    conn: &mut DbConn,
+    q: &ListQuery,
+    search: Option<&Query>,
+) -> QueryResult<(Vec<Consultation>, Option<Cursor>)> {
+    use consultations::dsl as c;
+    let wanted = q.limit + 1;
+    let mut rows = vec![];
+    let among_undated = matches!(q.after, Some(Cursor { key: None, .. }));
+    if !among_undated {
+        let mut query = matching(conn, q, search).filter(c::due_at.is_not_null());
+        if let Some(Cursor {
+            key: Some(key), id, ..
+        }) = &q.after
+        {
+            query = query.filter(
+                c::due_at
+                    .gt(*key)
+                    .or(c::due_at.eq(*key).and(c::id.gt(*id))),
+            );
         }
-        (Sort::CreatedDesc | Sort::Relevance, Some(cur)) => {
-            let key = cur.key.unwrap_or_default();
-            query.filter(
-                c::created_at
-                    .lt(key)
-                    .or(c::created_at.eq(key).and(c::id.lt(cur.id))),
-            )
+        rows = query
+            .order((c::due_at.asc(), c::id.asc()))
+            .limit(wanted)
+            .load(conn)?;
+    }
+    if (rows.len() as i64) < wanted {
+        let mut query = matching(conn, q, search).filter(c::due_at.is_null());
+        if let Some(Cursor { key: None, id, .. }) = &q.after {
+            query = query.filter(c::id.gt(*id));
         }
-        (Sort::Updated, Some(cur)) => {
-            let key = cur.key.unwrap_or_default();
-            query.filter(
-                c::updated_at
-                    .lt(key)
-                    .or(c::updated_at.eq(key).and(c::id.lt(cur.id))),
-            )
-        }
-        (
-            Sort::Due,
-            Some(Cursor {
-                key: Some(key), id, ..
-            }),
-        ) => query.filter(
-            c::due_at
-                .gt(*key)
-                .or(c::due_at.eq(*key).and(c::id.gt(*id)))
-                .or(c::due_at.is_null()),
-        ),
-        (Sort::Due, Some(Cursor { key: None, id, .. })) => {
-            query.filter(c::due_at.is_null().and(c::id.gt(*id)))
-        }
-        (_, None) => query,
-    };
-    query = match q.sort {
-        Sort::Created => query.order((c::created_at.asc(), c::id.asc())),
-        Sort::CreatedDesc | Sort::Relevance => query.order((c::created_at.desc(), c::id.desc())),
-        Sort::Updated => query.order((c::updated_at.desc(), c::id.desc())),
-        Sort::Due => query.order((c::due_at.is_null().asc(), c::due_at.asc(), c::id.asc())),
-    };
-    let mut rows = query.limit(q.limit + 1).load(conn)?;
-    let next = if rows.len() as i64 > q.limit {
-        rows.truncate(q.limit as usize);
-        rows.last().map(|last| Cursor {
-            key: match q.sort {
-                Sort::Created | Sort::CreatedDesc | Sort::Relevance => Some(last.created_at),
-                Sort::Updated => Some(last.updated_at),
-                Sort::Due => last.due_at,
-            },
-            id: last.id,
-            in_title: false,
-        })
-    } else {
-        None
-    };
-    Ok((rows, next))
+        rows.extend(
+            query
+                .order(c::id.asc())
+                .limit(wanted - rows.len() as i64)
+                .load(conn)?,
+        );
+    }
+    Ok(page(rows, q.limit, |last| last.due_at))
 }
 
 /// The list's filters other than the indexed text match and the page position.
