@@ -45,6 +45,9 @@ pub struct Settings {
     pub hours_per_person_year: i64,
     /// The city's target of working hours saved a year (`DIGICON_ANNUAL_TARGET_HOURS`).
     pub annual_target_hours: i64,
+    /// Bearer token that `/metrics` requires (`DIGICON_METRICS_TOKEN`); unset, it
+    /// answers loopback clients only.
+    pub metrics_token: Option<String>,
 }
 
 impl fmt::Debug for Settings {
@@ -103,6 +106,7 @@ impl Settings {
             mail_concurrency: 8,
             hours_per_person_year: 1920,
             annual_target_hours: 100_000,
+            metrics_token: None,
         }
     }
 
@@ -198,6 +202,7 @@ impl Settings {
             Some(secret) => secret,
             None => load_or_create_secret(&data_dir.join("jwt_secret"))?,
         };
+        s.metrics_token = var("DIGICON_METRICS_TOKEN");
         Ok(s)
     }
 }

@@ -145,7 +145,7 @@ impl Application {
                     let started = Instant::now();
                     let id = request_id(req.headers().get(X_REQUEST_ID));
                     req.headers_mut().insert(X_REQUEST_ID, id.clone());
-                    let method = req.method().to_string();
+                    let method = req.method().clone();
                     let state = req.app_data::<web::Data<AppState>>().cloned();
                     let response = srv.call(req);
                     async move {
@@ -154,7 +154,7 @@ impl Application {
                             let route = response.request().match_pattern();
                             state.http_metrics.observe(
                                 &method,
-                                route.as_deref().unwrap_or("unmatched"),
+                                route.as_deref(),
                                 response.status().as_u16(),
                                 started.elapsed(),
                             );
