@@ -85,6 +85,7 @@ pub fn prepare_database(settings: &Settings) -> Result<Pool, String> {
 impl Application {
     /// Migrates, binds `settings.bind` and builds the server (not yet running).
     pub fn build(settings: Settings) -> Result<Application, String> {
+        crate::settings::check_jwt_secret(&settings.jwt_secret)?;
         let pool = prepare_database(&settings)?;
         let listener = TcpListener::bind(&settings.bind)
             .map_err(|e| format!("cannot listen on {}: {e}", settings.bind))?;
@@ -96,6 +97,9 @@ impl Application {
         pool: Pool,
         settings: Settings,
     ) -> Result<Application, String> {
+        // Whatever built the settings (the environment, a test, an embedding),
+        // tokens are never signed with a guessable key.
+        crate::settings::check_jwt_secret(&settings.jwt_secret)?;
         let port = listener.local_addr().map_err(|e| e.to_string())?.port();
         let workers = settings.workers;
         let max_body = settings.max_body_bytes;

@@ -22,6 +22,8 @@ use diesel::r2d2::{self, ManageConnection};
 use diesel::{Connection, PgConnection, RunQueryDsl, SqliteConnection};
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 
+use crate::private_files;
+
 /// One connection type for both backends; queries are written once against it.
 #[derive(diesel::MultiConnection)]
 pub enum DbConn {
@@ -117,17 +119,42 @@ impl ManageConnection for ConnectionManager {
     }
 }
 
-/// Builds the pool. For SQLite the file's folder is created first.
-pub fn build_pool(database_url: &str, max_size: u32) -> Result<Pool, String> {
-    let backend = Backend::from_url(database_url)?;
-    if let Backend::Sqlite(path) = &backend {
-        if let Some(parent) = Path::new(path).parent() {
-            if !parent.as_os_str().is_empty() {
-                std::fs::create_dir_all(parent)
-                    .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
-            }
+/// For SQLite, creates the database file (and its folder) for the owner alone
+/// before SQLite opens it: SQLite creates a file 0644 under the usual umask, and
+/// gives the `-wal` and `-shm` files the database file's mode. A database left
+/// readable by an earlier version is tightened. Special names (`:memory:`,
+/// `file:` URIs) are left to SQLite.
+fn prepare_sqlite_file(backend: &Backend) -> Result<(), String> {
+    let Backend::Sqlite(path) = backend else {
+        return Ok(());
+    };
+    if path.is_empty() || path.starts_with(':') || path.starts_with("file:") {
+        return Ok(());
+    }
+    let path = Path::new(path);
+    if let Some(parent) = path.parent() {
+        if !parent.as_os_str().is_empty() {
+            private_files::create_dir(parent)
+                .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
         }
     }
+    match private_files::create_new(path) {
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(format!("cannot create {}: {e}", path.display())),
+    }
+    for suffix in ["", "-wal", "-shm", "-journal"] {
+        let file = format!("{}{suffix}", path.display());
+        private_files::restrict(Path::new(&file))
+            .map_err(|e| format!("cannot restrict {file}: {e}"))?;
+    }
+    Ok(())
+}
+
+/// Builds the pool. For SQLite the file and its folder are created first.
+pub fn build_pool(database_url: &str, max_size: u32) -> Result<Pool, String> {
+    let backend = Backend::from_url(database_url)?;
+    prepare_sqlite_file(&backend)?;
     r2d2::Pool::builder()
         .max_size(max_size)
         .min_idle(Some(1))
@@ -174,20 +201,27 @@ pub fn backup(conn: &mut DbConn, target: &Path) -> Result<(), String> {
             "backup copies SQLite databases; for PostgreSQL use pg_dump (see the README)".into(),
         );
     };
-    if target.exists() {
-        return Err(format!(
-            "{} already exists; choose a new file",
-            target.display()
-        ));
-    }
-    let target = target
+    let name = target
         .to_str()
         .ok_or_else(|| format!("{} is not valid UTF-8", target.display()))?;
+    // The copy holds everything the database does: create it empty for the owner
+    // alone (VACUUM INTO fills an empty file and keeps its mode). Creating it
+    // exclusively also means an existing file is never overwritten.
+    match private_files::create_new(target) {
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            return Err(format!("{name} already exists; choose a new file"));
+        }
+        Err(e) => return Err(format!("cannot create {name}: {e}")),
+    }
     diesel::sql_query("VACUUM INTO ?")
-        .bind::<diesel::sql_types::Text, _>(target)
+        .bind::<diesel::sql_types::Text, _>(name)
         .execute(c)
         .map(|_| ())
-        .map_err(|e| format!("backup to {target} failed: {e}"))
+        .map_err(|e| {
+            let _ = std::fs::remove_file(target);
+            format!("backup to {name} failed: {e}")
+        })
 }
 
 /// The current time as stored: UTC, truncated to microseconds so both backends
