@@ -82,6 +82,16 @@ pub fn prepare_database(settings: &Settings) -> Result<Pool, String> {
     Ok(pool)
 }
 
+/// One plain connection with the schema brought up to date, for commands that
+/// run and exit. No pool: its threads could still be opening connections when
+/// the process exits, and libpq (through libkrb5) aborts when that races the
+/// exit handlers (diesel issue #3226).
+pub fn prepare_connection(settings: &Settings) -> Result<db::DbConn, String> {
+    let mut conn = db::establish(&settings.database_url)?;
+    db::run_migrations(&mut conn).map_err(|e| format!("migrations failed: {e}"))?;
+    Ok(conn)
+}
+
 impl Application {
     /// Migrates, binds `settings.bind` and builds the server (not yet running).
     pub fn build(settings: Settings) -> Result<Application, String> {

@@ -55,7 +55,7 @@ impl Backend {
         } else if let Some(path) = url.strip_prefix("sqlite:") {
             Ok(Backend::Sqlite(path.to_string()))
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            Ok(Backend::Postgres(url.to_string()))
+            Ok(Backend::Postgres(without_gssapi_by_default(url)))
         } else {
             Err(format!(
                 "DATABASE_URL must start with sqlite:// or postgres:// (got {:?})",
@@ -66,6 +66,25 @@ impl Backend {
 
     pub fn is_postgres(&self) -> bool {
         matches!(self, Backend::Postgres(_))
+    }
+}
+
+/// Adds `gssencmode=disable` to a libpq URL that does not choose a `gssencmode`.
+/// libpq's default (`prefer`) loads libkrb5 and probes for a Kerberos ticket on
+/// every connection; a process that exits while another thread does that can
+/// abort inside libkrb5 (`k5_mutex_lock: Assertion 'r == 0' failed`, diesel
+/// issue #3226). A deployment that uses GSSAPI names `gssencmode` in its URL.
+fn without_gssapi_by_default(url: &str) -> String {
+    let query = url.split_once('?').map(|(_, q)| q).unwrap_or_default();
+    let names_it = query
+        .split('&')
+        .any(|pair| pair.split('=').next() == Some("gssencmode"));
+    if names_it {
+        url.to_string()
+    } else if query.is_empty() {
+        format!("{}?gssencmode=disable", url.trim_end_matches('?'))
+    } else {
+        format!("{}&gssencmode=disable", url.trim_end_matches('&'))
     }
 }
 
@@ -149,6 +168,15 @@ fn prepare_sqlite_file(backend: &Backend) -> Result<(), String> {
             .map_err(|e| format!("cannot restrict {file}: {e}"))?;
     }
     Ok(())
+}
+
+/// One connection outside any pool (for commands that run once and exit).
+pub fn establish(database_url: &str) -> Result<DbConn, String> {
+    let backend = Backend::from_url(database_url)?;
+    prepare_sqlite_file(&backend)?;
+    ConnectionManager::new(backend)
+        .connect()
+        .map_err(|e| format!("cannot connect to the database: {e}"))
 }
 
 /// Builds the pool. For SQLite the file and its folder are created first.
@@ -238,4 +266,37 @@ pub fn is_unique_violation(error: &diesel::result::Error) -> bool {
         error,
         diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn postgres_urls_disable_gssapi_unless_they_choose() {
+        let url = |u: &str| match Backend::from_url(u) {
+            Ok(Backend::Postgres(url)) => url,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            url("postgres://app@db/digicon"),
+            "postgres://app@db/digicon?gssencmode=disable"
+        );
+        assert_eq!(
+            url("postgresql://app@db/digicon?sslmode=require"),
+            "postgresql://app@db/digicon?sslmode=require&gssencmode=disable"
+        );
+        assert_eq!(
+            url("postgres://app@db/digicon?gssencmode=require"),
+            "postgres://app@db/digicon?gssencmode=require"
+        );
+        assert_eq!(
+            url("postgres://app@db/digicon?sslmode=disable&gssencmode=prefer"),
+            "postgres://app@db/digicon?sslmode=disable&gssencmode=prefer"
+        );
+        assert_eq!(
+            Backend::from_url("sqlite://data/digicon.db"),
+            Ok(Backend::Sqlite("data/digicon.db".into()))
+        );
+    }
 }
