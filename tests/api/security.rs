@@ -255,6 +255,7 @@ fn csv_exports_neutralise_formulas_and_xlsx_keeps_the_text(app: &TestApp) {
         "/api/v1/systems",
         &dx,
         json!({"name": FORMULA_SYSTEM, "platform": "rpa", "department_id": app.org.shimin_division,
+               "owner_id": app.org.requester.id,
                "workflow_before": "-紙で受付", "hours_saved_per_year": 120}),
     );
     assert_eq!(reply.status, 201, "{:?}", reply.body);
