@@ -82,9 +82,20 @@ pub fn prepare_database(settings: &Settings) -> Result<Pool, String> {
     Ok(pool)
 }
 
+/// One plain connection with the schema brought up to date, for commands that
+/// run and exit. No pool: its threads could still be opening connections when
+/// the process exits, and libpq (through libkrb5) aborts when that races the
+/// exit handlers (diesel issue #3226).
+pub fn prepare_connection(settings: &Settings) -> Result<db::DbConn, String> {
+    let mut conn = db::establish(&settings.database_url)?;
+    db::run_migrations(&mut conn).map_err(|e| format!("migrations failed: {e}"))?;
+    Ok(conn)
+}
+
 impl Application {
     /// Migrates, binds `settings.bind` and builds the server (not yet running).
     pub fn build(settings: Settings) -> Result<Application, String> {
+        crate::settings::check_jwt_secret(&settings.jwt_secret)?;
         let pool = prepare_database(&settings)?;
         let listener = TcpListener::bind(&settings.bind)
             .map_err(|e| format!("cannot listen on {}: {e}", settings.bind))?;
@@ -96,6 +107,9 @@ impl Application {
         pool: Pool,
         settings: Settings,
     ) -> Result<Application, String> {
+        // Whatever built the settings (the environment, a test, an embedding),
+        // tokens are never signed with a guessable key.
+        crate::settings::check_jwt_secret(&settings.jwt_secret)?;
         let port = listener.local_addr().map_err(|e| e.to_string())?.port();
         let workers = settings.workers;
         let max_body = settings.max_body_bytes;
@@ -145,7 +159,7 @@ impl Application {
                     let started = Instant::now();
                     let id = request_id(req.headers().get(X_REQUEST_ID));
                     req.headers_mut().insert(X_REQUEST_ID, id.clone());
-                    let method = req.method().to_string();
+                    let method = req.method().clone();
                     let state = req.app_data::<web::Data<AppState>>().cloned();
                     let response = srv.call(req);
                     async move {
@@ -154,7 +168,7 @@ impl Application {
                             let route = response.request().match_pattern();
                             state.http_metrics.observe(
                                 &method,
-                                route.as_deref().unwrap_or("unmatched"),
+                                route.as_deref(),
                                 response.status().as_u16(),
                                 started.elapsed(),
                             );

@@ -17,6 +17,7 @@ mod pages;
 mod postgres;
 mod scaleout;
 mod search;
+mod security;
 mod session;
 mod smtp;
 mod validation;

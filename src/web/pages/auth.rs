@@ -1,9 +1,12 @@
 //! Logging in and out of the pages, the start page, and the language switch.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
+use percent_encoding::percent_decode_str;
 use serde_json::json;
+use url::{Position, Url};
 
 use super::{
     base, check_csrf, expired_session_cookie, home_of, page_locale, redirect, render_status,
@@ -18,10 +21,54 @@ use crate::web::AppState;
 
 type Form = web::Form<HashMap<String, String>>;
 
-/// Only a path on this site: never an absolute URL (an open redirect).
-fn safe_next(next: Option<&String>) -> Option<String> {
-    next.filter(|n| n.starts_with('/') && !n.starts_with("//") && !n.contains('\\'))
-        .cloned()
+/// Where to send the browser after signing in or switching language: a path on
+/// this site, or `None` (the caller's default) for anything else, so that a link
+/// to our login page cannot forward a fresh session to another site.
+///
+/// Parsed with the `url` crate (the WHATWG URL standard browsers follow) against
+/// the public URL, and kept only if the origin stays the same. Before that, what
+/// a browser or proxy may read differently is refused outright: control
+/// characters (browsers drop tab and line breaks, so `/\t/evil` is `//evil`),
+/// backslashes (read as `/`), `//` in the path, and all of these behind percent
+/// encoding, once or twice (`%09`, `%5c`, `%2f%2f`, `%252f`).
+fn safe_next(next: Option<&String>, public_url: &str) -> Option<String> {
+    let next = next?;
+    if !next.starts_with('/') {
+        return None;
+    }
+    let (path, rest) = next.split_at(next.find(['?', '#']).unwrap_or(next.len()));
+    let mut path = Cow::Borrowed(path);
+    let mut rest = Cow::Borrowed(rest);
+    // Three rounds of decoding are more than any legitimate link carries; a value
+    // that still changes after them is refused.
+    for round in 0..=3 {
+        if path.contains("//") || [&path, &rest].iter().any(|s| s.chars().any(unsafe_char)) {
+            return None;
+        }
+        let decoded_path = percent_decode_str(&path).decode_utf8_lossy().into_owned();
+        let decoded_rest = percent_decode_str(&rest).decode_utf8_lossy().into_owned();
+        if decoded_path == *path && decoded_rest == *rest {
+            break;
+        }
+        if round == 3 {
+            return None;
+        }
+        path = Cow::Owned(decoded_path);
+        rest = Cow::Owned(decoded_rest);
+    }
+    let base = Url::parse(public_url).ok()?;
+    let target = base.join(next).ok()?;
+    if target.origin() != base.origin() {
+        return None;
+    }
+    let relative = &target[Position::BeforePath..];
+    (relative.starts_with('/') && !relative.starts_with("//") && !relative.contains('\\'))
+        .then(|| relative.to_string())
+}
+
+/// Control characters (C0 and DEL) and the backslash.
+fn unsafe_char(c: char) -> bool {
+    c < ' ' || c == '\x7f' || c == '\\'
 }
 
 #[get("/")]
@@ -66,7 +113,7 @@ pub async fn login_form(
     req: HttpRequest,
     query: web::Query<LoginQuery>,
 ) -> Result<HttpResponse, AppError> {
-    let next = safe_next(query.next.as_ref()).unwrap_or_default();
+    let next = safe_next(query.next.as_ref(), &state.settings.public_url).unwrap_or_default();
     login_page(&state, &req, "", &next, None)
 }
 
@@ -79,7 +126,7 @@ pub async fn login(
     check_csrf(&req, form.get("_csrf"))?;
     let email = form.get("email").cloned().unwrap_or_default();
     let password = form.get("password").cloned().unwrap_or_default();
-    let next = safe_next(form.get("next"));
+    let next = safe_next(form.get("next"), &state.settings.public_url);
     match sign_in(&state, &req, email.clone(), password).await {
         Ok(signed_in) => {
             let target = next.unwrap_or_else(|| home_of(signed_in.user.role).to_string());
@@ -148,7 +195,8 @@ pub async fn language(
             })
             .await?;
     }
-    let target = safe_next(form.get("next")).unwrap_or_else(|| "/".into());
+    let target =
+        safe_next(form.get("next"), &state.settings.public_url).unwrap_or_else(|| "/".into());
     let mut response = redirect(&target);
     response
         .add_cookie(
@@ -241,4 +289,81 @@ pub async fn end_sessions(
         .add_cookie(&expired_session_cookie())
         .map_err(AppError::internal)?;
     Ok(response)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PUBLIC: &str = "https://digicon.city.example";
+
+    fn next(value: &str) -> Option<String> {
+        safe_next(Some(&value.to_string()), PUBLIC)
+    }
+
+    #[test]
+    fn paths_on_this_site_are_kept() {
+        for path in [
+            "/",
+            "/consultations/42",
+            "/consultations?view=mine&state=received",
+            "/systems?platform=rpa#list",
+            "/consultations?q=%E7%94%B3%E8%AB%8B",
+            "/@someone",
+        ] {
+            assert_eq!(next(path).as_deref(), Some(path), "{path:?}");
+        }
+        assert_eq!(
+            next("/consultations?q=申請").as_deref(),
+            Some("/consultations?q=%E7%94%B3%E8%AB%8B"),
+            "sent as the browser would"
+        );
+        assert_eq!(
+            next("/a/../consultations").as_deref(),
+            Some("/consultations")
+        );
+    }
+
+    #[test]
+    fn anything_that_could_leave_the_site_is_refused() {
+        for value in [
+            "",
+            "evil.example",
+            "https://evil.example/",
+            "HTTPS://evil.example/",
+            "http:evil.example",
+            "javascript:alert(1)",
+            "//evil.example",
+            "///evil.example",
+            "/\\evil.example",
+            "/\t/evil.example",
+            "/\n/evil.example",
+            "/\r/evil.example",
+            "/\0/evil.example",
+            "/\x7f/evil.example",
+            "/x?\u{1b}",
+            "/%09/evil.example",
+            "/%2f%2fevil.example",
+            "/%2F/evil.example",
+            "/%5cevil.example",
+            "/%5C%5Cevil.example",
+            "/%252f%252fevil.example",
+            "/%25252f%25252fevil.example",
+            "/%2525252fevil.example",
+            "/.//evil.example",
+            "/x/..//evil.example",
+            "/consultations?next=%2F%09%2Fevil.example",
+        ] {
+            assert_eq!(next(value), None, "{value:?}");
+        }
+    }
+
+    #[test]
+    fn an_unusable_public_url_refuses_everything() {
+        assert_eq!(
+            safe_next(Some(&"/consultations".to_string()), "not a url"),
+            None
+        );
+        assert_eq!(safe_next(None, PUBLIC), None);
+    }
 }

@@ -302,6 +302,7 @@ pub fn is_page_path(path: &str) -> bool {
     !(path.starts_with("/api/")
         || path == "/healthz"
         || path == "/readyz"
+        || path == "/metrics"
         || path.starts_with("/assets/"))
 }
 
