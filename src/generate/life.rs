@@ -8,187 +8,157 @@
 use chrono::{Duration, NaiveDateTime};
 use rand::rngs::StdRng;
 use rand::Rng;
+use serde_json::json;
 
+use crate::domain::effects::{self, Record};
 use crate::domain::sla::{SlaClock, Step};
-use crate::domain::workflow::transition;
+use crate::domain::workflow::{transition, Payload};
 use crate::domain::{Category, Event, Priority, State};
 
 use super::calendar::{later, skewed, Ctx};
 use super::rows::{EventRow, Stamp};
 use super::texts::{
-    pick, push_int, Words, HANDOVER, PLACES, PROVIDE_INFO, REOPEN, REQUEST_INFO, SKIP_HEARING,
+    pick, Words, HANDOVER, PLACES, PROVIDE_INFO, REOPEN, REQUEST_INFO, SKIP_HEARING,
     WITHDRAW_BY_REQUESTER,
 };
-
-/// The column changes an event makes, as `consultations::transition_changes` does.
-pub(super) enum Change {
-    File,
-    Schedule {
-        hearing_at: NaiveDateTime,
-        place: &'static str,
-    },
-    Assign {
-        to: i64,
-    },
-    Nothing,
-    Resolve {
-        resolution: String,
-    },
-    Reopen,
-    Close {
-        rating: Option<i16>,
-    },
-    Withdraw {
-        duplicate_of: Option<i64>,
-    },
-}
 
 /// One consultation being walked through the workflow. Events at or after the end
 /// of history do not happen, and nothing after them either.
 pub(super) struct Life<'c> {
     pub(super) ctx: &'c Ctx,
-    pub(super) id: i64,
-    pub(super) priority: Priority,
-    pub(super) state: State,
+    id: i64,
+    priority: Priority,
+    /// The columns the workflow writes, as [`effects::apply`] leaves them: the same
+    /// function the desk fires events with, so the generated columns and payloads
+    /// are the desk's by construction.
+    pub(super) record: Record,
+    /// The number of events so far.
     pub(super) version: i32,
-    pub(super) stopped: bool,
+    stopped: bool,
+    /// When the last event happened, local time.
     pub(super) last: NaiveDateTime,
     pub(super) clock: SlaClock,
     pub(super) events: Vec<EventRow>,
-    pub(super) assignee: Option<i64>,
-    pub(super) hearing_at: Option<NaiveDateTime>,
-    pub(super) hearing_place: Option<&'static str>,
-    pub(super) resolution: Option<String>,
-    pub(super) duplicate_of: Option<i64>,
-    pub(super) rating: Option<i16>,
-    pub(super) first_response_at: Option<NaiveDateTime>,
-    pub(super) resolved_at: Option<NaiveDateTime>,
-    pub(super) closed_at: Option<NaiveDateTime>,
-    pub(super) assigned_at: Option<NaiveDateTime>,
-    pub(super) reopen_count: i32,
 }
 
 impl<'c> Life<'c> {
-    pub(super) fn new(ctx: &'c Ctx, id: i64, priority: Priority, filed: NaiveDateTime) -> Life<'c> {
-        Life {
+    /// A consultation filed at local time `filed` (before the end of history): its
+    /// first event, with the payload the desk writes on filing
+    /// (`db::consultations::create`; filing is not a transition `effects` knows).
+    pub(super) fn file(
+        ctx: &'c Ctx,
+        id: i64,
+        priority: Priority,
+        filed: NaiveDateTime,
+        requester: i64,
+        number: &str,
+        title: &str,
+    ) -> Life<'c> {
+        let mut life = Life {
             ctx,
             id,
             priority,
-            state: State::Received,
+            record: Record::default(),
             version: 0,
             stopped: false,
             last: filed,
             clock: SlaClock::default(),
             events: Vec::with_capacity(8),
-            assignee: None,
-            hearing_at: None,
-            hearing_place: None,
-            resolution: None,
-            duplicate_of: None,
-            rating: None,
-            first_response_at: None,
-            resolved_at: None,
-            closed_at: None,
-            assigned_at: None,
-            reopen_count: 0,
-        }
+        };
+        let filed_utc = ctx.utc(filed);
+        life.clock = ctx
+            .sla
+            .on_file(&ctx.calendar, priority, filed_utc.and_utc());
+        let payload = json!({ "number": number, "title": title });
+        life.record_event(
+            Event::File,
+            None,
+            Some(requester),
+            filed,
+            filed_utc,
+            &payload,
+        );
+        life
     }
 
-    /// Fires `event` at local time `at` unless history has ended by then. The state
-    /// it leads to is read from the workflow table.
-    pub(super) fn fire(
-        &mut self,
-        event: Event,
-        actor: Option<i64>,
-        at: NaiveDateTime,
-        change: Change,
-        payload: String,
-    ) -> bool {
-        let at = if self.version == 0 {
-            at
-        } else {
-            at.max(self.last + Duration::seconds(1))
-        };
+    /// Fires the event of `payload` at local time `at` unless history has ended by
+    /// then. The state it leads to is read from the workflow table; the columns it
+    /// changes and the payload it records are [`effects::apply`]'s.
+    pub(super) fn fire(&mut self, actor: Option<i64>, at: NaiveDateTime, payload: Payload) -> bool {
+        let at = at.max(self.last + Duration::seconds(1));
         if self.stopped || at >= self.ctx.end {
             self.stopped = true;
             return false;
         }
+        let event = event_of(&payload);
         let row = transition(event);
-        let from = if event == Event::File {
-            None
-        } else {
-            debug_assert!(
-                row.from.contains(&self.state),
-                "{event:?} from {:?}",
-                self.state
-            );
-            Some(self.state)
-        };
+        let from = self.record.state;
+        debug_assert!(row.from.contains(&from), "{event:?} from {from:?}");
         let at_utc = self.ctx.utc(at);
-        let now = at_utc.and_utc();
         let ctx = self.ctx;
-        self.clock = match from {
-            None => ctx.sla.on_file(&ctx.calendar, self.priority, now),
-            Some(from) => ctx.sla.on_event(
-                &ctx.calendar,
-                self.clock,
-                self.priority,
-                Step {
-                    event,
-                    from,
-                    to: row.to,
-                },
-                now,
-            ),
-        };
-        match change {
-            Change::File | Change::Nothing => {}
-            Change::Schedule { hearing_at, place } => {
-                self.hearing_at = Some(hearing_at);
-                self.hearing_place = Some(place);
-                self.first_response_at.get_or_insert(at_utc);
-            }
-            Change::Assign { to } => {
-                self.assignee = Some(to);
-                self.first_response_at.get_or_insert(at_utc);
-                self.assigned_at.get_or_insert(at_utc);
-            }
-            Change::Resolve { resolution } => {
-                self.resolution = Some(resolution);
-                self.resolved_at = Some(at_utc);
-            }
-            Change::Reopen => {
-                self.resolved_at = None;
-                self.reopen_count += 1;
-            }
-            Change::Close { rating } => {
-                self.rating = rating;
-                self.closed_at = Some(at_utc);
-            }
-            Change::Withdraw { duplicate_of } => {
-                self.duplicate_of = duplicate_of;
-                self.closed_at = Some(at_utc);
-            }
-        }
+        self.clock = ctx.sla.on_event(
+            &ctx.calendar,
+            self.clock,
+            self.priority,
+            Step {
+                event,
+                from,
+                to: row.to,
+            },
+            at_utc.and_utc(),
+        );
+        let json = effects::apply(&mut self.record, row.to, &payload, at_utc);
+        self.record_event(event, Some(from), actor, at, at_utc, &json);
+        true
+    }
+
+    /// Appends the timeline entry of an event that happened at local time `at`.
+    fn record_event(
+        &mut self,
+        event: Event,
+        from: Option<State>,
+        actor: Option<i64>,
+        at: NaiveDateTime,
+        at_utc: NaiveDateTime,
+        payload: &serde_json::Value,
+    ) {
         self.version += 1;
-        self.state = row.to;
         self.last = at;
         self.events.push(EventRow {
             consultation_id: self.id,
             event: event.as_str(),
             actor_id: actor,
             from_state: from.map(State::as_str),
-            to_state: row.to.as_str(),
-            payload,
+            to_state: self.record.state.as_str(),
+            // As the desk stores it (`db::consultations::apply`).
+            payload: payload.to_string(),
             version: self.version,
             created_at: Stamp::new(at_utc),
         });
-        true
+    }
+
+    /// The assigned SE, who resolves and asks questions.
+    fn assignee(&self) -> Option<i64> {
+        self.record.assignee_id
     }
 
     /// Whether the walk may go on.
     fn alive(&self) -> bool {
-        !self.stopped && !self.state.is_terminal()
+        !self.stopped && !self.record.state.is_terminal()
+    }
+}
+
+/// The event a payload belongs to.
+fn event_of(payload: &Payload) -> Event {
+    match payload {
+        Payload::ScheduleHearing { .. } => Event::ScheduleHearing,
+        Payload::Assign { .. } => Event::Assign,
+        Payload::RequestInfo { .. } => Event::RequestInfo,
+        Payload::ProvideInfo { .. } => Event::ProvideInfo,
+        Payload::Resolve { .. } => Event::Resolve,
+        Payload::Reopen { .. } => Event::Reopen,
+        Payload::Close { .. } => Event::Close,
+        Payload::Withdraw { .. } => Event::Withdraw,
     }
 }
 
@@ -202,11 +172,7 @@ pub(super) struct Cast {
     pub(super) other_se: i64,
 }
 
-fn rfc3339(ctx: &Ctx, local: NaiveDateTime) -> String {
-    // As `DateTime<Utc>::to_rfc3339` writes whole seconds.
-    format!("{}+00:00", ctx.utc(local).format("%Y-%m-%dT%H:%M:%S"))
-}
-
+/// Schedules (or moves) the hearing to local time `hearing_at`, in a random place.
 fn schedule(
     rng: &mut StdRng,
     life: &mut Life,
@@ -214,24 +180,12 @@ fn schedule(
     at: NaiveDateTime,
     hearing_at: NaiveDateTime,
 ) -> bool {
-    let place = pick(rng, PLACES);
-    let mut p = String::with_capacity(128);
-    p.push_str("{\"hearing_at\":");
-    push_json_str(&mut p, &rfc3339(life.ctx, hearing_at));
-    p.push_str(",\"hearing_place\":");
-    push_json_str(&mut p, place);
-    p.push_str(",\"previous_hearing_at\":");
-    match life.hearing_at {
-        Some(previous) => push_json_str(&mut p, &rfc3339(life.ctx, previous)),
-        None => p.push_str("null"),
-    }
-    p.push('}');
+    let place = pick(rng, PLACES).to_string();
+    let hearing_at = life.ctx.utc(hearing_at).and_utc();
     life.fire(
-        Event::ScheduleHearing,
         Some(actor),
         at,
-        Change::Schedule { hearing_at, place },
-        p,
+        Payload::ScheduleHearing { hearing_at, place },
     )
 }
 
@@ -247,19 +201,20 @@ fn hearing_slot(ctx: &Ctx, rng: &mut StdRng, t: NaiveDateTime, n: u32) -> NaiveD
 
 fn resolve(rng: &mut StdRng, life: &mut Life, words: &Words, at: NaiveDateTime) -> bool {
     let resolution = words.resolution(rng);
-    let mut p = String::with_capacity(resolution.len() + 40);
-    p.push_str("{\"resolution\":");
-    push_json_str(&mut p, &resolution);
-    p.push_str(",\"system_id\":null}");
-    let actor = life.assignee;
-    life.fire(Event::Resolve, actor, at, Change::Resolve { resolution }, p)
+    let actor = life.assignee();
+    life.fire(
+        actor,
+        at,
+        Payload::Resolve {
+            resolution,
+            system_id: None,
+            new_system: None,
+        },
+    )
 }
 
 fn close(life: &mut Life, actor: Option<i64>, at: NaiveDateTime, rating: Option<i16>) -> bool {
-    let mut p = String::from("{\"rating\":");
-    push_json_opt_int(&mut p, rating.map(i64::from));
-    p.push('}');
-    life.fire(Event::Close, actor, at, Change::Close { rating }, p)
+    life.fire(actor, at, Payload::Close { rating })
 }
 
 fn rating(rng: &mut StdRng) -> i16 {
@@ -300,11 +255,12 @@ pub(super) fn walk(
         let at = later(ctx, rng, filed, n);
         let reason = pick(rng, WITHDRAW_BY_REQUESTER);
         life.fire(
-            Event::Withdraw,
             Some(cast.requester),
             at,
-            Change::Withdraw { duplicate_of: None },
-            withdraw_payload(reason, None),
+            Payload::Withdraw {
+                reason: reason.to_string(),
+                duplicate_of: None,
+            },
         );
         return;
     }
@@ -322,11 +278,12 @@ pub(super) fn walk(
             ),
         };
         life.fire(
-            Event::Withdraw,
             Some(cast.dx),
             at,
-            Change::Withdraw { duplicate_of },
-            withdraw_payload(&reason, duplicate_of),
+            Payload::Withdraw {
+                reason,
+                duplicate_of,
+            },
         );
         return;
     }
@@ -365,11 +322,12 @@ pub(super) fn walk(
             let at = later(ctx, rng, t, n);
             let reason = pick(rng, WITHDRAW_BY_REQUESTER);
             life.fire(
-                Event::Withdraw,
                 Some(cast.requester),
                 at,
-                Change::Withdraw { duplicate_of: None },
-                withdraw_payload(reason, None),
+                Payload::Withdraw {
+                    reason: reason.to_string(),
+                    duplicate_of: None,
+                },
             );
             return;
         }
@@ -383,11 +341,12 @@ pub(super) fn walk(
         };
         let actor = if self_claim { cast.se } else { cast.dx };
         if !life.fire(
-            Event::Assign,
             Some(actor),
             at,
-            Change::Assign { to: cast.se },
-            assign_payload(cast.se, None, None),
+            Payload::Assign {
+                assignee_id: cast.se,
+                reason: None,
+            },
         ) {
             return;
         }
@@ -397,11 +356,12 @@ pub(super) fn walk(
         let actor = if self_claim { cast.se } else { cast.dx };
         let reason = pick(rng, SKIP_HEARING);
         if !life.fire(
-            Event::Assign,
             Some(actor),
             at,
-            Change::Assign { to: cast.se },
-            assign_payload(cast.se, None, Some(reason)),
+            Payload::Assign {
+                assignee_id: cast.se,
+                reason: Some(reason.to_string()),
+            },
         ) {
             return;
         }
@@ -421,13 +381,13 @@ fn work(rng: &mut StdRng, life: &mut Life, cast: Cast, words: &Words) {
             ask_chance = 0.1;
             let n = skewed(rng, 1, 6);
             let at = later(ctx, rng, t, n);
-            let assignee = life.assignee;
+            let assignee = life.assignee();
             if !life.fire(
-                Event::RequestInfo,
                 assignee,
                 at,
-                Change::Nothing,
-                message_payload(pick(rng, REQUEST_INFO)),
+                Payload::RequestInfo {
+                    message: pick(rng, REQUEST_INFO).to_string(),
+                },
             ) {
                 return;
             }
@@ -436,32 +396,31 @@ fn work(rng: &mut StdRng, life: &mut Life, cast: Cast, words: &Words) {
                 let n = rng.gen_range(15..30);
                 let at = later(ctx, rng, at, n);
                 life.fire(
-                    Event::Withdraw,
                     Some(cast.dx),
                     at,
-                    Change::Withdraw { duplicate_of: None },
-                    withdraw_payload(
-                        "回答をいただけない状態が続いているため、いったん取り下げます。",
-                        None,
-                    ),
+                    Payload::Withdraw {
+                        reason: "回答をいただけない状態が続いているため、いったん取り下げます。"
+                            .to_string(),
+                        duplicate_of: None,
+                    },
                 );
                 return;
             }
             let n = skewed(rng, 1, 10);
             let at = later(ctx, rng, at, n);
             if !life.fire(
-                Event::ProvideInfo,
                 Some(cast.requester),
                 at,
-                Change::Nothing,
-                message_payload(pick(rng, PROVIDE_INFO)),
+                Payload::ProvideInfo {
+                    message: pick(rng, PROVIDE_INFO).to_string(),
+                },
             ) {
                 return;
             }
             t = at;
         }
         if cast.other_se != cast.se && rng.gen_ratio(1, 20) {
-            let previous = life.assignee;
+            let previous = life.assignee();
             let to = if previous == Some(cast.se) {
                 cast.other_se
             } else {
@@ -470,11 +429,12 @@ fn work(rng: &mut StdRng, life: &mut Life, cast: Cast, words: &Words) {
             let n = rng.gen_range(1..5);
             let at = later(ctx, rng, t, n);
             if !life.fire(
-                Event::Assign,
                 Some(cast.dx),
                 at,
-                Change::Assign { to },
-                assign_payload(to, previous, Some(pick(rng, HANDOVER))),
+                Payload::Assign {
+                    assignee_id: to,
+                    reason: Some(pick(rng, HANDOVER).to_string()),
+                },
             ) {
                 return;
             }
@@ -484,11 +444,12 @@ fn work(rng: &mut StdRng, life: &mut Life, cast: Cast, words: &Words) {
             let n = rng.gen_range(1..10);
             let at = later(ctx, rng, t, n);
             life.fire(
-                Event::Withdraw,
                 Some(cast.requester),
                 at,
-                Change::Withdraw { duplicate_of: None },
-                withdraw_payload(pick(rng, WITHDRAW_BY_REQUESTER), None),
+                Payload::Withdraw {
+                    reason: pick(rng, WITHDRAW_BY_REQUESTER).to_string(),
+                    duplicate_of: None,
+                },
             );
             return;
         }
@@ -510,11 +471,11 @@ fn work(rng: &mut StdRng, life: &mut Life, cast: Cast, words: &Words) {
             let at = later(ctx, rng, resolved, n);
             if at <= window_ends {
                 if !life.fire(
-                    Event::Reopen,
                     Some(cast.requester),
                     at,
-                    Change::Reopen,
-                    reason_payload(pick(rng, REOPEN)),
+                    Payload::Reopen {
+                        reason: pick(rng, REOPEN).to_string(),
+                    },
                 ) {
                     return;
                 }
@@ -564,96 +525,33 @@ pub(super) fn steer(rng: &mut StdRng, life: &mut Life, cast: Cast, words: &Words
                 schedule(rng, life, cast.dx, at, hearing)
             }
             Event::Assign => life.fire(
-                Event::Assign,
                 Some(cast.dx),
                 at,
-                Change::Assign { to: cast.se },
-                assign_payload(cast.se, None, None),
+                Payload::Assign {
+                    assignee_id: cast.se,
+                    reason: None,
+                },
             ),
             Event::RequestInfo => life.fire(
-                Event::RequestInfo,
                 Some(cast.se),
                 at,
-                Change::Nothing,
-                message_payload(pick(rng, REQUEST_INFO)),
+                Payload::RequestInfo {
+                    message: pick(rng, REQUEST_INFO).to_string(),
+                },
             ),
             Event::Resolve => resolve(rng, life, words, at),
             Event::Close => close(life, Some(cast.requester), at, Some(rating(rng))),
             _ => life.fire(
-                Event::Withdraw,
                 Some(cast.requester),
                 at,
-                Change::Withdraw { duplicate_of: None },
-                withdraw_payload(pick(rng, WITHDRAW_BY_REQUESTER), None),
+                Payload::Withdraw {
+                    reason: pick(rng, WITHDRAW_BY_REQUESTER).to_string(),
+                    duplicate_of: None,
+                },
             ),
         };
         if !ok {
             return;
         }
-    }
-}
-
-fn message_payload(message: &str) -> String {
-    let mut p = String::with_capacity(16 + message.len());
-    p.push_str("{\"message\":");
-    push_json_str(&mut p, message);
-    p.push('}');
-    p
-}
-
-fn reason_payload(reason: &str) -> String {
-    let mut p = String::with_capacity(16 + reason.len());
-    p.push_str("{\"reason\":");
-    push_json_str(&mut p, reason);
-    p.push('}');
-    p
-}
-
-fn withdraw_payload(reason: &str, duplicate_of: Option<i64>) -> String {
-    let mut p = String::with_capacity(40 + reason.len());
-    p.push_str("{\"duplicate_of\":");
-    push_json_opt_int(&mut p, duplicate_of);
-    p.push_str(",\"reason\":");
-    push_json_str(&mut p, reason);
-    p.push('}');
-    p
-}
-
-fn assign_payload(to: i64, previous: Option<i64>, reason: Option<&str>) -> String {
-    let mut p = String::with_capacity(64);
-    p.push_str("{\"assignee_id\":");
-    push_int(&mut p, to);
-    p.push_str(",\"previous_assignee_id\":");
-    push_json_opt_int(&mut p, previous);
-    p.push_str(",\"reason\":");
-    match reason {
-        Some(r) => push_json_str(&mut p, r),
-        None => p.push_str("null"),
-    }
-    p.push('}');
-    p
-}
-
-/// Appends a JSON string literal.
-pub(super) fn push_json_str(out: &mut String, s: &str) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            c if (c as u32) < 0x20 => {
-                out.push_str(&format!("\\u{:04x}", c as u32));
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-}
-
-fn push_json_opt_int(out: &mut String, n: Option<i64>) {
-    match n {
-        Some(n) => push_int(out, n),
-        None => out.push_str("null"),
     }
 }

@@ -10,12 +10,12 @@ use chrono::{DateTime, Duration, NaiveDateTime, Utc};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
+use crate::domain::effects::Record;
 use crate::domain::fiscal::{consultation_number, fiscal_year};
-use crate::domain::{Category, Event, Priority, State};
+use crate::domain::{Category, Priority, State};
 
 use super::calendar::{office_time, Ctx, Plan};
-use super::life::push_json_str;
-use super::life::{steer, walk, Cast, Change, Life};
+use super::life::{steer, walk, Cast, Life};
 use super::organisation::People;
 use super::rows::{Batch, ConsultationRow, SearchDocument, Stamp, BATCH};
 use super::texts::{pick, Words};
@@ -159,27 +159,30 @@ impl<'a> Producer<'a> {
             .gen_bool(0.4)
             .then(|| filed.date() + Duration::days(rng.gen_range(14..120)));
 
-        let mut life = Life::new(ctx, id, priority, filed);
-        let mut payload = String::with_capacity(64 + title.len());
-        payload.push_str("{\"number\":");
-        push_json_str(&mut payload, &number);
-        payload.push_str(",\"title\":");
-        push_json_str(&mut payload, &title);
-        payload.push('}');
-        life.fire(
-            Event::File,
-            Some(cast.requester),
-            filed,
-            Change::File,
-            payload,
-        );
+        let mut life = Life::file(ctx, id, priority, filed, cast.requester, &number, &title);
         let duplicate = self.latest.get(&division).cloned();
         match target {
             None => walk(&mut self.rng, &mut life, cast, &words, duplicate),
             Some(target) => steer(&mut self.rng, &mut life, cast, &words, target),
         }
         self.latest.insert(division, (id, number.clone()));
-        self.tally.per_state[state_index(life.state)] += 1;
+        // Every workflow column, so that one `effects` adds cannot be left out here.
+        let Record {
+            state,
+            assignee_id,
+            hearing_at,
+            hearing_place,
+            resolution,
+            system_id,
+            duplicate_of,
+            rating,
+            first_response_at,
+            resolved_at,
+            closed_at,
+            assigned_at,
+            reopen_count,
+        } = std::mem::take(&mut life.record);
+        self.tally.per_state[state_index(state)] += 1;
 
         let clock = life.clock;
         let stored = |t: Option<DateTime<Utc>>| t.map(|t| Stamp::new(t.naive_utc()));
@@ -199,28 +202,28 @@ impl<'a> Producer<'a> {
             requester_id: cast.requester,
             contact,
             desired_by,
-            state: life.state.as_str(),
-            assignee_id: life.assignee,
-            hearing_at: life.hearing_at.map(|t| Stamp::new(ctx.utc(t))),
-            hearing_place: life.hearing_place,
-            resolution: life.resolution,
-            system_id: None,
-            duplicate_of: life.duplicate_of,
-            rating: life.rating,
+            state: state.as_str(),
+            assignee_id,
+            hearing_at: hearing_at.map(Stamp::new),
+            hearing_place,
+            resolution,
+            system_id,
+            duplicate_of,
+            rating,
             version: life.version,
             created_at: Stamp::new(ctx.utc(filed)),
             updated_at: Stamp::new(ctx.utc(life.last)),
-            first_response_at: life.first_response_at.map(Stamp::new),
-            resolved_at: life.resolved_at.map(Stamp::new),
-            closed_at: life.closed_at.map(Stamp::new),
+            first_response_at: first_response_at.map(Stamp::new),
+            resolved_at: resolved_at.map(Stamp::new),
+            closed_at: closed_at.map(Stamp::new),
             hearing_due_at: stored(clock.hearing_due_at),
             resolution_due_at: stored(clock.resolution_due_at),
             due_at,
             sla_paused_at: stored(clock.paused_at),
             reminded_due_at: reminded,
             breached_due_at: breached,
-            assigned_at: life.assigned_at.map(Stamp::new),
-            reopen_count: life.reopen_count,
+            assigned_at: assigned_at.map(Stamp::new),
+            reopen_count,
         });
         batch.events.append(&mut life.events);
         if self.search_index {

@@ -30,7 +30,7 @@ pub(super) struct ConsultationRow {
     pub(super) state: &'static str,
     pub(super) assignee_id: Option<i64>,
     pub(super) hearing_at: Option<Stamp>,
-    pub(super) hearing_place: Option<&'static str>,
+    pub(super) hearing_place: Option<String>,
     pub(super) resolution: Option<String>,
     pub(super) system_id: Option<i64>,
     pub(super) duplicate_of: Option<i64>,

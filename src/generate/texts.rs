@@ -302,7 +302,7 @@ fn fill(out: &mut String, template: &str, w: &Words, rng: &mut StdRng) {
     out.push_str(rest);
 }
 
-pub(super) fn push_int(out: &mut String, n: i64) {
+fn push_int(out: &mut String, n: i64) {
     use std::fmt::Write as _;
     let _ = write!(out, "{n}");
 }
