@@ -199,6 +199,7 @@ fn hearing_slot(ctx: &Ctx, rng: &mut StdRng, t: NaiveDateTime, n: u32) -> NaiveD
         .unwrap_or(t)
 }
 
+/// Resolves with a note; generated resolutions link no system of the ledger.
 fn resolve(rng: &mut StdRng, life: &mut Life, words: &Words, at: NaiveDateTime) -> bool {
     let resolution = words.resolution(rng);
     let actor = life.assignee();

@@ -8,14 +8,17 @@
 //! with mail in the outbox). This module writes, in bulk, the rows the workflow would
 //! have written, and no mail at all.
 //!
-//! What it guarantees (the tests in `tests/api/generate.rs` and below check it):
+//! What it guarantees (the tests in `tests/api/generate.rs` and `tests.rs` here check it):
 //! - every timeline follows [`WORKFLOW`](crate::domain::workflow::WORKFLOW): each
 //!   event's from/to states are read from the table, and each actor is one the table
 //!   allows (requester, DX office, the assignee, or the system closing after the
 //!   reopen window); nothing happens on or after the end of history;
 //! - a consultation's `version` is its number of events, `updated_at` its last event,
-//!   and its columns are what the events left (assignee, hearing, resolution, rating…);
-//! - SLA columns come from the configured [`SlaPolicy`] and business calendar, as
+//!   and its columns are what the events left (assignee, hearing, resolution, rating…):
+//!   each event's column changes and stored payload come from
+//!   [`effects::apply`](crate::domain::effects::apply), the function the desk fires
+//!   events with;
+//! - SLA columns come from the configured [`SlaPolicy`](crate::domain::sla::SlaPolicy) and business calendar, as
 //!   [`Desk`](crate::desk::Desk) computes them; reminders and breach notices for due
 //!   times already past are recorded as sent, so starting the server on the
 //!   generated database does not flood the outbox;
@@ -46,14 +49,14 @@
 //! the cost on SQLite: FTS5 needs ~40 µs per consultation however it is fed.
 //!
 //! The parts, in the order a run uses them:
-//! - [`calendar`]: business days, office hours, and on which days the consultations
+//! - `calendar`: business days, office hours, and on which days the consultations
 //!   are filed;
-//! - [`organisation`] (with the names in [`city`]): the bureaus, divisions, sections
+//! - `organisation` (with the names in `city`): the bureaus, divisions, sections
 //!   and staff, written once and read back as the people who file and work;
-//! - [`producer`] builds each consultation's row ([`rows`]) from its texts
-//!   ([`texts`]) and its life in the workflow ([`life`]);
-//! - [`writer`] hands the batches to the bulk writer of the backend, [`sqlite`] or
-//!   [`postgres`].
+//! - `producer` builds each consultation's rows (`rows`) from its texts (`texts`)
+//!   and its life in the workflow (`life`);
+//! - `writer` hands the batches to the bulk writer of the backend, `sqlite` or
+//!   `postgres`.
 
 mod calendar;
 mod city;

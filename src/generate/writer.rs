@@ -1,6 +1,6 @@
 //! Writing the batches: the part common to both backends (the dashboard's indexes
 //! are dropped for the load and rebuilt after it), then the backend's own bulk
-//! writer, [`sqlite`](super::sqlite) or [`postgres`](super::postgres).
+//! writer, `sqlite` or `postgres`.
 
 use std::sync::mpsc;
 use std::time::Instant;
