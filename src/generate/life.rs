@@ -8,7 +8,6 @@
 use chrono::{Duration, NaiveDateTime};
 use rand::rngs::StdRng;
 use rand::Rng;
-use serde_json::json;
 
 use crate::domain::effects::{self, Record};
 use crate::domain::sla::{SlaClock, Step};
@@ -44,7 +43,7 @@ pub(super) struct Life<'c> {
 impl<'c> Life<'c> {
     /// A consultation filed at local time `filed` (before the end of history): its
     /// first event, with the payload the desk writes on filing
-    /// (`db::consultations::create`; filing is not a transition `effects` knows).
+    /// ([`effects::filed`], as the desk writes it).
     pub(super) fn file(
         ctx: &'c Ctx,
         id: i64,
@@ -69,7 +68,7 @@ impl<'c> Life<'c> {
         life.clock = ctx
             .sla
             .on_file(&ctx.calendar, priority, filed_utc.and_utc());
-        let payload = json!({ "number": number, "title": title });
+        let payload = effects::filed(number, title);
         life.record_event(
             Event::File,
             None,
