@@ -233,7 +233,7 @@ fn file_once(conn: &mut DbConn, filing: &Filing) -> QueryResult<Consultation> {
             actor_id: Some(filing.requester_id),
             from_state: None,
             to_state: State::Received.as_str(),
-            payload: json!({ "number": number, "title": fields.title }).to_string(),
+            payload: effects::filed(&number, &fields.title).to_string(),
             version: 1,
             created_at: filing.now,
         },

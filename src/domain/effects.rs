@@ -26,6 +26,11 @@ pub struct Record {
     pub reopen_count: i32,
 }
 
+/// The timeline payload of a filing: the number it was given and its title.
+pub fn filed(number: &str, title: &str) -> Value {
+    json!({ "number": number, "title": title })
+}
+
 /// Moves `record` to `to` with the payload's changes, made at `now`, and returns
 /// the event's timeline payload (which also keeps what the event replaced).
 pub fn apply(record: &mut Record, to: State, payload: &Payload, now: NaiveDateTime) -> Value {

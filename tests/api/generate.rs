@@ -3,7 +3,8 @@
 //! `version` counts the events, numbers are unique and the counters continue
 //! them, the search index is what the application would have written, no mail),
 //! and the application must work on it (a generated user logs in, search finds
-//! generated text, a new filing gets the next number).
+//! generated text, a new filing gets the next number), and each generated event
+//! stores the payload the desk stores for the same event.
 
 use std::collections::{HashMap, HashSet};
 use std::process::{Command, Output};
@@ -19,7 +20,7 @@ use digicon::domain::workflow::transition;
 use digicon::domain::{Event, State};
 use serde_json::json;
 
-use crate::helpers::{send_to, start, test_settings, Backend};
+use crate::helpers::{future_hearing, send_to, start, test_settings, Backend};
 
 const COUNT: i64 = 2_000;
 
@@ -264,6 +265,56 @@ fn check_consistency(conn: &mut DbConn, expected: i64) {
     }
 }
 
+/// For each event, the sets of keys its stored payloads have.
+type PayloadKeys = HashMap<String, HashSet<Vec<String>>>;
+
+/// The payload keys of the events of consultations from `first_id` on.
+fn payload_keys(conn: &mut DbConn, first_id: i64) -> PayloadKeys {
+    let stored: Vec<(String, String)> = consultation_events::table
+        .filter(consultation_events::consultation_id.ge(first_id))
+        .select((consultation_events::event, consultation_events::payload))
+        .load(conn)
+        .expect("payloads");
+    let mut keys = PayloadKeys::new();
+    for (event, payload) in stored {
+        let json: serde_json::Value = serde_json::from_str(&payload).expect("payload is JSON");
+        let mut names: Vec<String> = json
+            .as_object()
+            .unwrap_or_else(|| panic!("{event}: {payload} is not an object"))
+            .keys()
+            .cloned()
+            .collect();
+        names.sort();
+        keys.entry(event).or_default().insert(names);
+    }
+    keys
+}
+
+/// Fires `event` on consultation `id` through the API, as a person at the desk
+/// would; `version` is the one last seen and becomes the new one.
+fn fire(
+    base: &str,
+    token: &str,
+    id: &serde_json::Value,
+    version: &mut serde_json::Value,
+    event: &str,
+    mut body: serde_json::Value,
+) {
+    body["event"] = event.into();
+    body["version"] = version.clone();
+    let path = format!("/api/v1/consultations/{id}/transitions");
+    let reply = send_to(
+        base,
+        "POST",
+        &path,
+        Some(token),
+        Some(&body.to_string()),
+        &[],
+    );
+    assert_eq!(reply.status, 200, "{event}: {:?}", reply.body);
+    *version = reply.body["version"].clone();
+}
+
 fn a_generated_history_is_consistent_and_usable(backend: Backend) {
     let dir = tempfile::tempdir().expect("tempdir");
     let Some(settings) = test_settings(backend, dir.path()) else {
@@ -428,6 +479,97 @@ fn a_generated_history_is_consistent_and_usable(backend: Backend) {
         filed.body["number"],
         digicon::domain::fiscal::consultation_number(fy, last + 1)
     );
+
+    // Every event, fired at the desk, stores a payload with the keys the generated
+    // ones have.
+    let generated = payload_keys(&mut conn, 0);
+    let se_login = send_to(
+        &base,
+        "POST",
+        "/api/v1/auth/token",
+        None,
+        Some(
+            &json!({ "email": "gen-helpdesk@gen.digicon.local", "password": password }).to_string(),
+        ),
+        &[],
+    );
+    assert_eq!(se_login.status, 200, "{:?}", se_login.body);
+    let se = se_login.body["token"].as_str().expect("token").to_string();
+    let se_id: i64 = users::table
+        .filter(users::email.eq("gen-helpdesk@gen.digicon.local"))
+        .select(users::id)
+        .first(&mut *conn)
+        .expect("gen-helpdesk exists");
+    let id = filed.body["id"].clone();
+    let mut version = filed.body["version"].clone();
+    let steps = [
+        (
+            &dx,
+            "schedule_hearing",
+            json!({ "hearing_at": future_hearing(), "hearing_place": "本庁舎5階 会議室A" }),
+        ),
+        (&dx, "assign", json!({ "assignee_id": se_id })),
+        (
+            &se,
+            "request_info",
+            json!({ "message": "画面の写しをください。" }),
+        ),
+        (
+            &token,
+            "provide_info",
+            json!({ "message": "添付しました。" }),
+        ),
+        (
+            &se,
+            "resolve",
+            json!({ "resolution": "設定を直しました。" }),
+        ),
+        (&token, "reopen", json!({ "reason": "まだ動きません。" })),
+        (
+            &se,
+            "resolve",
+            json!({ "resolution": "もう一度直しました。" }),
+        ),
+        (&token, "close", json!({ "rating": 5 })),
+    ];
+    for (who, event, body) in steps {
+        fire(&base, who, &id, &mut version, event, body);
+    }
+    let second = send_to(
+        &base,
+        "POST",
+        "/api/v1/consultations",
+        Some(&token),
+        Some(
+            &json!({ "title": "取り下げる相談", "body": "課内で解決しました。", "category": "other" })
+                .to_string(),
+        ),
+        &[],
+    );
+    assert_eq!(second.status, 201, "{:?}", second.body);
+    let mut second_version = second.body["version"].clone();
+    fire(
+        &base,
+        &token,
+        &second.body["id"],
+        &mut second_version,
+        "withdraw",
+        json!({ "reason": "課内で解決しました。" }),
+    );
+    let desk = payload_keys(&mut conn, id.as_i64().expect("id"));
+    assert_eq!(
+        desk.len(),
+        Event::ALL.len(),
+        "the desk fired every event: {desk:?}"
+    );
+    for (event, keys) in &desk {
+        assert_eq!(
+            generated.get(event),
+            Some(keys),
+            "payload keys of {event}: generated vs desk"
+        );
+    }
+
     actix_web::rt::System::new().block_on(handle.stop(false));
 }
 
