@@ -601,11 +601,7 @@ fn list_by_due(
             key: Some(key), id, ..
         }) = &q.after
         {
-            query = query.filter(
-                c::due_at
-                    .gt(*key)
-                    .or(c::due_at.eq(*key).and(c::id.gt(*id))),
-            );
+            query = query.filter(c::due_at.gt(*key).or(c::due_at.eq(*key).and(c::id.gt(*id))));
         }
         rows = query
             .order((c::due_at.asc(), c::id.asc()))

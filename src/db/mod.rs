@@ -10,6 +10,7 @@ pub mod outbox;
 pub mod schema;
 pub mod search;
 pub mod sessions;
+pub mod stats;
 pub mod systems;
 pub mod types;
 pub mod users;

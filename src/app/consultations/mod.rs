@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use diesel::Connection;
 
 use super::idempotency::{self, Idempotency};
-use super::{stored, App, Caller, Error, Result};
+use super::{reports, stored, App, Caller, Error, Result};
 use crate::db::comments::{self, Comment, NewComment};
 use crate::db::consultations::{self, Change, Consultation, FileError, Filing, Scope};
 use crate::db::events::{self, EventRow};
@@ -142,6 +142,7 @@ pub fn file_as(
     };
     consultations::file(conn, &filing, &|conn, c| {
         search::index(conn, c.id)?;
+        reports::count(app, conn, None, c)?;
         app.notifier.filed(conn, c)
     })
 }
@@ -225,6 +226,7 @@ pub fn edit(
             current: version + 1,
         })?;
         search::index(conn, updated.id)?;
+        reports::count(app, conn, Some(&current), &updated)?;
         Ok::<_, Error>(updated)
     })?;
     Ok(Shown::new(app, caller, updated))
@@ -352,6 +354,7 @@ pub fn fire_as(app: &App, conn: &mut DbConn, firing: &Firing) -> Result<Consulta
             // The resolution is searchable text.
             search::index(conn, updated.id)?;
         }
+        reports::count(app, conn, Some(&current), &updated)?;
         app.notifier
             .event(conn, &current, &updated, firing.event, actor_id, &payload)?;
         Ok(updated)
