@@ -94,11 +94,17 @@ fn without_gssapi_by_default(url: &str) -> String {
 #[derive(Debug, Clone)]
 pub struct ConnectionManager {
     backend: Backend,
+    /// PostgreSQL gives up on a statement after this long (the server's pool, so
+    /// that no request holds a connection for long; SQLite has no such switch).
+    statement_timeout_ms: Option<u64>,
 }
 
 impl ConnectionManager {
     pub fn new(backend: Backend) -> Self {
-        ConnectionManager { backend }
+        ConnectionManager {
+            backend,
+            statement_timeout_ms: None,
+        }
     }
 }
 
@@ -124,9 +130,15 @@ impl ManageConnection for ConnectionManager {
                 .map_err(r2d2::Error::QueryError)?;
                 Ok(DbConn::Sqlite(conn))
             }
-            Backend::Postgres(url) => PgConnection::establish(url)
-                .map(DbConn::Postgresql)
-                .map_err(r2d2::Error::ConnectionError),
+            Backend::Postgres(url) => {
+                let mut conn =
+                    PgConnection::establish(url).map_err(r2d2::Error::ConnectionError)?;
+                if let Some(ms) = self.statement_timeout_ms {
+                    conn.batch_execute(&format!("SET statement_timeout = {ms}"))
+                        .map_err(r2d2::Error::QueryError)?;
+                }
+                Ok(DbConn::Postgresql(conn))
+            }
         }
     }
 
@@ -183,13 +195,32 @@ pub fn establish(database_url: &str) -> Result<DbConn, String> {
 
 /// Builds the pool. For SQLite the file and its folder are created first.
 pub fn build_pool(database_url: &str, max_size: u32) -> Result<Pool, String> {
-    let backend = Backend::from_url(database_url)?;
-    prepare_sqlite_file(&backend)?;
+    pool_of(
+        ConnectionManager::new(Backend::from_url(database_url)?),
+        max_size,
+    )
+}
+
+/// The server's pool: on PostgreSQL every statement gives up after
+/// `statement_timeout_ms` (0: never), so a request answers "unavailable" instead
+/// of holding a connection for long.
+pub fn build_server_pool(
+    database_url: &str,
+    max_size: u32,
+    statement_timeout_ms: u64,
+) -> Result<Pool, String> {
+    let mut manager = ConnectionManager::new(Backend::from_url(database_url)?);
+    manager.statement_timeout_ms = (statement_timeout_ms > 0).then_some(statement_timeout_ms);
+    pool_of(manager, max_size)
+}
+
+fn pool_of(manager: ConnectionManager, max_size: u32) -> Result<Pool, String> {
+    prepare_sqlite_file(&manager.backend)?;
     r2d2::Pool::builder()
         .max_size(max_size)
         .min_idle(Some(1))
         .connection_timeout(Duration::from_secs(10))
-        .build(ConnectionManager::new(backend))
+        .build(manager)
         .map_err(|e| format!("cannot connect to the database: {e}"))
 }
 
