@@ -15,7 +15,7 @@ use crate::db::{self, dashboard, departments, stats, users, DbConn};
 use crate::domain::fiscal::{fiscal_year, fiscal_year_bounds};
 use crate::domain::rollup::{self, Facts};
 use crate::domain::Role;
-use crate::reports::dashboard::{compute, Dashboard, Input, Stat};
+use crate::reports::dashboard::{compute, divisions, Dashboard, Input, Stat};
 
 /// Who may see dashboards and export the consultation list.
 pub const REPORT_ROLES: &[Role] = &[Role::Manager, Role::DxOffice, Role::Admin];
@@ -88,13 +88,15 @@ pub fn dashboard(
     let year = params
         .fiscal_year
         .unwrap_or_else(|| fiscal_year(Utc::now().with_timezone(&zone).date_naive()));
-    let years = [year - 1, year];
+    let years = [year - 1, year, rollup::NOW];
     let covered = covered(conn, caller, params.department.as_ref())?;
-    let division_of = stats::divisions(conn)?;
+    let units = dashboard::units(conn)?;
+    let division_of = divisions(&units);
+    let per_division_measures = [rollup::FILED, rollup::RESOLVED, rollup::OPEN_STATE];
     let (rollups, per_division) = match &covered {
         None => (
             stats::read(conn, &years, None)?,
-            stats::by_division(conn, &[year], &[rollup::FILED, rollup::RESOLVED])?,
+            stats::by_division(conn, &[year, rollup::NOW], &per_division_measures)?,
         ),
         Some(ids) => {
             let whole_divisions = ids
@@ -112,26 +114,23 @@ pub fn dashboard(
             };
             let per_division = rows
                 .iter()
-                .filter(|s| s.measure == rollup::FILED || s.measure == rollup::RESOLVED)
+                .filter(|s| per_division_measures.contains(&s.measure.as_str()))
                 .cloned()
                 .collect();
             (rows, per_division)
         }
     };
-    let open = dashboard::open(conn, &covered)?;
     let ses = rollups
         .iter()
-        .filter(|s| s.measure == rollup::RESOLVED_SE)
-        .filter_map(|s| s.key.parse::<i64>().ok())
-        .chain(open.iter().filter_map(|r| r.assignee_id));
+        .filter(|s| s.measure == rollup::RESOLVED_SE || s.measure == rollup::OPEN_SE)
+        .filter_map(|s| s.key.parse::<i64>().ok());
     let people = users::names(conn, ses)?;
     Ok(compute(Input {
         fiscal_year: year,
         now: db::now(),
         stats: rollups,
         per_division,
-        open,
-        units: dashboard::units(conn)?,
+        units,
         people,
     }))
 }
@@ -144,10 +143,11 @@ fn counted_on_the_spot(
     ids: &[i64],
     division_of: &HashMap<i64, i64>,
 ) -> Result<Vec<Stat>> {
-    let (from, _) = fiscal_range(zone, years[0]);
-    let (_, until) = fiscal_range(zone, years[years.len() - 1]);
+    let fiscal: Vec<i32> = years.iter().copied().filter(|y| *y != rollup::NOW).collect();
+    let (from, _) = fiscal_range(zone, fiscal[0]);
+    let (_, until) = fiscal_range(zone, fiscal[fiscal.len() - 1]);
     let mut all = Facts::default();
-    for c in dashboard::in_years(conn, years, from, until, ids)? {
+    for c in dashboard::in_years(conn, &fiscal, from, until, ids)? {
         let division = division_of
             .get(&c.department_id)
             .copied()

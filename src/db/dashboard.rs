@@ -1,7 +1,6 @@
-//! What the dashboard reads besides its rollups (`db::stats`): the open
-//! consultations (the backlog, which is bounded by the work in hand, not by the
-//! table), the department tree, and for a scope the rollups do not cover, the
-//! consultations to count on the spot.
+//! What the dashboard reads besides its rollups (`db::stats`): the department
+//! tree, and for a scope the rollups do not cover, the consultations to count on
+//! the spot.
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -9,37 +8,15 @@ use diesel::prelude::*;
 use super::consultations::Consultation;
 use super::schema::{consultations, departments};
 use super::DbConn;
-use crate::domain::State;
-use crate::reports::dashboard::{OpenRow, Unit, OPEN_STATES};
+use crate::domain::rollup::OPEN_STATES;
+use crate::reports::dashboard::Unit;
 
 /// Departments whose consultations count; `None` for the whole organisation.
 pub type Departments = Option<Vec<i64>>;
 
-/// Consultations open now.
-pub fn open(conn: &mut DbConn, departments: &Departments) -> QueryResult<Vec<OpenRow>> {
-    use consultations::dsl as c;
-    let mut query = c::consultations
-        .filter(c::state.eq_any(OPEN_STATES))
-        .select((c::created_at, c::department_id, c::state, c::assignee_id))
-        .into_boxed();
-    if let Some(ids) = departments {
-        query = query.filter(c::department_id.eq_any(ids.clone()));
-    }
-    let rows: Vec<(NaiveDateTime, i64, State, Option<i64>)> = query.load(conn)?;
-    Ok(rows
-        .into_iter()
-        .map(|(created_at, department_id, state, assignee_id)| OpenRow {
-            created_at,
-            department_id,
-            state,
-            assignee_id,
-        })
-        .collect())
-}
-
-/// Every consultation of some departments filed in the fiscal years or resolved
-/// within `[from, until)`: the dashboard of a scope its rollups do not cover (a
-/// section), counted on the spot.
+/// Every consultation of some departments filed in the fiscal years, resolved
+/// within `[from, until)` or open now: the dashboard of a scope its rollups do not
+/// cover (a section), counted on the spot.
 pub fn in_years(
     conn: &mut DbConn,
     years: &[i32],
@@ -53,7 +30,8 @@ pub fn in_years(
         .filter(
             c::fiscal_year
                 .eq_any(years.to_vec())
-                .or(c::resolved_at.ge(from).and(c::resolved_at.lt(until))),
+                .or(c::resolved_at.ge(from).and(c::resolved_at.lt(until)))
+                .or(c::state.eq_any(OPEN_STATES)),
         )
         .select(Consultation::as_select())
         .load(conn)

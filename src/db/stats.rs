@@ -9,7 +9,7 @@ use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Integer, Text};
 
 use super::consultations::Consultation;
-use super::schema::{consultation_stats, consultations, departments};
+use super::schema::{consultation_stats, consultations};
 use super::DbConn;
 use crate::domain::rollup::{Counted, Facts, WHOLE};
 use crate::reports::dashboard::Stat;
@@ -43,6 +43,46 @@ pub fn as_stats(facts: Facts) -> Vec<Stat> {
             },
         )
         .collect()
+}
+
+/// The columns the rollups count, read without the texts (a recount reads them all).
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = consultations)]
+struct CountedRow {
+    id: i64,
+    department_id: i64,
+    fiscal_year: i32,
+    created_at: chrono::NaiveDateTime,
+    category: crate::domain::Category,
+    state: crate::domain::State,
+    assignee_id: Option<i64>,
+    hearing_at: Option<chrono::NaiveDateTime>,
+    assigned_at: Option<chrono::NaiveDateTime>,
+    resolved_at: Option<chrono::NaiveDateTime>,
+    closed_at: Option<chrono::NaiveDateTime>,
+    resolution_due_at: Option<chrono::NaiveDateTime>,
+    rating: Option<i16>,
+    reopen_count: i32,
+}
+
+impl CountedRow {
+    fn counted(self, division_id: i64) -> Counted {
+        Counted {
+            division_id,
+            fiscal_year: self.fiscal_year,
+            created_at: self.created_at,
+            category: self.category,
+            state: self.state,
+            assignee_id: self.assignee_id,
+            hearing_at: self.hearing_at,
+            assigned_at: self.assigned_at,
+            resolved_at: self.resolved_at,
+            closed_at: self.closed_at,
+            resolution_due_at: self.resolution_due_at,
+            rating: self.rating,
+            reopen_count: self.reopen_count,
+        }
+    }
 }
 
 /// What the rollups count of a consultation, in its division.
@@ -140,27 +180,7 @@ pub fn by_division(conn: &mut DbConn, years: &[i32], measures: &[&str]) -> Query
 
 /// The division of every department: itself, or the nearest unit above a section.
 pub fn divisions(conn: &mut DbConn) -> QueryResult<HashMap<i64, i64>> {
-    let rows: Vec<(i64, String, Option<i64>)> = departments::table
-        .select((departments::id, departments::kind, departments::parent_id))
-        .load(conn)?;
-    let by_id: HashMap<i64, (&str, Option<i64>)> = rows
-        .iter()
-        .map(|(id, kind, parent)| (*id, (kind.as_str(), *parent)))
-        .collect();
-    Ok(rows
-        .iter()
-        .map(|(id, _, _)| {
-            let mut current = *id;
-            // The tree is shallow; the bound guards against a cycle made by hand.
-            for _ in 0..8 {
-                match by_id.get(&current) {
-                    Some((kind, Some(parent))) if *kind == "section" => current = *parent,
-                    _ => break,
-                }
-            }
-            (*id, current)
-        })
-        .collect())
+    Ok(crate::reports::dashboard::divisions(&super::dashboard::units(conn)?))
 }
 
 /// Recounts every rollup from the consultations, a batch at a time, in one
@@ -173,21 +193,21 @@ pub fn rebuild(conn: &mut DbConn, zone: &Tz) -> QueryResult<usize> {
         let mut after = 0i64;
         let mut counted_rows = 0;
         loop {
-            let batch: Vec<Consultation> = consultations::table
+            let batch: Vec<CountedRow> = consultations::table
                 .filter(consultations::id.gt(after))
                 .order(consultations::id.asc())
                 .limit(10_000)
-                .select(Consultation::as_select())
+                .select(CountedRow::as_select())
                 .load(conn)?;
             let Some(last) = batch.last() else { break };
             after = last.id;
             counted_rows += batch.len();
-            for c in &batch {
+            for row in batch {
                 let division = division_of
-                    .get(&c.department_id)
+                    .get(&row.department_id)
                     .copied()
-                    .unwrap_or(c.department_id);
-                for (slot, (n, total)) in Facts::of(&counted(c, division), zone).0 {
+                    .unwrap_or(row.department_id);
+                for (slot, (n, total)) in Facts::of(&row.counted(division), zone).0 {
                     let entry = all.0.entry(slot).or_default();
                     entry.0 += n;
                     entry.1 += total;

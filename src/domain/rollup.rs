@@ -10,6 +10,9 @@
 //!   month, category, SE, time from assignment to resolution, whether it was on
 //!   time, the rating and whether it was ever reopened.
 //!
+//! - *Open now* facts (under [`NOW`], not a fiscal year) belong to what is open:
+//!   its state, the day it was filed (for the backlog's age) and its SE.
+//!
 //! Stage times are kept as counts per bucket, to the hour up to three days and to
 //! the day beyond, so their medians are exact to that resolution.
 
@@ -32,6 +35,8 @@ pub struct Facts(pub BTreeMap<Slot, (i64, i64)>);
 
 /// The division every rollup row of the whole organisation is kept under.
 pub const WHOLE: i64 = 0;
+/// The "fiscal year" of the facts about what is open now.
+pub const NOW: i32 = 0;
 
 /// Key `""`: all filed (by division, for the table of divisions).
 pub const FILED: &str = "filed";
@@ -51,6 +56,19 @@ pub const SLA: &str = "sla";
 /// `n` ratings summing to `total`.
 pub const RATING: &str = "rating";
 pub const REOPENED: &str = "reopened";
+pub const OPEN_STATE: &str = "open_state";
+/// Key: the UTC day it was filed, `YYYY-MM-DD`.
+pub const OPEN_DAY: &str = "open_day";
+/// Key: the assignee's id, or `""`.
+pub const OPEN_SE: &str = "open_se";
+
+/// The states that make up the backlog.
+pub const OPEN_STATES: [State; 4] = [
+    State::Received,
+    State::Hearing,
+    State::Assigned,
+    State::Waiting,
+];
 
 /// What the rollups need to know of a consultation.
 #[derive(Debug, Clone, PartialEq)]
@@ -141,6 +159,12 @@ impl Facts {
                     f.add(fy, d, HEARING_TO_ASSIGNMENT, waited, 1, 0);
                 }
             }
+        }
+        if OPEN_STATES.contains(&c.state) {
+            f.add(NOW, d, OPEN_STATE, c.state.as_str().to_string(), 1, 0);
+            f.add(NOW, d, OPEN_DAY, c.created_at.date().to_string(), 1, 0);
+            let se = c.assignee_id.map(|id| id.to_string()).unwrap_or_default();
+            f.add(NOW, d, OPEN_SE, se, 1, 0);
         }
         if let Some(resolved) = c.resolved_at {
             let ry = fiscal_year(zone.from_utc_datetime(&resolved).date_naive());
@@ -248,13 +272,33 @@ mod tests {
         let slots: Vec<(&str, &str, i64)> = delta
             .0
             .iter()
-            .filter(|((_, division, _, _), _)| *division == 7)
+            .filter(|((year, division, _, _), _)| *division == 7 && *year == 2024)
             .map(|((_, _, measure, key), (n, _))| (*measure, key.as_str(), *n))
             .collect();
         assert_eq!(
             slots,
             vec![(FILED_STATE, "assigned", 1), (FILED_STATE, "received", -1)]
         );
+    }
+
+    #[test]
+    fn what_is_open_counts_now_and_leaves_when_it_closes() {
+        let zone: Tz = "Asia/Tokyo".parse().expect("zone");
+        let open = Facts::of(&filed(), &zone);
+        let now = |f: &Facts, measure: &'static str, key: &str| {
+            f.0.get(&(NOW, WHOLE, measure, key.to_string())).map(|(n, _)| *n)
+        };
+        assert_eq!(now(&open, OPEN_STATE, "received"), Some(1));
+        assert_eq!(now(&open, OPEN_DAY, "2024-04-01"), Some(1));
+        assert_eq!(now(&open, OPEN_SE, ""), Some(1));
+        let withdrawn = Counted {
+            state: State::Withdrawn,
+            closed_at: Some(at("2024-04-03 00:00")),
+            ..filed()
+        };
+        let delta = Facts::change(Some(&open), &Facts::of(&withdrawn, &zone));
+        assert_eq!(now(&delta, OPEN_STATE, "received"), Some(-1));
+        assert_eq!(now(&delta, OPEN_DAY, "2024-04-01"), Some(-1));
     }
 
     #[test]

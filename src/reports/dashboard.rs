@@ -18,7 +18,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::domain::fiscal::{era_label, fiscal_year_label};
-use crate::domain::rollup;
+use crate::domain::rollup::{self, OPEN_STATES};
 use crate::domain::{Category, State};
 
 /// One rollup row: counts of a measure and key in a fiscal year (summed over the
@@ -31,15 +31,6 @@ pub struct Stat {
     pub key: String,
     pub n: i64,
     pub total: i64,
-}
-
-/// A consultation open now.
-#[derive(Debug, Clone)]
-pub struct OpenRow {
-    pub created_at: NaiveDateTime,
-    pub department_id: i64,
-    pub state: State,
-    pub assignee_id: Option<i64>,
 }
 
 /// A department as the roll-up needs it.
@@ -58,9 +49,9 @@ pub struct Input {
     pub now: NaiveDateTime,
     /// The rollups of the covered divisions for the year and the one before.
     pub stats: Vec<Stat>,
-    /// Filed and resolved of the year per division (`rollup::FILED`, `RESOLVED`).
+    /// Filed and resolved of the year, and open now, per division
+    /// (`rollup::FILED`, `RESOLVED`, `OPEN_STATE`).
     pub per_division: Vec<Stat>,
-    pub open: Vec<OpenRow>,
     pub units: Vec<Unit>,
     /// Names of the SEs that appear as assignees.
     pub people: HashMap<i64, String>,
@@ -164,14 +155,6 @@ pub struct SeRow {
     pub resolved: i64,
 }
 
-/// The states that make up the backlog.
-pub const OPEN_STATES: [State; 4] = [
-    State::Received,
-    State::Hearing,
-    State::Assigned,
-    State::Waiting,
-];
-
 /// The backlog's age buckets in days since filing: 0–7, 8–30, 31–90, over 90.
 pub const AGE_BUCKETS: [&str; 4] = ["0-7", "8-30", "31-90", "91-"];
 
@@ -235,7 +218,7 @@ fn ratio(count: i64, of: i64) -> Ratio {
 
 /// The division a department rolls up to: itself, or the nearest unit above a
 /// section (as `db::departments::division_of`, for all departments at once).
-fn divisions(units: &[Unit]) -> HashMap<i64, i64> {
+pub fn divisions(units: &[Unit]) -> HashMap<i64, i64> {
     let by_id: HashMap<i64, &Unit> = units.iter().map(|u| (u.id, u)).collect();
     units
         .iter()
@@ -290,36 +273,41 @@ pub fn compute(input: Input) -> Dashboard {
         })
         .collect();
 
-    let division_of = divisions(&input.units);
-    let division = |id: i64| division_of.get(&id).copied().unwrap_or(id);
+    let now_keyed = |measure: &str| -> Vec<(&str, i64)> {
+        sums.iter()
+            .filter(|((y, m, _), _)| *y == rollup::NOW && *m == measure)
+            .map(|((_, _, key), (n, _))| (*key, *n))
+            .collect()
+    };
     let mut per_division: HashMap<i64, (i64, i64, i64)> = HashMap::new();
-    for stat in input.per_division.iter().filter(|s| s.fiscal_year == year) {
+    for stat in &input.per_division {
         let entry = per_division.entry(stat.division_id).or_default();
-        match stat.measure.as_str() {
-            rollup::FILED => entry.0 += stat.n,
-            rollup::RESOLVED => entry.1 += stat.n,
+        match (stat.fiscal_year, stat.measure.as_str()) {
+            (y, rollup::FILED) if y == year => entry.0 += stat.n,
+            (y, rollup::RESOLVED) if y == year => entry.1 += stat.n,
+            (rollup::NOW, rollup::OPEN_STATE) => entry.2 += stat.n,
             _ => {}
         }
     }
+    per_division.retain(|_, counts| *counts != (0, 0, 0));
     let mut per_se: HashMap<i64, (i64, i64)> = HashMap::new();
     for (key, n) in keyed(rollup::RESOLVED_SE) {
         if let Ok(se) = key.parse::<i64>() {
             per_se.entry(se).or_default().1 += n;
         }
     }
-    let mut backlog_states = [0i64; 4];
-    let mut ages = [0i64; 4];
-    for row in &input.open {
-        if let Some(i) = OPEN_STATES.iter().position(|s| *s == row.state) {
-            backlog_states[i] += 1;
+    for (key, n) in now_keyed(rollup::OPEN_SE) {
+        if let Ok(se) = key.parse::<i64>() {
+            per_se.entry(se).or_default().0 += n;
         }
-        ages[age_bucket((input.now - row.created_at).num_days())] += 1;
-        per_division
-            .entry(division(row.department_id))
-            .or_default()
-            .2 += 1;
-        if let Some(se) = row.assignee_id {
-            per_se.entry(se).or_default().0 += 1;
+    }
+    per_se.retain(|_, counts| *counts != (0, 0));
+    let backlog_states = OPEN_STATES.map(|s| of(rollup::NOW, rollup::OPEN_STATE, s.as_str()).0);
+    let mut ages = [0i64; 4];
+    let today = input.now.date();
+    for (day, n) in now_keyed(rollup::OPEN_DAY) {
+        if let Ok(filed) = chrono::NaiveDate::parse_from_str(day, "%Y-%m-%d") {
+            ages[age_bucket((today - filed).num_days())] += n;
         }
     }
     let resolved = of(year, rollup::RESOLVED, "").0;
@@ -355,7 +343,7 @@ pub fn compute(input: Input) -> Dashboard {
         era_label: era_label(year),
         filed: of(year, rollup::FILED, "").0,
         resolved,
-        open: input.open.len() as i64,
+        open: backlog_states.iter().sum(),
         previous_year: YearTotals {
             fiscal_year: year - 1,
             label: fiscal_year_label(year - 1),
