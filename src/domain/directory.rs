@@ -3,7 +3,6 @@
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use super::password::MIN_CHARS;
 use super::role::Role;
 use super::validation::FieldErrors;
 
@@ -33,7 +32,10 @@ pub fn is_email(value: &str) -> bool {
     matches!(
         (parts.next(), parts.next(), parts.next()),
         (Some(local), Some(domain), None)
-            if !local.is_empty() && !domain.is_empty() && !value.contains(char::is_whitespace)
+            if !local.is_empty()
+                && !domain.is_empty()
+                && !value.contains(char::is_whitespace)
+                && !super::validation::has_control_characters(value)
     )
 }
 
@@ -81,11 +83,13 @@ impl NewUserInput {
                 errors.add("password", "validation.required");
                 None
             }
-            Some(p) if p.chars().count() < MIN_CHARS => {
-                errors.add("password", "validation.too_short");
-                None
-            }
-            Some(p) => Some(p.to_string()),
+            Some(p) => match super::password::problem(p) {
+                Some(problem) => {
+                    errors.add("password", problem);
+                    None
+                }
+                None => Some(p.to_string()),
+            },
         };
         errors.into_result()?;
         match (email, name, role, password) {
@@ -199,11 +203,14 @@ impl UserUpdate {
             .as_deref()
             .map(|l| parse_locale(&mut errors, Some(l)));
         let password = match self.password.as_deref() {
-            Some(p) if p.chars().count() < MIN_CHARS => {
-                errors.add("password", "validation.too_short");
-                None
-            }
-            other => other.map(str::to_string),
+            Some(p) => match super::password::problem(p) {
+                Some(problem) => {
+                    errors.add("password", problem);
+                    None
+                }
+                None => Some(p.to_string()),
+            },
+            None => None,
         };
         errors.into_result()?;
         Ok(UserEdit {

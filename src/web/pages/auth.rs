@@ -1,7 +1,5 @@
 //! Logging in and out of the pages, the start page, and the language switch.
 
-use std::collections::HashMap;
-
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use serde_json::json;
 
@@ -16,7 +14,7 @@ use crate::web::auth::{sign_in, CurrentUser};
 use crate::web::error::AppError;
 use crate::web::AppState;
 
-type Form = web::Form<HashMap<String, String>>;
+type Form = super::form::PageForm;
 
 /// Only a path on this site: never an absolute URL (an open redirect).
 fn safe_next(next: Option<&String>) -> Option<String> {
