@@ -8,11 +8,17 @@ use super::validation::FieldErrors;
 
 #[derive(Debug, Default, Clone, Deserialize, ToSchema)]
 pub struct NewUserInput {
+    #[schema(required = true, value_type = String, format = Email)]
     pub email: Option<String>,
+    #[schema(required = true, value_type = String, min_length = 1, max_length = 100)]
     pub name: Option<String>,
+    #[schema(required = true, value_type = Role)]
     pub role: Option<String>,
+    #[schema(required = true, value_type = i64)]
     pub department_id: Option<i64>,
+    /// `ja` (default) or `en`.
     pub locale: Option<String>,
+    #[schema(required = true, value_type = String, min_length = 8)]
     pub password: Option<String>,
 }
 
@@ -107,7 +113,9 @@ impl NewUserInput {
 
 #[derive(Debug, Default, Clone, Deserialize, ToSchema)]
 pub struct NewDepartmentInput {
+    #[schema(required = true, value_type = String, min_length = 1)]
     pub code: Option<String>,
+    #[schema(required = true, value_type = String, min_length = 1, max_length = 100)]
     pub name: Option<String>,
     pub parent_id: Option<i64>,
     /// `bureau`, `ward`, `division` or `section`; derived from the parent when absent.

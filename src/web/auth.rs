@@ -78,7 +78,9 @@ impl JwtKeys {
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct TokenRequest {
+    #[schema(required = true, value_type = String)]
     pub email: Option<String>,
+    #[schema(required = true, value_type = String)]
     pub password: Option<String>,
 }
 
