@@ -127,7 +127,7 @@ mod tests {
             Some("一行目\r\n\t二行目".to_string())
         );
         assert!(errors.is_empty());
-        for hostile in ["前\u{0}後", "\u{1b}[31m赤", "\u{7f}", "\u{85}"] {
+        for hostile in ["前\u{0}後", "\u{1b}[31m赤", "前\u{7f}", "前\u{85}後"] {
             let mut errors = FieldErrors::new();
             assert_eq!(errors.required_text("title", Some(hostile), 100), None);
             assert_eq!(errors.optional_text("contact", Some(hostile), 100), None);

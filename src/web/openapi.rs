@@ -2,8 +2,8 @@
 //! annotations so it cannot drift from the code.
 
 use actix_web::{get, HttpResponse};
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use serde_json::{json, Value};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::{
@@ -115,9 +115,7 @@ fn complete(doc: &mut Value) {
             let Some(operation) = operation.as_object_mut() else {
                 continue;
             };
-            let parameters = operation
-                .entry("parameters")
-                .or_insert_with(|| json!([]));
+            let parameters = operation.entry("parameters").or_insert_with(|| json!([]));
             if let Some(list) = parameters.as_array_mut() {
                 for name in &names {
                     let declared = list
@@ -135,7 +133,10 @@ fn complete(doc: &mut Value) {
             let has_query = operation["parameters"]
                 .as_array()
                 .is_some_and(|l| l.iter().any(|p| p["in"] == "query"));
-            if operation["parameters"].as_array().is_some_and(Vec::is_empty) {
+            if operation["parameters"]
+                .as_array()
+                .is_some_and(Vec::is_empty)
+            {
                 operation.remove("parameters");
             }
             let secured = operation
@@ -143,9 +144,7 @@ fn complete(doc: &mut Value) {
                 .and_then(Value::as_array)
                 .is_some_and(|s| !s.is_empty());
             let has_body = operation.contains_key("requestBody");
-            let responses = operation
-                .entry("responses")
-                .or_insert_with(|| json!({}));
+            let responses = operation.entry("responses").or_insert_with(|| json!({}));
             let Some(responses) = responses.as_object_mut() else {
                 continue;
             };
