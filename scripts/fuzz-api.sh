@@ -29,11 +29,11 @@ if [[ -n "${URL:-}" ]]; then
         --header "Authorization: Bearer $TOKEN" \
         --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance \
         --phases examples,coverage,fuzzing --max-examples "$EXAMPLES" \
-        ${SEED:+--seed "$SEED"} --workers 2 --generation-database none \
+        ${SEED:+--seed "$SEED"} --workers 1 --generation-database none \
         --suppress-health-check all \
         --exclude-name-regex '^(POST /api/v1/auth/logout|DELETE /api/v1/me/sessions|DELETE /api/v1/users/\{id\}/sessions|PATCH /api/v1/users/\{id\}|PATCH /api/v1/me)$'
 fi
 
-export DIGICON_FUZZ_EXAMPLES=$EXAMPLES DIGICON_FUZZ_BACKEND=postgres
+export DIGICON_FUZZ_EXAMPLES=$EXAMPLES
 [[ -n "${SEED:-}" ]] && export DIGICON_FUZZ_SEED=$SEED
 exec cargo test --test api fuzz:: -- --nocapture

@@ -277,6 +277,7 @@ impl Misses {
     }
 
     pub fn assert_none(self, cells: usize) {
+        eprintln!("access matrix: {cells} cells");
         assert!(
             self.0.is_empty(),
             "{} of {cells} cells broke the rules:\n{}",
@@ -316,6 +317,30 @@ pub fn system_state(app: &TestApp, admin: &str, id: &Value) -> String {
     app.get(&format!("/api/v1/systems/{id}"), admin)
         .body
         .to_string()
+}
+
+/// An export's cells as text: the CSV itself, or every cell of an XLSX file.
+fn export_text(app: &TestApp, path: &str, token: &str) -> String {
+    let (_, bytes) = app.download(path, token);
+    if !path.ends_with(".xlsx") {
+        return String::from_utf8_lossy(&bytes).to_string();
+    }
+    use calamine::Reader;
+    let mut workbook: calamine::Xlsx<_> =
+        calamine::Xlsx::new(std::io::Cursor::new(bytes)).expect("an XLSX file");
+    let mut text = String::new();
+    for name in workbook.sheet_names() {
+        if let Ok(range) = workbook.worksheet_range(&name) {
+            for row in range.rows() {
+                for cell in row {
+                    text.push_str(&cell.to_string());
+                    text.push('\t');
+                }
+                text.push('\n');
+            }
+        }
+    }
+    text
 }
 
 /// The consultation and ledger routes, per user and division.
@@ -477,13 +502,15 @@ fn search_suggestions_snippets_and_exports_show_only_what_the_caller_may_see(app
             cells += 1;
         }
         if who.sees_reports() {
-            let (_, bytes) = app.download("/api/v1/export/consultations.csv", token);
-            let text = String::from_utf8_lossy(&bytes);
-            cells += 1;
-            if text.contains("ALPHA") != who.sees(Division::Shimin)
-                || text.contains("BRAVO") != who.sees(Division::Hoiku)
-            {
-                misses.fail(format!("{who:?} consultations.csv holds the wrong rows"));
+            for format in ["csv", "xlsx"] {
+                let path = format!("/api/v1/export/consultations.{format}");
+                let text = export_text(app, &path, token);
+                cells += 1;
+                if text.contains("ALPHA") != who.sees(Division::Shimin)
+                    || text.contains("BRAVO") != who.sees(Division::Hoiku)
+                {
+                    misses.fail(format!("{who:?} {path} holds the wrong rows"));
+                }
             }
         }
 
@@ -496,11 +523,11 @@ fn search_suggestions_snippets_and_exports_show_only_what_the_caller_may_see(app
             let reply = app.send("GET", path, Some(token), None, &[]);
             misses.check(&format!("GET {path}"), who, 200, reply.status, &json!(null));
             cells += 1;
-            if is_json || path.ends_with(".csv") {
+            {
                 let text = if is_json {
                     reply.body.to_string()
                 } else {
-                    String::from_utf8_lossy(&app.download(path, token).1).to_string()
+                    export_text(app, path, token)
                 };
                 if text.contains(OUR_SYSTEM) != who.sees(Division::Shimin)
                     || text.contains(THEIR_SYSTEM) != who.sees(Division::Hoiku)

@@ -5,8 +5,9 @@
 //! run last, with a second admin's token, so the first token lives through the run.
 //!
 //! Budget: `DIGICON_FUZZ_EXAMPLES` cases per operation and phase (default 10, about
-//! a minute here); `DIGICON_FUZZ_SEED` for another seed; `DIGICON_FUZZ_BACKEND=postgres`
-//! fuzzes on PostgreSQL too. `scripts/fuzz-api.sh` runs a long one by hand.
+//! 20 s a backend here); `DIGICON_FUZZ_SEED` for another seed; on SQLite and on
+//! PostgreSQL (`DIGICON_FUZZ_BACKEND=sqlite`: SQLite only). `scripts/fuzz-api.sh`
+//! runs a long one by hand.
 //! Under `CI=true` a missing schemathesis fails the test; elsewhere it says why and
 //! passes.
 
@@ -81,14 +82,16 @@ fn run(app: &TestApp, token: &str, examples: &str, seed: &str, select: &[&str]) 
         .args(["--phases", "examples,coverage,fuzzing"])
         .args(["--max-examples", examples])
         .args(["--seed", seed])
-        .args(["--workers", "2"])
+        // One worker: hypothesis parses sources with `ast` and CPython 3.11 can fail
+        // that from two threads at once ("AST constructor recursion depth mismatch").
+        .args(["--workers", "1"])
         .args(["--request-timeout", "20"])
         .args(["--generation-database", "none"])
         .args(["--suppress-health-check", "all"])
         .args(["--no-color", "--output-truncate", "false"])
         .args(select)
         .current_dir(dir.path())
-        .env("SCHEMATHESIS_HOOKS", "")
+        .env_remove("SCHEMATHESIS_HOOKS")
         .output()
         .expect("schemathesis runs");
     let text = format!(
@@ -159,9 +162,15 @@ fn fuzz(backend: Backend) {
 }
 
 #[test]
-fn the_api_answers_schemathesis_without_server_errors_and_as_documented() {
+fn the_api_on_sqlite_answers_schemathesis_without_server_errors_and_as_documented() {
     fuzz(Backend::Sqlite);
-    if std::env::var("DIGICON_FUZZ_BACKEND").is_ok_and(|b| b == "postgres") {
-        fuzz(Backend::Postgres);
+}
+
+/// PostgreSQL refuses some text SQLite keeps (NUL): the fuzz found that there.
+#[test]
+fn the_api_on_postgres_answers_schemathesis_without_server_errors_and_as_documented() {
+    if std::env::var("DIGICON_FUZZ_BACKEND").is_ok_and(|b| b == "sqlite") {
+        return;
     }
+    fuzz(Backend::Postgres);
 }
