@@ -469,4 +469,117 @@ fn every_page_post_without_a_valid_csrf_token_is_refused_and_changes_nothing(app
     );
 }
 
-both_backends!(every_page_post_without_a_valid_csrf_token_is_refused_and_changes_nothing);
+/// The API's writes take the `Authorization` header only: the pages' session
+/// cookie, which a browser sends by itself with a form from any page of the same
+/// site, changes nothing there. Every write route of `routes()` is tried, with a
+/// JSON body where it takes one (the strongest a same-site page could send).
+fn api_writes_with_only_the_page_cookie_are_refused_and_change_nothing(app: &TestApp) {
+    let org = &app.org;
+    let admin = app.login(&org.admin);
+    let requester = app.login(&org.requester);
+    let consultation = app.file(&requester, "クッキーだけの変更");
+    let system = app.post(
+        "/api/v1/systems",
+        &admin,
+        serde_json::json!({"name": "クッキー試験台帳", "platform": "rpa",
+                           "department_id": org.shimin_division, "owner_id": org.requester.id}),
+    );
+    assert_eq!(system.status, 201, "{:?}", system.body);
+    let outbox = app.get("/api/v1/admin/outbox", &admin);
+    let message = outbox.body["items"][0]["id"].clone();
+    let f = Fixture {
+        admin: admin.clone(),
+        actor_token: Some(app.login(&org.admin)),
+        consultation,
+        system: system.body,
+        target_token: app.login(&org.se2),
+    };
+    let mut browser = Session::new(app);
+    browser.login(&org.admin.email);
+    let cookie = browser
+        .cookies
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join("; ");
+    // The pages' scripts read the API with the cookie: that stays.
+    let me = crate::helpers::send_to(
+        &app.base,
+        "GET",
+        "/api/v1/me",
+        None,
+        None,
+        &[("Cookie", &cookie)],
+    );
+    assert_eq!(me.status, 200, "reading the API with the page cookie");
+
+    let writes: Vec<(String, String)> = crate::meta::api_routes()
+        .into_iter()
+        .filter(|(path, method)| method != "get" && path != "/api/v1/auth/token")
+        .collect();
+    assert!(writes.len() >= 15, "{writes:?}");
+    // Those that would end the cookie's own session go last.
+    let mut writes = writes;
+    writes.sort_by_key(|(path, _)| path == "/api/v1/auth/logout" || path == "/api/v1/me/sessions");
+    let mut failures = vec![];
+    for (template, method) in &writes {
+        let id = if template.starts_with("/api/v1/consultations/") {
+            f.consultation["id"].to_string()
+        } else if template.starts_with("/api/v1/systems/") {
+            f.system["id"].to_string()
+        } else if template.starts_with("/api/v1/users/") {
+            org.se2.id.to_string()
+        } else if template.starts_with("/api/v1/departments/") {
+            org.hoiku_division.to_string()
+        } else {
+            message.to_string()
+        };
+        let path = template.replace("{id}", &id);
+        let body = serde_json::json!({
+            "title": "クッキーで改名", "body": "本文", "category": "rpa", "name": "クッキー",
+            "platform": "rpa", "event": "withdraw", "reason": "クッキー",
+            "version": 1, "priority": "urgent", "locale": "en", "code": "COOKIE",
+            "email": "cookie@city.test", "role": "admin", "password": "a long enough password",
+            "department_id": org.dx_division,
+        })
+        .to_string();
+        let before = world(app, &f, Some(&browser));
+        let reply = crate::helpers::send_to(
+            &app.base,
+            &method.to_uppercase(),
+            &path,
+            None,
+            Some(&body),
+            &[("Cookie", &cookie), ("Content-Type", "application/json")],
+        );
+        if reply.status != 401 {
+            failures.push(format!(
+                "{method} {path} with the cookie only: {}",
+                reply.status
+            ));
+        }
+        if world(app, &f, Some(&browser)) != before {
+            failures.push(format!(
+                "{method} {path} with the cookie only changed something"
+            ));
+        }
+    }
+    let account = browser.get("/account").status;
+    if account != 200 {
+        failures.push(format!(
+            "the page session ended: /account answers {account}"
+        ));
+    }
+    assert!(
+        failures.is_empty(),
+        "{} failures over {} API writes with only the page cookie:\n{}",
+        failures.len(),
+        writes.len(),
+        failures.join("\n")
+    );
+}
+
+both_backends!(
+    every_page_post_without_a_valid_csrf_token_is_refused_and_changes_nothing,
+    api_writes_with_only_the_page_cookie_are_refused_and_change_nothing,
+);

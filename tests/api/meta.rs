@@ -89,7 +89,7 @@ fn the_rules_and_use_cases_know_nothing_of_http_and_nothing_below_web_imports_it
 /// the sources: each `.service(module::handler)` in `src/web/mod.rs` and the route
 /// attribute above that handler in `src/web/module.rs`. Pages, assets and the
 /// document itself are not API operations.
-fn api_routes() -> Vec<(String, String)> {
+pub fn api_routes() -> Vec<(String, String)> {
     let mod_rs = std::fs::read_to_string("src/web/mod.rs").expect("src/web/mod.rs");
     let body = &mod_rs[mod_rs.find("pub fn routes(").expect("routes()")..];
     let mut found = vec![];
