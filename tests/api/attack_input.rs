@@ -589,6 +589,140 @@ fn hostile_query_parameters_get_a_4xx_or_an_empty_answer_never_a_5xx(app: &TestA
     );
 }
 
+/// Hostile headers: forged and malformed tokens, oversized and blank headers.
+/// A token that is not a live session is a 401; nothing is a 5xx.
+fn hostile_headers_and_tokens_get_a_4xx_never_a_5xx(app: &TestApp) {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine;
+    let admin = app.login(&app.org.admin);
+    let b64 = |s: &str| URL_SAFE_NO_PAD.encode(s.as_bytes());
+    let (header, payload, signature) = {
+        let mut parts = admin.split('.');
+        (
+            parts.next().unwrap_or_default().to_string(),
+            parts.next().unwrap_or_default().to_string(),
+            parts.next().unwrap_or_default().to_string(),
+        )
+    };
+    let claims =
+        String::from_utf8(URL_SAFE_NO_PAD.decode(&payload).expect("claims")).expect("UTF-8 claims");
+    let flipped = format!(
+        "{header}.{payload}.{}",
+        signature.chars().rev().collect::<String>()
+    );
+    let unsigned = format!("{}.{payload}.", b64(r#"{"alg":"none","typ":"JWT"}"#));
+    let other_user = format!(
+        "{header}.{}.{signature}",
+        b64(&claims.replace(&format!("{}", app.org.admin.id), "1"))
+    );
+    let long = "A".repeat(6000);
+    let forged: Vec<(&str, String)> = vec![
+        ("no scheme", admin.clone()),
+        ("Basic", "Basic YWRtaW46YWRtaW4=".into()),
+        ("an empty bearer", "Bearer ".into()),
+        ("three dots", "Bearer a.b.c".into()),
+        ("a reversed signature", format!("Bearer {flipped}")),
+        ("alg none", format!("Bearer {unsigned}")),
+        ("claims of another user", format!("Bearer {other_user}")),
+        ("6,000 characters", format!("Bearer {long}")),
+        ("two tokens", format!("Bearer {admin} {admin}")),
+    ];
+    let mut failures = vec![];
+    let mut cases = 0;
+    for (what, value) in &forged {
+        for (method, path, body) in [
+            ("GET", "/api/v1/me", None),
+            (
+                "POST",
+                "/api/v1/consultations",
+                Some(r#"{"title":"偽","body":"偽","category":"rpa"}"#),
+            ),
+        ] {
+            cases += 1;
+            let reply = app.send(
+                method,
+                path,
+                None,
+                body,
+                &[("Authorization", value.as_str())],
+            );
+            if reply.status != 401 {
+                failures.push(format!("{method} {path} with {what}: {}", reply.status));
+            }
+        }
+    }
+    let headers: Vec<(&str, &str, String)> = vec![
+        ("Idempotency-Key", "10,000 characters", "k".repeat(10_000)),
+        ("Idempotency-Key", "blank", "   ".into()),
+        ("Accept-Language", "6,000 characters", "ja;q=".repeat(1200)),
+        (
+            "Accept-Language",
+            "nonsense weights",
+            "*;q=abc, en;q=-1, ja;q=2".into(),
+        ),
+        (
+            "Content-Type",
+            "JSON with a charset",
+            "application/json; charset=shift_jis".into(),
+        ),
+        (
+            "Content-Type",
+            "a +json type",
+            "application/merge-patch+json".into(),
+        ),
+        ("X-Request-Id", "6,000 characters", "r".repeat(6000)),
+        (
+            "X-Forwarded-For",
+            "nonsense",
+            "999.1.1.1, ::gg, unknown".into(),
+        ),
+        (
+            "Cookie",
+            "a session cookie that is not a token",
+            "digicon_session=garbage".into(),
+        ),
+    ];
+    for (name, what, value) in &headers {
+        cases += 1;
+        let reply = app.send(
+            "POST",
+            "/api/v1/consultations",
+            Some(&admin),
+            Some(r#"{"title":"見出し試験","body":"本文","category":"rpa"}"#),
+            &[(name, value.as_str())],
+        );
+        if reply.status >= 500 {
+            failures.push(format!("{name} {what}: {}", reply.status));
+        }
+    }
+    // Pages with a cookie that is not a session: to the login page.
+    for value in ["garbage", "a.b.c", "%00"] {
+        cases += 1;
+        let mut visitor = Session::new(app);
+        visitor
+            .cookies
+            .insert("digicon_session".into(), value.into());
+        let page = visitor.get("/consultations");
+        let to_login = page
+            .location
+            .as_deref()
+            .is_some_and(|l| l.starts_with("/login"));
+        if page.status != 303 || !to_login {
+            failures.push(format!(
+                "page with the session cookie {value}: {} to {:?}",
+                page.status, page.location
+            ));
+        }
+    }
+    eprintln!("hostile headers: {cases} cases");
+    assert!(
+        failures.is_empty(),
+        "{} of {cases} hostile headers were not refused:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
 /// Every form: each field over-long, with NUL, with invalid UTF-8 (as raw bytes),
 /// and the whole body over the limit.
 fn every_field_of_every_form_refuses_hostile_values_with_a_4xx_and_stores_nothing(app: &TestApp) {
@@ -925,5 +1059,6 @@ fn every_field_of_every_form_refuses_hostile_values_with_a_4xx_and_stores_nothin
 both_backends!(
     every_field_of_every_json_write_refuses_hostile_values_with_a_4xx_and_stores_nothing,
     hostile_query_parameters_get_a_4xx_or_an_empty_answer_never_a_5xx,
+    hostile_headers_and_tokens_get_a_4xx_never_a_5xx,
     every_field_of_every_form_refuses_hostile_values_with_a_4xx_and_stores_nothing,
 );

@@ -59,6 +59,11 @@ impl Check<'_> {
                 page.status
             ));
         }
+        let csp = page.csp.as_deref().unwrap_or_default();
+        if !csp.contains("script-src 'self'") || csp.contains("unsafe-inline") {
+            self.failures
+                .push(format!("{what}: no strict Content-Security-Policy ({csp})"));
+        }
         let live = live_markup(&page.body);
         if !live.is_empty() {
             self.failures.push(format!("{what}: live markup {live:?}"));
@@ -286,6 +291,16 @@ fn hostile_text_in_every_field_is_inert_in_every_page_and_mail(app: &TestApp) {
         &[QUERY],
         &[],
     );
+    // Error pages name the parameter that could not be read.
+    for parameter in ["state", "sort", "fiscal_year", "priority"] {
+        check.page(
+            &format!("staff /consultations?{parameter}=<payload> (error page)"),
+            &staff.get(&format!("/consultations?{parameter}={q}")),
+            400,
+            &[],
+            &[],
+        );
+    }
     check.page(
         "requester /consultations/new",
         &owner.get("/consultations/new"),
