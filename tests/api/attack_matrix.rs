@@ -487,6 +487,19 @@ fn search_suggestions_snippets_and_exports_show_only_what_the_caller_may_see(app
             ));
         }
 
+        // The ledger's list page: the entries of the caller's scope.
+        let page = session.get("/systems");
+        cells += 1;
+        if page.status != 200
+            || page.body.contains(OUR_SYSTEM) != who.sees(Division::Shimin)
+            || page.body.contains(THEIR_SYSTEM) != who.sees(Division::Hoiku)
+        {
+            misses.fail(format!(
+                "{who:?} /systems page: {} or the wrong entries",
+                page.status
+            ));
+        }
+
         // Consultation exports: report roles only, with what their scope holds.
         for format in ["csv", "xlsx"] {
             let path = format!("/api/v1/export/consultations.{format}");
@@ -694,6 +707,33 @@ fn reports_and_administration_answer_each_user_as_the_rules_say(app: &TestApp) {
                 &json!(null),
             );
             cells += 2;
+        }
+        // What a report role's dashboard counts: only the consultations of its scope.
+        if who.sees_reports() {
+            let dashboard = app.get("/api/v1/dashboard", token).body;
+            let visible = [Division::Shimin, Division::Hoiku]
+                .iter()
+                .filter(|d| who.sees(**d))
+                .count() as i64;
+            let rows: Vec<String> = dashboard["by_division"]
+                .as_array()
+                .map(|rows| {
+                    rows.iter()
+                        .filter_map(|r| r["name"].as_str().map(str::to_string))
+                        .collect()
+                })
+                .unwrap_or_default();
+            let leaks = rows.iter().any(|name| {
+                (!who.sees(Division::Shimin) && (name == "市民課" || name == "住民記録係"))
+                    || (!who.sees(Division::Hoiku) && name == "保育課")
+            });
+            cells += 1;
+            if dashboard["filed"] != visible || leaks {
+                misses.fail(format!(
+                    "{who:?} dashboard counts {} filed (may see {visible}) in rows {rows:?}",
+                    dashboard["filed"]
+                ));
+            }
         }
 
         // Reads of the directory and the outbox.
