@@ -1,8 +1,9 @@
 //! Fuzzing the API from its own OpenAPI document with schemathesis (PyPI, 4.x):
 //! generated requests, valid and invalid, with a real admin token. No answer may
 //! be a 5xx, and every answer must match what the document says of its operation
-//! (a documented status, content type and schema). Operations that end sessions
-//! run last, with a second admin's token, so the first token lives through the run.
+//! (a documented status, content type and schema). It runs as an admin, then as a
+//! requester (whose refusals must be documented too); operations that end sessions
+//! run last, with a second admin's token, so the first tokens live through the runs.
 //!
 //! Budget: `DIGICON_FUZZ_EXAMPLES` cases per operation and phase (default 10, about
 //! 20 s a backend here); `DIGICON_FUZZ_SEED` for another seed; on SQLite and on
@@ -137,6 +138,15 @@ fn fuzz(backend: Backend) {
         200,
         "the fuzz run ended its own session"
     );
+    // The same as a requester: what they may not do or see is answered as documented.
+    let requester = app.login(&app.org.requester);
+    let (ok_requester, as_requester) = run(
+        &app,
+        &requester,
+        &examples,
+        &seed,
+        &["--exclude-name-regex", SESSION_ENDING],
+    );
     // The session-ending operations, as a second admin who may lose their session.
     let second = app.post(
         "/api/v1/users",
@@ -156,8 +166,14 @@ fn fuzz(backend: Backend) {
         &seed,
         &["--include-name-regex", SESSION_ENDING],
     );
-    eprintln!("{version} on {backend:?}:\n{main}\n--- session-ending operations:\n{ending}");
+    eprintln!(
+        "{version} on {backend:?}:\n{main}\n--- as a requester:\n{as_requester}\n--- session-ending operations:\n{ending}"
+    );
     assert!(ok, "schemathesis found failures:\n{main}");
+    assert!(
+        ok_requester,
+        "schemathesis found failures as a requester:\n{as_requester}"
+    );
     assert!(ok_ending, "schemathesis found failures:\n{ending}");
 }
 
