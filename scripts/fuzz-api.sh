@@ -27,7 +27,7 @@ if [[ -n "${URL:-}" ]]; then
     : "${TOKEN:?set TOKEN to an admin bearer token}"
     exec python3 -m schemathesis.cli run "$URL/api/openapi.json" --url "$URL" \
         --header "Authorization: Bearer $TOKEN" \
-        --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance \
+        --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,ignored_auth,negative_data_rejection \
         --phases examples,coverage,fuzzing --max-examples "$EXAMPLES" \
         ${SEED:+--seed "$SEED"} --workers 1 --generation-database none \
         --suppress-health-check all \

@@ -440,7 +440,32 @@ fn every_field_of_every_json_write_refuses_hostile_values_with_a_4xx_and_stores_
             );
             attempt(format!("{field} = invalid UTF-8"), status, refused);
         }
-        // Whole bodies.
+        // Whole bodies: among them the fields as an array in order, which serde
+        // would read into a struct.
+        let fields_in_order = |fill: &dyn Fn(&Value) -> Value| -> Vec<u8> {
+            let values: Vec<Value> = write
+                .body
+                .as_object()
+                .map(|o| o.values().map(fill).collect())
+                .unwrap_or_default();
+            serde_json::to_vec(&values).expect("array")
+        };
+        let as_array = fields_in_order(&|v| v.clone());
+        let nulls = fields_in_order(&|_| Value::Null);
+        for (what, bytes) in [
+            ("its values as an array", as_array),
+            ("an array of nulls", nulls),
+        ] {
+            let status = send_bytes(
+                app,
+                write.method,
+                &write.path,
+                token,
+                "application/json",
+                &bytes,
+            );
+            attempt(what.to_string(), status, refused);
+        }
         let oversized = json!({"title": "x".repeat(2 * 1024 * 1024)}).to_string();
         for (what, content_type, bytes) in [
             ("an empty body", "application/json", b"".to_vec()),

@@ -1,7 +1,8 @@
 //! Fuzzing the API from its own OpenAPI document with schemathesis (PyPI, 4.x):
 //! generated requests, valid and invalid, with a real admin token. No answer may
-//! be a 5xx, and every answer must match what the document says of its operation
-//! (a documented status, content type and schema). It runs as an admin, then as a
+//! be a 5xx, every answer must match what the document says of its operation (a
+//! documented status, content type and schema), a request the schema forbids must
+//! be refused, and an operation that needs a token must refuse none or a bad one. It runs as an admin, then as a
 //! requester (whose refusals must be documented too); operations that end sessions
 //! run last, with a second admin's token, so the first tokens live through the runs.
 //!
@@ -78,7 +79,7 @@ fn run(app: &TestApp, token: &str, examples: &str, seed: &str, select: &[&str]) 
         .args(["--header", &format!("Authorization: Bearer {token}")])
         .args([
             "--checks",
-            "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance",
+            "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,ignored_auth,negative_data_rejection",
         ])
         .args(["--phases", "examples,coverage,fuzzing"])
         .args(["--max-examples", examples])
