@@ -82,7 +82,8 @@ pub async fn document() -> HttpResponse {
 ///   extractor answers 404 to an id that is not a number);
 /// - 401 wherever a bearer token is required (the `CurrentUser` extractor);
 /// - 400 wherever there are query parameters (unreadable ones are refused before
-///   the handler, see `params::unreadable_query`);
+///   the handler, see `params::unreadable_query`), each of which may be empty
+///   (`allowEmptyValue`: a form's "any" option; `params` reads it as no filter);
 /// - 400, 413 and 422 wherever there is a JSON body (`ApiJson`);
 /// - problems as `application/problem+json`, which is what `AppError` sends.
 pub fn document_json() -> Value {
@@ -130,9 +131,13 @@ fn complete(doc: &mut Value) {
                     }
                 }
             }
-            let has_query = operation["parameters"]
-                .as_array()
-                .is_some_and(|l| l.iter().any(|p| p["in"] == "query"));
+            let mut has_query = false;
+            if let Some(list) = operation["parameters"].as_array_mut() {
+                for parameter in list.iter_mut().filter(|p| p["in"] == "query") {
+                    has_query = true;
+                    parameter["allowEmptyValue"] = Value::Bool(true);
+                }
+            }
             if operation["parameters"]
                 .as_array()
                 .is_some_and(Vec::is_empty)

@@ -60,6 +60,7 @@ pub fn parse_id_cursor(value: Option<&str>) -> Result<Option<i64>, AppError> {
 /// The consultation list's query parameters, for the OpenAPI document (they are
 /// parsed by [`parse_list`] because `state` may repeat).
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[allow(dead_code)]
 pub struct ListParams {
     /// Repeatable, or comma-separated: `received`, `hearing`, `assigned`, `waiting`,
