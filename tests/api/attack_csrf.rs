@@ -94,7 +94,9 @@ fn every_state_changing_page_route_is_in_the_csrf_suite() {
     }
 }
 
-/// A post with exactly these cookies and form fields.
+/// A post with exactly these cookies and form fields. The page's body starts with a
+/// line saying whether the answer set a session or language cookie
+/// (`sets_session=… sets_lang=…`): a refused post must set neither.
 fn post_raw(
     app: &TestApp,
     path: &str,
