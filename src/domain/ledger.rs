@@ -85,10 +85,11 @@ pub fn confirmed_after_edit(
     }
 }
 
-/// Who may edit an entry they can see: the DX office, helpdesk and admins, and
-/// the requester who owns it (the reminders ask them to complete it).
-pub fn may_edit(role: Role, is_owner: bool) -> bool {
-    role.is_staff() || (role == Role::Requester && is_owner)
+/// Who may edit an entry they can see (DESIGN.md): the DX office, helpdesk and
+/// admins, and requesters, whose scope is their own division's entries; managers
+/// only read.
+pub fn may_edit(role: Role) -> bool {
+    role.is_staff() || role == Role::Requester
 }
 
 /// Where the operating manual is: a path or URL, not the manual itself.

@@ -127,17 +127,15 @@ fn expect_schedule_hearing(who: Who, division: Division) -> u16 {
     visible_or_404(who, division, if who.is_staff() { 200 } else { 403 })
 }
 
-/// PATCH of a ledger entry and its edit page: staff, or the requester who owns it
-/// (the owner of ours is the requester, of theirs the outsider); managers read.
+/// PATCH of a ledger entry and its edit page: staff, and requesters of the
+/// entry's division (DESIGN.md: they edit their own division's systems);
+/// managers read.
 fn expect_ledger_edit(who: Who, division: Division) -> u16 {
-    let owner = match division {
-        Division::Shimin => Who::Requester,
-        Division::Hoiku => Who::Outsider,
-    };
+    let requester = matches!(who, Who::Requester | Who::Colleague | Who::Outsider);
     visible_or_404(
         who,
         division,
-        if who.is_staff() || who == owner {
+        if who.is_staff() || requester {
             200
         } else {
             403
