@@ -14,7 +14,7 @@ use crate::domain::directory::{NewDepartmentInput, NewUserInput};
 use crate::generate::{GenerateError, Options};
 use crate::i18n::{t, Locale};
 use crate::settings::Settings;
-use crate::startup::{prepare_database, Application, RunningWorker};
+use crate::startup::{prepare_connection, prepare_database, Application, RunningWorker};
 
 #[derive(Debug, Parser)]
 #[command(name = "digicon", version, about = "DX consultation desk")]
@@ -166,9 +166,10 @@ pub fn run(cli: Cli) -> ExitCode {
     }
 }
 
-fn connect(settings: &Settings) -> Result<crate::db::PooledConn, CliError> {
-    let pool = prepare_database(settings).map_err(CliError::Failure)?;
-    pool.get().map_err(|e| CliError::Failure(e.to_string()))
+/// The one connection of a command that runs and exits (see `prepare_connection`
+/// for why it is not a pool).
+fn connect(settings: &Settings) -> Result<DbConn, CliError> {
+    prepare_connection(settings).map_err(CliError::Failure)
 }
 
 fn execute(command: Command, settings: Settings) -> Result<(), CliError> {

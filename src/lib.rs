@@ -10,6 +10,7 @@ pub mod domain;
 pub mod generate;
 pub mod i18n;
 pub mod notify;
+pub mod private_files;
 pub mod reports;
 pub mod settings;
 pub mod startup;

@@ -8,6 +8,7 @@ use chrono_tz::Tz;
 use rand::RngCore;
 
 use crate::domain::sla::SlaPolicy;
+use crate::private_files;
 
 #[derive(Clone)]
 pub struct Settings {
@@ -25,8 +26,12 @@ pub struct Settings {
     pub reopen_window_days: i64,
     /// Largest accepted request body.
     pub max_body_bytes: usize,
-    pub login_attempts_per_account_per_minute: u32,
+    /// Sign-in attempts a client address may make a minute (failures of one
+    /// account from one address also back off; see `web::login_limits`).
     pub login_attempts_per_address_per_minute: u32,
+    /// Reverse proxies whose `X-Forwarded-For` names the client
+    /// (`DIGICON_TRUSTED_PROXIES`: addresses or networks, comma-separated).
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     pub db_pool_size: u32,
     /// HTTP worker threads; defaults to the number of cores.
     pub workers: Option<usize>,
@@ -45,6 +50,9 @@ pub struct Settings {
     pub hours_per_person_year: i64,
     /// The city's target of working hours saved a year (`DIGICON_ANNUAL_TARGET_HOURS`).
     pub annual_target_hours: i64,
+    /// Bearer token that `/metrics` requires (`DIGICON_METRICS_TOKEN`); unset, it
+    /// answers loopback clients only.
+    pub metrics_token: Option<String>,
 }
 
 impl fmt::Debug for Settings {
@@ -60,6 +68,21 @@ impl fmt::Debug for Settings {
             .field("timezone", &self.timezone)
             .finish_non_exhaustive()
     }
+}
+
+/// Addresses or networks, comma-separated (`10.0.0.5, 10.1.0.0/16`); `Err` names
+/// the part that is neither.
+pub fn parse_networks(value: &str) -> Result<Vec<ipnet::IpNet>, String> {
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|part| !part.is_empty())
+        .map(|part| {
+            part.parse::<ipnet::IpNet>()
+                .or_else(|_| part.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map_err(|_| part.to_string())
+        })
+        .collect()
 }
 
 /// Hides the password of `scheme://user:password@host`.
@@ -90,8 +113,8 @@ impl Settings {
             token_ttl_hours: 12,
             reopen_window_days: 14,
             max_body_bytes: 256 * 1024,
-            login_attempts_per_account_per_minute: 10,
             login_attempts_per_address_per_minute: 60,
+            trusted_proxies: vec![],
             db_pool_size: 8,
             workers: None,
             sla: SlaPolicy::default(),
@@ -103,6 +126,7 @@ impl Settings {
             mail_concurrency: 8,
             hours_per_person_year: 1920,
             annual_target_hours: 100_000,
+            metrics_token: None,
         }
     }
 
@@ -148,14 +172,15 @@ impl Settings {
         s.token_ttl_hours = number("DIGICON_TOKEN_TTL_HOURS", s.token_ttl_hours)?;
         s.reopen_window_days = number("DIGICON_REOPEN_WINDOW_DAYS", s.reopen_window_days)?;
         s.max_body_bytes = number("DIGICON_MAX_BODY_BYTES", s.max_body_bytes as i64)? as usize;
-        s.login_attempts_per_account_per_minute = number(
-            "DIGICON_LOGIN_ATTEMPTS_PER_ACCOUNT",
-            i64::from(s.login_attempts_per_account_per_minute),
-        )? as u32;
         s.login_attempts_per_address_per_minute = number(
             "DIGICON_LOGIN_ATTEMPTS_PER_ADDRESS",
             i64::from(s.login_attempts_per_address_per_minute),
         )? as u32;
+        if let Some(v) = var("DIGICON_TRUSTED_PROXIES") {
+            s.trusted_proxies = parse_networks(&v).map_err(|part| {
+                format!("DIGICON_TRUSTED_PROXIES: {part:?} is not an address or network")
+            })?;
+        }
         s.db_pool_size = number("DIGICON_DB_POOL_SIZE", i64::from(s.db_pool_size))? as u32;
         s.worker_poll_ms = number("DIGICON_WORKER_POLL_MS", s.worker_poll_ms as i64)? as u64;
         s.mail_max_attempts =
@@ -196,10 +221,34 @@ impl Settings {
         }
         s.jwt_secret = match var("JWT_SECRET") {
             Some(secret) => secret,
-            None => load_or_create_secret(&data_dir.join("jwt_secret"))?,
+            None => {
+                let path = data_dir.join("jwt_secret");
+                let secret = load_or_create_secret(&path)?;
+                check_jwt_secret(&secret).map_err(|e| format!("{}: {e}", path.display()))?;
+                secret
+            }
         };
+        check_jwt_secret(&s.jwt_secret)?;
+        s.metrics_token = var("DIGICON_METRICS_TOKEN");
         Ok(s)
     }
+}
+
+/// The shortest signing key accepted: HS256 keys shorter than the hash (32 bytes)
+/// can be guessed offline from any one token.
+pub const MIN_JWT_SECRET_BYTES: usize = 32;
+
+/// Refuses a signing key that is too short to be safe, saying how to fix it.
+pub fn check_jwt_secret(secret: &str) -> Result<(), String> {
+    if secret.len() < MIN_JWT_SECRET_BYTES {
+        return Err(format!(
+            "JWT_SECRET is {} bytes; it must be at least {MIN_JWT_SECRET_BYTES} bytes \
+             (e.g. `openssl rand -hex 32`), or leave it unset to have one generated \
+             in the data folder",
+            secret.len()
+        ));
+    }
+    Ok(())
 }
 
 fn load_or_create_secret(path: &Path) -> Result<String, String> {
@@ -212,29 +261,12 @@ fn load_or_create_secret(path: &Path) -> Result<String, String> {
     rand::thread_rng().fill_bytes(&mut bytes);
     let secret: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)
+        private_files::create_dir(dir)
             .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     }
-    write_private(path, &secret).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    private_files::write(path, secret.as_bytes())
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     Ok(secret)
-}
-
-#[cfg(unix)]
-fn write_private(path: &Path, content: &str) -> std::io::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)?;
-    file.write_all(content.as_bytes())
-}
-
-#[cfg(not(unix))]
-fn write_private(path: &Path, content: &str) -> std::io::Result<()> {
-    std::fs::write(path, content)
 }
 
 #[cfg(test)]
@@ -260,5 +292,19 @@ mod tests {
         let first = load_or_create_secret(&path).expect("created");
         assert_eq!(first.len(), 64);
         assert_eq!(load_or_create_secret(&path).expect("read"), first);
+        assert!(
+            check_jwt_secret(&first).is_ok(),
+            "a generated key is long enough"
+        );
+    }
+
+    #[test]
+    fn a_jwt_secret_shorter_than_32_bytes_is_refused() {
+        let refused = check_jwt_secret(&"k".repeat(31)).expect_err("too short");
+        assert!(refused.contains("JWT_SECRET is 31 bytes"), "{refused}");
+        assert!(refused.contains("at least 32 bytes"), "{refused}");
+        assert!(check_jwt_secret(&"k".repeat(32)).is_ok());
+        // Bytes, not characters: eleven kana are 33 bytes.
+        assert!(check_jwt_secret(&"か".repeat(11)).is_ok());
     }
 }

@@ -23,6 +23,11 @@ use crate::web::error::{localize, request_locale, AppError};
 use crate::web::pages::{error_page, is_page_path, CONTENT_SECURITY_POLICY, LANG_COOKIE};
 use crate::web::{routes, AppState};
 
+/// What a middleware closure returns: a response on the current thread.
+type LocalResponse = std::pin::Pin<
+    Box<dyn std::future::Future<Output = Result<ServiceResponse<BoxBody>, actix_web::Error>>>,
+>;
+
 pub struct Application {
     port: u16,
     server: Server,
@@ -82,9 +87,20 @@ pub fn prepare_database(settings: &Settings) -> Result<Pool, String> {
     Ok(pool)
 }
 
+/// One plain connection with the schema brought up to date, for commands that
+/// run and exit. No pool: its threads could still be opening connections when
+/// the process exits, and libpq (through libkrb5) aborts when that races the
+/// exit handlers (diesel issue #3226).
+pub fn prepare_connection(settings: &Settings) -> Result<db::DbConn, String> {
+    let mut conn = db::establish(&settings.database_url)?;
+    db::run_migrations(&mut conn).map_err(|e| format!("migrations failed: {e}"))?;
+    Ok(conn)
+}
+
 impl Application {
     /// Migrates, binds `settings.bind` and builds the server (not yet running).
     pub fn build(settings: Settings) -> Result<Application, String> {
+        crate::settings::check_jwt_secret(&settings.jwt_secret)?;
         let pool = prepare_database(&settings)?;
         let listener = TcpListener::bind(&settings.bind)
             .map_err(|e| format!("cannot listen on {}: {e}", settings.bind))?;
@@ -96,6 +112,9 @@ impl Application {
         pool: Pool,
         settings: Settings,
     ) -> Result<Application, String> {
+        // Whatever built the settings (the environment, a test, an embedding),
+        // tokens are never signed with a guessable key.
+        crate::settings::check_jwt_secret(&settings.jwt_secret)?;
         let port = listener.local_addr().map_err(|e| e.to_string())?.port();
         let workers = settings.workers;
         let max_body = settings.max_body_bytes;
@@ -123,6 +142,16 @@ impl Application {
                             .into()
                     }),
                 )
+                .wrap_fn(|req, srv| -> LocalResponse {
+                    // Parameters that cannot be read as text get a 400 here, once,
+                    // instead of reaching a query or a lossy decoding.
+                    if crate::web::params::unreadable_query(req.query_string()) {
+                        let refused = AppError::invalid_parameter("query", "…");
+                        let response = req.error_response(refused);
+                        return Box::pin(async move { Ok(response) });
+                    }
+                    Box::pin(srv.call(req))
+                })
                 .wrap_fn(|req, srv| {
                     let locale = request_locale(&req);
                     let state = req.app_data::<web::Data<AppState>>().cloned();
@@ -145,7 +174,7 @@ impl Application {
                     let started = Instant::now();
                     let id = request_id(req.headers().get(X_REQUEST_ID));
                     req.headers_mut().insert(X_REQUEST_ID, id.clone());
-                    let method = req.method().to_string();
+                    let method = req.method().clone();
                     let state = req.app_data::<web::Data<AppState>>().cloned();
                     let response = srv.call(req);
                     async move {
@@ -154,7 +183,7 @@ impl Application {
                             let route = response.request().match_pattern();
                             state.http_metrics.observe(
                                 &method,
-                                route.as_deref().unwrap_or("unmatched"),
+                                route.as_deref(),
                                 response.status().as_u16(),
                                 started.elapsed(),
                             );

@@ -15,17 +15,26 @@ pub struct Caller {
     /// The departments whose consultations and ledger entries they may see;
     /// every query that returns them is filtered by it in SQL.
     pub scope: Scope,
+    /// The sign-in session the request came with.
+    pub session: Option<String>,
 }
 
 impl Caller {
     /// The caller with their scope (DESIGN.md "Users and roles").
-    pub fn load(conn: &mut DbConn, id: i64, role: Role, department_id: i64) -> Result<Caller> {
+    pub fn load(
+        conn: &mut DbConn,
+        id: i64,
+        role: Role,
+        department_id: i64,
+        session: Option<String>,
+    ) -> Result<Caller> {
         let scope = departments::visibility_scope(conn, role, department_id)?;
         Ok(Caller {
             id,
             role,
             department_id,
             scope,
+            session,
         })
     }
 

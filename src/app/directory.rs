@@ -7,6 +7,7 @@ use std::collections::HashMap;
 
 use super::{Caller, Error, Result};
 use crate::db::departments::{self, Department, DepartmentChanges, NewDepartment};
+use crate::db::sessions;
 use crate::db::users::{self, NewUser, User, UserChanges};
 use crate::db::{self, DbConn};
 use crate::domain::directory::{
@@ -49,9 +50,24 @@ pub fn me(conn: &mut DbConn, caller: &Caller) -> Result<Person> {
     person(conn, user)
 }
 
-/// Changes the caller's language and the optional mail they do not want.
+/// Changes the caller's language, the optional mail they do not want, and their
+/// password (which needs the current one, and ends their other sessions).
 pub fn update_me(conn: &mut DbConn, caller: &Caller, input: &MeUpdate) -> Result<Person> {
     let mut errors = FieldErrors::new();
+    let password_hash = match input.password.as_deref() {
+        None => None,
+        Some(new) => {
+            let user = users::find(conn, caller.id)?.ok_or(Error::NotFound)?;
+            let current = input.current_password.as_deref().unwrap_or_default();
+            if !password::verify(current, &user.password_hash) {
+                errors.add("current_password", "validation.wrong_password");
+            }
+            if let Some(problem) = password::problem(new) {
+                errors.add("password", problem);
+            }
+            Some(new)
+        }
+    };
     let locale = input
         .locale
         .as_deref()
@@ -66,13 +82,23 @@ pub fn update_me(conn: &mut DbConn, caller: &Caller, input: &MeUpdate) -> Result
         kinds.join(",")
     });
     errors.into_result()?;
+    let password_hash = match password_hash {
+        Some(new) => Some(password::hash(new).map_err(Error::Internal)?),
+        None => None,
+    };
+    let now = db::now();
+    if password_hash.is_some() {
+        // Whoever else knew the old password is signed out; this session stays.
+        sessions::end_all(conn, caller.id, caller.session.as_deref(), now)?;
+    }
     users::update(
         conn,
         caller.id,
         &UserChanges {
             locale,
             mail_opt_out: opt_out,
-            updated_at: Some(db::now()),
+            password_hash,
+            updated_at: Some(now),
             ..Default::default()
         },
     )?;
@@ -186,6 +212,10 @@ pub fn update_user(
         Some(p) => Some(password::hash(p).map_err(Error::Internal)?),
         None => None,
     };
+    if password_hash.is_some() || edit.active == Some(false) {
+        // A reset password or a deactivated account signs its sessions out.
+        sessions::end_all(conn, id, None, db::now())?;
+    }
     users::update(
         conn,
         id,

@@ -15,8 +15,8 @@ use crate::db::systems::{self, System, SystemEvent};
 use crate::db::{self, users, DbConn};
 use crate::domain::ids::SystemId;
 use crate::domain::ledger::{
-    may_edit, may_register, missing_fields, review_overdue, Phase, Platform, Proposed,
-    SystemFields, SystemInput, SIMILAR_FROM,
+    confirmed_after_edit, may_edit, may_register, may_verify, missing_fields, review_overdue,
+    Phase, Platform, Proposed, SystemFields, SystemInput, SIMILAR_FROM,
 };
 use crate::domain::search::normalize;
 use crate::domain::Role;
@@ -247,7 +247,12 @@ pub fn register(
     if !may_register(caller.role) {
         return Err(Error::Forbidden);
     }
-    let fields = input.parse_new()?;
+    let mut fields = input.parse_new()?;
+    if let Some(owner) = owner_by_email(conn, input)? {
+        fields.owner_id = Some(owner);
+    }
+    // The DX office's own entries need no one else to confirm them.
+    fields.verified = may_verify(caller.role);
     let (owner_id, department_id) = owner_and_division(conn, caller, &fields)?;
     if check_similar {
         let found = similar(conn, &fields.name, fields.workflow_after.as_deref(), None)?;
@@ -316,10 +321,36 @@ fn owner_and_division(
         None => return Err(Error::invalid_field("department_id", "validation.required")),
     };
     let owner_id = fields.owner_id.unwrap_or(caller.id);
-    if !users::find(conn, owner_id)?.is_some_and(|u| u.active) {
+    let Some(owner) = users::find(conn, owner_id)?.filter(|u| u.active) else {
         return Err(Error::invalid_field("owner_id", "validation.unknown_user"));
+    };
+    // The person who answers for a system works in the division that owns it.
+    if !departments::subtree_ids(conn, department_id)?.contains(&owner.department_id) {
+        return Err(Error::invalid_field(
+            "owner_id",
+            "validation.owner_outside_division",
+        ));
     }
     Ok((owner_id, department_id))
+}
+
+/// The owner an input names by e-mail address, if it does.
+fn owner_by_email(conn: &mut DbConn, input: &SystemInput) -> Result<Option<i64>> {
+    let Some(email) = input
+        .owner_email
+        .as_deref()
+        .map(str::trim)
+        .filter(|e| !e.is_empty())
+    else {
+        return Ok(None);
+    };
+    match users::find_by_email(conn, email)? {
+        Some(user) if user.active => Ok(Some(user.id)),
+        _ => Err(Error::invalid_field(
+            "owner_email",
+            "validation.unknown_user",
+        )),
+    }
 }
 
 /// An entry the caller may see, or `NotFound`.
@@ -356,7 +387,7 @@ pub fn get(conn: &mut DbConn, caller: &Caller, id: SystemId) -> Result<Entry> {
         .map(|d| d.name)
         .unwrap_or_default();
     Ok(Entry {
-        may_edit: may_edit(caller.role, system.owner_id == caller.id),
+        may_edit: may_edit(caller.role),
         system,
         consultations,
         history,
@@ -365,18 +396,26 @@ pub fn get(conn: &mut DbConn, caller: &Caller, id: SystemId) -> Result<Entry> {
     })
 }
 
-/// The edit form: the entry, if the caller may edit it, and the divisions they
-/// may move it to.
-pub fn edit_form(
-    conn: &mut DbConn,
-    caller: &Caller,
-    id: SystemId,
-) -> Result<(System, Vec<Department>)> {
+/// The edit form of an entry the caller may edit.
+#[derive(Debug)]
+pub struct EditForm {
+    pub system: System,
+    /// The divisions they may move it to.
+    pub divisions: Vec<Department>,
+    /// Whether they confirm entries (the form offers it).
+    pub may_verify: bool,
+}
+
+pub fn edit_form(conn: &mut DbConn, caller: &Caller, id: SystemId) -> Result<EditForm> {
     let system = visible(conn, caller, id)?;
-    if !may_edit(caller.role, system.owner_id == caller.id) {
+    if !may_edit(caller.role) {
         return Err(Error::Forbidden);
     }
-    Ok((system, form_divisions(conn, caller)?))
+    Ok(EditForm {
+        system,
+        divisions: form_divisions(conn, caller)?,
+        may_verify: may_verify(caller.role),
+    })
 }
 
 /// Edits an entry for the caller, checking who may, the version and the phase rules.
@@ -387,10 +426,16 @@ pub fn edit(
     input: &SystemInput,
 ) -> Result<System> {
     let current = visible(conn, caller, id)?;
-    if !may_edit(caller.role, current.owner_id == caller.id) {
+    if !may_edit(caller.role) {
         return Err(Error::Forbidden);
     }
-    let (version, next) = input.parse_edit(&current.fields())?;
+    let before = current.fields();
+    let (version, mut next) = input.parse_edit(&before)?;
+    if let Some(owner) = owner_by_email(conn, input)? {
+        next.owner_id = Some(owner);
+    }
+    next.verified = confirmed_after_edit(caller.role, &before, &next, input.verified)
+        .ok_or(Error::Forbidden)?;
     if version != current.version {
         return Err(Error::Stale {
             current: current.version,

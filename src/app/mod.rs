@@ -17,6 +17,7 @@ pub mod idempotency;
 pub mod ledger;
 pub mod outbox;
 pub mod reports;
+pub mod sessions;
 pub mod sweep;
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Timelike, Utc};

@@ -15,7 +15,7 @@ use diesel::Connection;
 use super::consultations::{fire_as, Firing};
 use super::{App, Error};
 use crate::db::consultations::{self, Scope};
-use crate::db::{self, systems, DbConn, Pool};
+use crate::db::{self, sessions, systems, DbConn, Pool};
 use crate::domain::ledger::{missing_fields, review_overdue};
 use crate::domain::sla::DueKind;
 use crate::domain::workflow::{Actor, TransitionInput};
@@ -75,6 +75,7 @@ pub fn sweep(app: &App, conn: &mut DbConn) -> Result<usize, Error> {
         }
     }
     done += remind_system_owners(conn, &app.notifier, now, app.today())?;
+    sessions::forget_expired(conn, now - super::sessions::KEEP_EXPIRED, BATCH)?;
     Ok(done)
 }
 

@@ -9,6 +9,7 @@ pub mod events;
 pub mod outbox;
 pub mod schema;
 pub mod search;
+pub mod sessions;
 pub mod systems;
 pub mod types;
 pub mod users;
@@ -21,6 +22,8 @@ use diesel::connection::SimpleConnection;
 use diesel::r2d2::{self, ManageConnection};
 use diesel::{Connection, PgConnection, RunQueryDsl, SqliteConnection};
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+
+use crate::private_files;
 
 /// One connection type for both backends; queries are written once against it.
 #[derive(diesel::MultiConnection)]
@@ -53,7 +56,7 @@ impl Backend {
         } else if let Some(path) = url.strip_prefix("sqlite:") {
             Ok(Backend::Sqlite(path.to_string()))
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            Ok(Backend::Postgres(url.to_string()))
+            Ok(Backend::Postgres(without_gssapi_by_default(url)))
         } else {
             Err(format!(
                 "DATABASE_URL must start with sqlite:// or postgres:// (got {:?})",
@@ -64,6 +67,25 @@ impl Backend {
 
     pub fn is_postgres(&self) -> bool {
         matches!(self, Backend::Postgres(_))
+    }
+}
+
+/// Adds `gssencmode=disable` to a libpq URL that does not choose a `gssencmode`.
+/// libpq's default (`prefer`) loads libkrb5 and probes for a Kerberos ticket on
+/// every connection; a process that exits while another thread does that can
+/// abort inside libkrb5 (`k5_mutex_lock: Assertion 'r == 0' failed`, diesel
+/// issue #3226). A deployment that uses GSSAPI names `gssencmode` in its URL.
+fn without_gssapi_by_default(url: &str) -> String {
+    let query = url.split_once('?').map(|(_, q)| q).unwrap_or_default();
+    let names_it = query
+        .split('&')
+        .any(|pair| pair.split('=').next() == Some("gssencmode"));
+    if names_it {
+        url.to_string()
+    } else if query.is_empty() {
+        format!("{}?gssencmode=disable", url.trim_end_matches('?'))
+    } else {
+        format!("{}&gssencmode=disable", url.trim_end_matches('&'))
     }
 }
 
@@ -117,17 +139,51 @@ impl ManageConnection for ConnectionManager {
     }
 }
 
-/// Builds the pool. For SQLite the file's folder is created first.
-pub fn build_pool(database_url: &str, max_size: u32) -> Result<Pool, String> {
-    let backend = Backend::from_url(database_url)?;
-    if let Backend::Sqlite(path) = &backend {
-        if let Some(parent) = Path::new(path).parent() {
-            if !parent.as_os_str().is_empty() {
-                std::fs::create_dir_all(parent)
-                    .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
-            }
+/// For SQLite, creates the database file (and its folder) for the owner alone
+/// before SQLite opens it: SQLite creates a file 0644 under the usual umask, and
+/// gives the `-wal` and `-shm` files the database file's mode. A database left
+/// readable by an earlier version is tightened. Special names (`:memory:`,
+/// `file:` URIs) are left to SQLite.
+fn prepare_sqlite_file(backend: &Backend) -> Result<(), String> {
+    let Backend::Sqlite(path) = backend else {
+        return Ok(());
+    };
+    if path.is_empty() || path.starts_with(':') || path.starts_with("file:") {
+        return Ok(());
+    }
+    let path = Path::new(path);
+    if let Some(parent) = path.parent() {
+        if !parent.as_os_str().is_empty() {
+            private_files::create_dir(parent)
+                .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
         }
     }
+    match private_files::create_new(path) {
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(format!("cannot create {}: {e}", path.display())),
+    }
+    for suffix in ["", "-wal", "-shm", "-journal"] {
+        let file = format!("{}{suffix}", path.display());
+        private_files::restrict(Path::new(&file))
+            .map_err(|e| format!("cannot restrict {file}: {e}"))?;
+    }
+    Ok(())
+}
+
+/// One connection outside any pool (for commands that run once and exit).
+pub fn establish(database_url: &str) -> Result<DbConn, String> {
+    let backend = Backend::from_url(database_url)?;
+    prepare_sqlite_file(&backend)?;
+    ConnectionManager::new(backend)
+        .connect()
+        .map_err(|e| format!("cannot connect to the database: {e}"))
+}
+
+/// Builds the pool. For SQLite the file and its folder are created first.
+pub fn build_pool(database_url: &str, max_size: u32) -> Result<Pool, String> {
+    let backend = Backend::from_url(database_url)?;
+    prepare_sqlite_file(&backend)?;
     r2d2::Pool::builder()
         .max_size(max_size)
         .min_idle(Some(1))
@@ -174,20 +230,27 @@ pub fn backup(conn: &mut DbConn, target: &Path) -> Result<(), String> {
             "backup copies SQLite databases; for PostgreSQL use pg_dump (see the README)".into(),
         );
     };
-    if target.exists() {
-        return Err(format!(
-            "{} already exists; choose a new file",
-            target.display()
-        ));
-    }
-    let target = target
+    let name = target
         .to_str()
         .ok_or_else(|| format!("{} is not valid UTF-8", target.display()))?;
+    // The copy holds everything the database does: create it empty for the owner
+    // alone (VACUUM INTO fills an empty file and keeps its mode). Creating it
+    // exclusively also means an existing file is never overwritten.
+    match private_files::create_new(target) {
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            return Err(format!("{name} already exists; choose a new file"));
+        }
+        Err(e) => return Err(format!("cannot create {name}: {e}")),
+    }
     diesel::sql_query("VACUUM INTO ?")
-        .bind::<diesel::sql_types::Text, _>(target)
+        .bind::<diesel::sql_types::Text, _>(name)
         .execute(c)
         .map(|_| ())
-        .map_err(|e| format!("backup to {target} failed: {e}"))
+        .map_err(|e| {
+            let _ = std::fs::remove_file(target);
+            format!("backup to {name} failed: {e}")
+        })
 }
 
 /// The current time as stored: UTC, truncated to microseconds so both backends
@@ -204,4 +267,37 @@ pub fn is_unique_violation(error: &diesel::result::Error) -> bool {
         error,
         diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn postgres_urls_disable_gssapi_unless_they_choose() {
+        let url = |u: &str| match Backend::from_url(u) {
+            Ok(Backend::Postgres(url)) => url,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            url("postgres://app@db/digicon"),
+            "postgres://app@db/digicon?gssencmode=disable"
+        );
+        assert_eq!(
+            url("postgresql://app@db/digicon?sslmode=require"),
+            "postgresql://app@db/digicon?sslmode=require&gssencmode=disable"
+        );
+        assert_eq!(
+            url("postgres://app@db/digicon?gssencmode=require"),
+            "postgres://app@db/digicon?gssencmode=require"
+        );
+        assert_eq!(
+            url("postgres://app@db/digicon?sslmode=disable&gssencmode=prefer"),
+            "postgres://app@db/digicon?sslmode=disable&gssencmode=prefer"
+        );
+        assert_eq!(
+            Backend::from_url("sqlite://data/digicon.db"),
+            Ok(Backend::Sqlite("data/digicon.db".into()))
+        );
+    }
 }

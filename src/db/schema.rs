@@ -30,6 +30,16 @@ diesel::table! {
 }
 
 diesel::table! {
+    sessions (id) {
+        id -> Text,
+        user_id -> BigInt,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        ended_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
     consultation_counters (fiscal_year) {
         fiscal_year -> Integer,
         last_seq -> BigInt,
@@ -152,6 +162,7 @@ diesel::table! {
         version -> Integer,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        verified -> Bool,
     }
 }
 
@@ -183,6 +194,7 @@ diesel::joinable!(consultations -> departments (department_id));
 diesel::joinable!(consultation_events -> consultations (consultation_id));
 diesel::joinable!(comments -> consultations (consultation_id));
 diesel::joinable!(system_events -> systems (system_id));
+diesel::joinable!(sessions -> users (user_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     departments,
@@ -196,4 +208,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     systems,
     system_events,
     system_idempotency_keys,
+    sessions,
 );

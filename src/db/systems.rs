@@ -34,6 +34,8 @@ pub struct System {
     pub version: i32,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// Confirmed by the DX office; only confirmed entries count in the effects.
+    pub verified: bool,
 }
 
 impl System {
@@ -53,6 +55,7 @@ impl System {
             manual_location: self.manual_location.clone(),
             owner_id: Some(self.owner_id),
             review_on: self.review_on,
+            verified: self.verified,
         }
     }
 }
@@ -77,6 +80,7 @@ struct SystemRow<'a> {
     production_at: Option<NaiveDateTime>,
     version: i32,
     updated_at: NaiveDateTime,
+    verified: bool,
 }
 
 fn row<'a>(
@@ -104,6 +108,7 @@ fn row<'a>(
         production_at,
         version,
         updated_at: now,
+        verified: f.verified,
     }
 }
 
@@ -116,6 +121,7 @@ fn fields_json(f: &SystemFields) -> Map<String, Value> {
         "hours_saved_per_year": f.hours_saved_per_year, "cost_saved_per_year": f.cost_saved_per_year,
         "holds_personal_data": f.holds_personal_data, "manual_location": f.manual_location,
         "owner_id": f.owner_id, "review_on": f.review_on.map(|d| d.to_string()),
+        "verified": f.verified,
     });
     match value {
         Value::Object(map) => map,

@@ -62,10 +62,34 @@ pub fn may_register(role: Role) -> bool {
     role != Role::Manager
 }
 
-/// Who may edit an entry they can see: the DX office, helpdesk and admins, and
-/// the requester who owns it (the reminders ask them to complete it).
-pub fn may_edit(role: Role, is_owner: bool) -> bool {
-    role.is_staff() || (role == Role::Requester && is_owner)
+/// Who confirms entries, so they count in the effects: the DX office and admins.
+pub fn may_verify(role: Role) -> bool {
+    matches!(role, Role::DxOffice | Role::Admin)
+}
+
+/// Whether an entry is confirmed after an edit: a confirmer decides (what they
+/// asked, else as it was); a change by anyone else to a confirmed entry needs
+/// confirming again. `None`: the caller asked for a confirmation they may not give.
+pub fn confirmed_after_edit(
+    role: Role,
+    before: &SystemFields,
+    after: &SystemFields,
+    asked: Option<bool>,
+) -> Option<bool> {
+    if may_verify(role) {
+        Some(asked.unwrap_or(before.verified))
+    } else if asked.is_some() {
+        None
+    } else {
+        Some(before.verified && after == before)
+    }
+}
+
+/// Who may edit an entry they can see (DESIGN.md): the DX office, helpdesk and
+/// admins, and requesters, whose scope is their own division's entries; managers
+/// only read.
+pub fn may_edit(role: Role) -> bool {
+    role.is_staff() || role == Role::Requester
 }
 
 /// Where the operating manual is: a path or URL, not the manual itself.
@@ -90,6 +114,8 @@ pub struct SystemFields {
     /// The person who answers for it; the registering user by default.
     pub owner_id: Option<i64>,
     pub review_on: Option<NaiveDate>,
+    /// Confirmed by the DX office (see [`may_verify`]).
+    pub verified: bool,
 }
 
 /// A field that may be absent (leave it), `null` (clear it) or a value.
@@ -107,37 +133,47 @@ where
 pub struct SystemInput {
     /// The version the caller saw (edits only).
     pub version: Option<i32>,
+    /// Required to register.
+    #[schema(min_length = 1, max_length = 200)]
     pub name: Option<String>,
     pub department_id: Option<i64>,
-    /// `low_code_app`, `e_application`, `rpa`, `ai_ocr`, `other`.
+    /// Required to register.
+    #[schema(value_type = Option<Platform>)]
     pub platform: Option<String>,
-    /// `trial` (default), `verification`, `production`, `retired`.
+    /// `trial` when absent.
+    #[schema(value_type = Option<Phase>)]
     pub phase: Option<String>,
-    /// `in_house` (default) or `vendor`.
+    /// `in_house` when absent.
+    #[schema(value_type = Option<BuiltBy>)]
     pub built_by: Option<String>,
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, max_length = 10000)]
     pub workflow_before: Option<Option<String>>,
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, max_length = 10000)]
     pub workflow_after: Option<Option<String>>,
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<i64>)]
+    #[schema(value_type = Option<i64>, minimum = 0, maximum = 100000)]
     pub hours_saved_per_year: Option<Option<i64>>,
     /// Yen a year.
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<i64>)]
+    #[schema(value_type = Option<i64>, minimum = 0, maximum = 10000000000_i64)]
     pub cost_saved_per_year: Option<Option<i64>>,
     pub holds_personal_data: Option<bool>,
     /// Where the operating manual is (required before `production`).
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, max_length = 500)]
     pub manual_location: Option<Option<String>>,
     pub owner_id: Option<i64>,
     /// `YYYY-MM-DD`.
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, format = Date)]
     pub review_on: Option<Option<String>>,
+    /// The owner by e-mail address, instead of `owner_id` (the pages ask so).
+    pub owner_email: Option<String>,
+    /// Edits only: the DX office confirms the entry (`true`) or takes the
+    /// confirmation back; only confirmed entries count in the effects.
+    pub verified: Option<bool>,
 }
 
 fn choice<T: Copy>(
@@ -154,9 +190,14 @@ fn choice<T: Copy>(
     parsed
 }
 
-fn amount(errors: &mut FieldErrors, field: &str, value: Option<i64>) -> Option<i64> {
+/// The most working hours one system may save a year (DESIGN.md: 0–100,000).
+pub const HOURS_MAX: i64 = 100_000;
+/// The most yen one system may save a year.
+pub const COST_MAX: i64 = 10_000_000_000;
+
+fn amount(errors: &mut FieldErrors, field: &str, value: Option<i64>, max: i64) -> Option<i64> {
     match value {
-        Some(n) if !(0..=1_000_000_000_000).contains(&n) => {
+        Some(n) if !(0..=max).contains(&n) => {
             errors.add(field, "validation.amount");
             None
         }
@@ -215,11 +256,13 @@ impl SystemInput {
                 &mut errors,
                 "hours_saved_per_year",
                 self.hours_saved_per_year.flatten(),
+                HOURS_MAX,
             ),
             cost_saved_per_year: amount(
                 &mut errors,
                 "cost_saved_per_year",
                 self.cost_saved_per_year.flatten(),
+                COST_MAX,
             ),
             holds_personal_data: self.holds_personal_data.unwrap_or(false),
             manual_location: errors.optional_text(
@@ -229,6 +272,8 @@ impl SystemInput {
             ),
             owner_id: self.owner_id,
             review_on: date(&mut errors, "review_on", flat(&self.review_on).as_deref()),
+            // Confirmation is the DX office's, decided by the use case.
+            verified: false,
         };
         if fields.phase == Phase::Retired {
             errors.add("phase", "validation.phase_move");
@@ -302,10 +347,10 @@ impl SystemInput {
             &mut next.manual_location,
         );
         if let Some(v) = self.hours_saved_per_year {
-            next.hours_saved_per_year = amount(&mut errors, "hours_saved_per_year", v);
+            next.hours_saved_per_year = amount(&mut errors, "hours_saved_per_year", v, HOURS_MAX);
         }
         if let Some(v) = self.cost_saved_per_year {
-            next.cost_saved_per_year = amount(&mut errors, "cost_saved_per_year", v);
+            next.cost_saved_per_year = amount(&mut errors, "cost_saved_per_year", v, COST_MAX);
         }
         if let Some(v) = self.holds_personal_data {
             next.holds_personal_data = v;

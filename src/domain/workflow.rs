@@ -202,7 +202,9 @@ pub static WORKFLOW: &[Transition] = &[
         event: Event::Reopen,
         from: &[State::Resolved],
         to: State::Assigned,
-        who: &[Who::Role(Role::Requester)],
+        // DESIGN.md: close, reopen (and the rating) are the requester of record's;
+        // a colleague covering for them may only provide information.
+        who: &[OwnRequester],
         requires: &[Field::Reason],
         requires_when_from: &[],
         optional: &[],
@@ -211,7 +213,7 @@ pub static WORKFLOW: &[Transition] = &[
         event: Event::Close,
         from: &[State::Resolved],
         to: State::Closed,
-        who: &[Who::Role(Role::Requester), System],
+        who: &[OwnRequester, System],
         requires: &[],
         requires_when_from: &[],
         optional: &[Field::Rating],
@@ -280,21 +282,30 @@ impl Default for Rules {
 #[derive(Debug, Default, Clone, Deserialize, ToSchema)]
 pub struct TransitionInput {
     /// One of the workflow events.
+    #[schema(required = true, value_type = Event)]
     pub event: Option<String>,
     /// The version the caller saw.
+    #[schema(required = true, value_type = i32)]
     pub version: Option<i32>,
     /// RFC 3339 with offset, e.g. `2025-04-01T09:00:00+09:00`.
+    #[schema(format = DateTime)]
     pub hearing_at: Option<String>,
+    #[schema(max_length = 500)]
     pub hearing_place: Option<String>,
     pub assignee_id: Option<i64>,
+    #[schema(max_length = 10000)]
     pub reason: Option<String>,
+    #[schema(max_length = 10000)]
     pub message: Option<String>,
+    #[schema(max_length = 10000)]
     pub resolution: Option<String>,
     /// `resolve`: link an existing ledger system.
     pub system_id: Option<i64>,
     /// `resolve`: register the system the consultation produced in the ledger
     /// (instead of `system_id`); its owner and division default to the requester's.
     pub new_system: Option<SystemInput>,
+    /// `close`: 1 to 5.
+    #[schema(minimum = 1, maximum = 5)]
     pub rating: Option<i64>,
     pub duplicate_of: Option<i64>,
 }
@@ -720,6 +731,24 @@ mod tests {
             Event::RequestInfo | Event::Resolve => SE,
             Event::ProvideInfo | Event::Reopen | Event::Close | Event::Withdraw => REQUESTER,
             Event::File => REQUESTER,
+        }
+    }
+
+    #[test]
+    fn a_colleague_may_provide_information_but_only_the_requester_of_record_closes_reopens_or_withdraws(
+    ) {
+        assert!(fire(State::Waiting, OTHER_REQUESTER, Event::ProvideInfo).is_ok());
+        for (state, event) in [
+            (State::Resolved, Event::Close),
+            (State::Resolved, Event::Reopen),
+            (State::Received, Event::Withdraw),
+        ] {
+            assert_eq!(
+                fire(state, OTHER_REQUESTER, event),
+                Err(WorkflowError::Forbidden),
+                "{event:?}"
+            );
+            assert!(fire(state, REQUESTER, event).is_ok(), "{event:?}");
         }
     }
 

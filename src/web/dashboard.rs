@@ -20,12 +20,13 @@ pub async fn load(
 ) -> Result<Dashboard, AppError> {
     let (app, pool) = (state.app.clone(), state.pool.clone());
     let (id, role, department_id) = (user.id, user.role, user.department_id);
+    let session = Some(user.session.clone());
     let dashboard = web::block(move || {
         let caller = {
             let mut conn = pool
                 .get()
                 .map_err(|e| crate::app::Error::Unavailable(e.to_string()))?;
-            Caller::load(&mut conn, id, role, department_id)?
+            Caller::load(&mut conn, id, role, department_id, session)?
         };
         reports::dashboard(&app, &pool, &caller, &params)
     })

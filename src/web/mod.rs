@@ -14,6 +14,7 @@ pub mod export;
 pub mod health;
 
 pub mod json;
+pub mod login_limits;
 pub mod metrics;
 pub mod openapi;
 pub mod pages;
@@ -29,8 +30,9 @@ use crate::app::{self, App, Caller};
 use crate::db::{DbConn, Pool};
 use crate::i18n::Locale;
 use crate::settings::Settings;
-use auth::{JwtKeys, LoginLimits};
+use auth::JwtKeys;
 use error::AppError;
+use login_limits::{LoginLimits, TrustedProxies};
 
 /// The language a request asks for in `Accept-Language`; Japanese when it names
 /// neither Japanese nor English.
@@ -49,6 +51,8 @@ pub struct AppState {
     pub app: Arc<App>,
     pub jwt: JwtKeys,
     pub login_limits: LoginLimits,
+    /// Proxies whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: TrustedProxies,
     /// The page templates.
     pub pages: handlebars::Handlebars<'static>,
     /// The department list for pages, reloaded at most every 30 s.
@@ -64,10 +68,8 @@ impl AppState {
             departments: department_list::DepartmentCache::default(),
             app,
             jwt: JwtKeys::new(&settings.jwt_secret),
-            login_limits: LoginLimits::new(
-                settings.login_attempts_per_account_per_minute,
-                settings.login_attempts_per_address_per_minute,
-            ),
+            login_limits: LoginLimits::new(settings.login_attempts_per_address_per_minute),
+            trusted_proxies: TrustedProxies::new(settings.trusted_proxies.clone()),
             pool,
             settings,
             http_metrics: metrics::HttpMetrics::default(),
@@ -98,8 +100,9 @@ impl AppState {
     {
         let app = self.app.clone();
         let (id, role, department_id) = (user.id, user.role, user.department_id);
+        let session = Some(user.session.clone());
         self.db(move |conn| {
-            let caller = Caller::load(conn, id, role, department_id)?;
+            let caller = Caller::load(conn, id, role, department_id, session)?;
             Ok(work(&app, conn, &caller)?)
         })
         .await
@@ -146,6 +149,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(metrics::metrics)
         .service(openapi::document)
         .service(auth::issue_token)
+        .service(auth::logout)
+        .service(auth::end_my_sessions)
+        .service(auth::end_user_sessions)
         .service(directory::me)
         .service(directory::update_me)
         .service(admin::list_outbox)
@@ -177,6 +183,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(pages::auth::login)
         .service(pages::auth::logout)
         .service(pages::auth::language)
+        .service(pages::auth::account)
+        .service(pages::auth::change_password)
+        .service(pages::auth::end_sessions)
         .service(pages::consultations::list)
         .service(pages::consultations::new_form)
         .service(pages::consultations::create)
@@ -193,6 +202,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(pages::admin::users_list)
         .service(pages::admin::users_create)
         .service(pages::admin::users_update)
+        .service(pages::admin::users_end_sessions)
         .service(pages::admin::departments_list)
         .service(pages::admin::departments_create)
         .service(pages::admin::departments_update)

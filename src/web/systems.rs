@@ -49,6 +49,8 @@ pub struct SystemView {
     pub review_overdue: bool,
     /// Missing fields or an overdue review.
     pub flagged: bool,
+    /// Confirmed by the DX office; only confirmed entries count in the effects.
+    pub verified: bool,
     /// The consultations it came from (single resource only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub consultations: Option<Vec<LinkedConsultation>>,
@@ -97,6 +99,7 @@ impl SystemView {
             flagged: overdue || !missing.is_empty(),
             missing_fields: missing,
             review_overdue: overdue,
+            verified: s.verified,
             name: s.name,
             department_id: s.department_id,
             platform: s.platform,

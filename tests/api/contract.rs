@@ -1019,6 +1019,8 @@ enum Ledger {
     Register {
         name: Option<String>,
         department_id: Option<i64>,
+        /// Staff registering for a division name its owner (someone in it).
+        owner_email: Option<String>,
     },
     /// An edit of a fresh entry the requester registered for 市民課.
     Edit { version: Seen, name: String },
@@ -1047,6 +1049,7 @@ fn ledger_by_api(doors: &mut Doors, who: Who, input: &Ledger, entry: &Option<Val
             Ledger::Register {
                 name,
                 department_id,
+                owner_email,
             },
             _,
         ) => {
@@ -1057,6 +1060,9 @@ fn ledger_by_api(doors: &mut Doors, who: Who, input: &Ledger, entry: &Option<Val
             }
             if let Some(id) = department_id {
                 body["department_id"] = json!(id);
+            }
+            if let Some(email) = owner_email {
+                body["owner_email"] = json!(email);
             }
             doors.api(who, "POST", "/api/v1/systems", body)
         }
@@ -1083,6 +1089,7 @@ fn ledger_by_page(doors: &mut Doors, who: Who, input: &Ledger, entry: &Option<Va
             Ledger::Register {
                 name,
                 department_id,
+                owner_email,
             },
             _,
         ) => {
@@ -1098,6 +1105,9 @@ fn ledger_by_page(doors: &mut Doors, who: Who, input: &Ledger, entry: &Option<Va
             ];
             if let Some(id) = department_id {
                 form.push(("department_id", id.to_string()));
+            }
+            if let Some(email) = owner_email {
+                form.push(("owner_email", email.clone()));
             }
             doors.form(who, "/systems", &form)
         }
@@ -1122,6 +1132,7 @@ fn ledger_registrations_and_edits_have_the_same_outcome_through_the_api_and_the_
     let register = |name: &str| Ledger::Register {
         name: Some(name.to_string()),
         department_id: None,
+        owner_email: None,
     };
     let edit = |version: Seen| Ledger::Edit {
         version,
@@ -1140,8 +1151,19 @@ fn ledger_registrations_and_edits_have_the_same_outcome_through_the_api_and_the_
             Ledger::Register {
                 name: Some("保育料試算アプリ".into()),
                 department_id: Some(app.org.hoiku_division),
+                owner_email: Some(app.org.outsider.email.clone()),
             },
             DONE,
+        ),
+        case(
+            "the DX office may not make someone outside the division its owner",
+            Who::Dx,
+            Ledger::Register {
+                name: Some("保育料試算アプリ(別)".into()),
+                department_id: Some(app.org.hoiku_division),
+                owner_email: Some(app.org.requester.email.clone()),
+            },
+            INVALID,
         ),
         case(
             "a manager may not register a system",
@@ -1155,6 +1177,7 @@ fn ledger_registrations_and_edits_have_the_same_outcome_through_the_api_and_the_
             Ledger::Register {
                 name: None,
                 department_id: None,
+                owner_email: None,
             },
             INVALID,
         ),

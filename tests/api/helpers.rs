@@ -81,7 +81,7 @@ fn password_hash() -> &'static str {
 pub fn test_settings(backend: Backend, dir: &std::path::Path) -> Option<Settings> {
     let mut settings = Settings::defaults(dir);
     settings.bind = "127.0.0.1:0".into();
-    settings.jwt_secret = "test secret shared by instances".into();
+    settings.jwt_secret = "test secret shared by instances, 32 bytes or more".into();
     settings.workers = Some(2);
     settings.db_pool_size = 4;
     settings.worker_poll_ms = 50;

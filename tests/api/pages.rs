@@ -246,7 +246,8 @@ fn the_ledger_pages_warn_of_similar_systems_and_refuse_production_without_a_manu
     let existing = app.post(
         "/api/v1/systems",
         &dx,
-        serde_json::json!({"name": "申請受付管理アプリ", "platform": "low_code_app", "department_id": app.org.hoiku_division}),
+        serde_json::json!({"name": "申請受付管理アプリ", "platform": "low_code_app", "department_id": app.org.hoiku_division,
+                           "owner_id": app.org.outsider.id}),
     );
     assert_eq!(existing.status, 201, "{:?}", existing.body);
     let mut session = Session::new(app);

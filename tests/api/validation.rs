@@ -301,6 +301,9 @@ fn a_role_that_may_not_fire_an_event_gets_403_and_changes_nothing(app: &TestApp)
         // The role may never fire it, whatever the state.
         ("the requester", &desk.requester, &assigned, "resolve"),
         ("a colleague", &colleague, &received, "withdraw"),
+        // The requester of record closes (and rates) and reopens, not a colleague.
+        ("a colleague", &colleague, &resolved, "close"),
+        ("a colleague", &colleague, &resolved, "reopen"),
         ("the manager", &manager, &received, "withdraw"),
         ("the manager", &manager, &received, "schedule_hearing"),
         ("an SE", &desk.se, &received, "withdraw"),
@@ -334,8 +337,9 @@ fn a_role_that_may_not_fire_an_event_gets_403_and_changes_nothing(app: &TestApp)
         "resolve",
         fields_for(app, "resolve", se_id),
     );
+    // A colleague covering for the requester may answer a question.
     app.must_fire(
-        &desk.requester,
+        &colleague,
         &waiting,
         "provide_info",
         fields_for(app, "provide_info", se_id),

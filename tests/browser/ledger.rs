@@ -14,7 +14,8 @@ fn registering_a_system_shows_similar_ones_and_production_needs_the_manual() {
         let reply = app.post(
             "/api/v1/systems",
             &dx,
-            json!({"name": "申請受付管理アプリ", "platform": "low_code_app", "department_id": app.org.hoiku_division}),
+            json!({"name": "申請受付管理アプリ", "platform": "low_code_app", "department_id": app.org.hoiku_division,
+                   "owner_id": app.org.outsider.id}),
         );
         assert_eq!(reply.status, 201, "{:?}", reply.body);
         let existing = reply.body["id"].to_string();

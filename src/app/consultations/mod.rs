@@ -430,11 +430,26 @@ fn register_new_system(
     else {
         return Ok(payload);
     };
+    let department_id = fields.department_id.unwrap_or(consultation.department_id);
+    let owner_id = fields.owner_id.unwrap_or(consultation.requester_id);
+    // The person who answers for a system works in the division that owns it.
+    let in_division = match users::find(conn, owner_id)? {
+        Some(owner) => {
+            departments::subtree_ids(conn, department_id)?.contains(&owner.department_id)
+        }
+        None => false,
+    };
+    if !in_division {
+        return Err(Error::invalid_field(
+            "new_system.owner_id",
+            "validation.owner_outside_division",
+        ));
+    }
     let system = systems::register(
         conn,
         &fields,
-        fields.department_id.unwrap_or(consultation.department_id),
-        fields.owner_id.unwrap_or(consultation.requester_id),
+        department_id,
+        owner_id,
         systems::Registrant {
             actor_id,
             idempotency: None,

@@ -18,7 +18,7 @@ use crate::web::auth::CurrentUser;
 use crate::web::error::{AppError, Kind};
 use crate::web::AppState;
 
-type Form = web::Form<HashMap<String, String>>;
+type Form = super::form::PageForm;
 
 /// A refusal shown on the form (with what was typed), or else as an error page.
 fn form_flash(error: AppError, locale: crate::i18n::Locale) -> Result<Value, AppError> {
@@ -324,4 +324,23 @@ pub async fn departments_update(
             .await
         }
     }
+}
+
+/// Log a user out everywhere (a lost phone, a leaked password).
+#[post("/admin/users/{id}/sessions/end")]
+pub async fn users_end_sessions(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    user: CurrentUser,
+    id: web::Path<UserId>,
+    form: Form,
+) -> Result<HttpResponse, AppError> {
+    check_csrf(&req, form.get("_csrf"))?;
+    let id = id.into_inner();
+    state
+        .call(&user, move |_, conn, caller| {
+            crate::app::sessions::end_everywhere_for(conn, caller, id)
+        })
+        .await?;
+    Ok(redirect("/admin/users"))
 }

@@ -7,6 +7,7 @@ pub mod admin;
 pub mod auth;
 pub mod consultations;
 pub mod dashboard;
+pub mod form;
 pub mod systems;
 
 use actix_web::cookie::{Cookie, SameSite};
@@ -41,6 +42,7 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../../views/partials/department_options.hbs"),
     ),
     ("login", include_str!("../../../views/pages/login.hbs")),
+    ("account", include_str!("../../../views/pages/account.hbs")),
     (
         "consultations",
         include_str!("../../../views/pages/consultations.hbs"),
@@ -301,6 +303,7 @@ pub fn is_page_path(path: &str) -> bool {
     !(path.starts_with("/api/")
         || path == "/healthz"
         || path == "/readyz"
+        || path == "/metrics"
         || path.starts_with("/assets/"))
 }
 

@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 
 use super::consultations::{labelled_error_flash, options, time, value};
 use super::{base, check_csrf, page_locale, redirect, render_status};
-use crate::app::ledger::{self, Registration, Similar};
+use crate::app::ledger::{self, EditForm, Registration, Similar};
 use crate::db::departments::Department;
 use crate::db::systems::System;
 use crate::domain::fiscal::era_label;
@@ -25,7 +25,7 @@ use crate::web::error::{AppError, Kind};
 use crate::web::params::{parse_id_cursor, parse_limit, SystemListParams};
 use crate::web::AppState;
 
-type Form = web::Form<HashMap<String, String>>;
+type Form = super::form::PageForm;
 
 fn label(locale: Locale, prefix: &str, value: &str) -> String {
     t(locale, &format!("ledger.{prefix}.{value}"), &[])
@@ -168,7 +168,12 @@ fn form_input(form: &HashMap<String, String>) -> SystemInput {
         holds_personal_data: Some(form.get("holds_personal_data").is_some_and(|v| v == "true")),
         manual_location: text("manual_location"),
         owner_id: None,
+        owner_email: value(form, "owner_email"),
         review_on: text("review_on"),
+        // Only a form that offers the confirmation (to the DX office) sends it.
+        verified: form
+            .contains_key("verification")
+            .then(|| form.get("verified").is_some_and(|v| v == "true")),
     }
 }
 
@@ -202,16 +207,26 @@ fn draft_of(system: &System) -> HashMap<String, String> {
     put("manual_location", system.manual_location.clone());
     put("review_on", system.review_on.map(|d| d.to_string()));
     put("version", Some(system.version.to_string()));
+    put("verified", system.verified.then(|| "true".to_string()));
     draft
+}
+
+impl FormPage<'_> {
+    fn divisions(&self) -> &[Department] {
+        match self.editing {
+            Some(form) => &form.divisions,
+            None => self.new_divisions,
+        }
+    }
 }
 
 /// What the form page shows besides the draft.
 struct FormPage<'a> {
-    /// The entry being edited; `None` registers a new one.
-    editing: Option<&'a System>,
-    /// The divisions the user may choose (none for a requester, who registers
-    /// for their own division).
-    divisions: &'a [Department],
+    /// The entry being edited, with the user's choices; `None` registers a new one.
+    editing: Option<&'a EditForm>,
+    /// Registering: the divisions the user may choose (none for a requester,
+    /// who registers for their own division).
+    new_divisions: &'a [Department],
     draft: &'a HashMap<String, String>,
     flash: Value,
     similar: Vec<Value>,
@@ -226,7 +241,8 @@ async fn form_page(
 ) -> Result<HttpResponse, AppError> {
     let locale = page_locale(req, Some(user));
     let get = |name: &str| page.draft.get(name).map(String::as_str);
-    let phases: Vec<&str> = match page.editing {
+    let editing = page.editing.map(|form| &form.system);
+    let phases: Vec<&str> = match editing {
         Some(s) => Phase::ALL
             .iter()
             .filter(|p| s.phase.may_move_to(**p))
@@ -235,7 +251,7 @@ async fn form_page(
         None => vec!["trial", "verification", "production"],
     };
     let mut data = base(req, Some(user), locale, "ledger.new_heading");
-    if let Some(s) = page.editing {
+    if let Some(s) = editing {
         data["title"] = json!(t(
             locale,
             "ledger.edit_heading",
@@ -243,11 +259,16 @@ async fn form_page(
         ));
     }
     data["heading"] = data["title"].clone();
-    data["action"] = json!(match page.editing {
+    data["action"] = json!(match editing {
         Some(s) => format!("/systems/{}", s.id),
         None => "/systems".into(),
     });
-    data["editing"] = json!(page.editing.map(|s| s.id));
+    data["editing"] = json!(editing.map(|s| s.id));
+    data["may_verify"] = json!(page.editing.is_some_and(|form| form.may_verify));
+    data["departments"] = json!(division_options(
+        page.divisions(),
+        page.draft.get("department_id").map(String::as_str)
+    ));
     data["flash"] = page.flash;
     data["similar"] = json!(page.similar);
     data["draft"] = json!({
@@ -255,11 +276,9 @@ async fn form_page(
         "hours_saved_per_year": get("hours_saved_per_year"), "cost_saved_per_year": get("cost_saved_per_year"),
         "holds_personal_data": get("holds_personal_data") == Some("true"),
         "manual_location": get("manual_location"), "review_on": get("review_on"), "version": get("version"),
+        "verified": get("verified") == Some("true"),
+        "owner_email": get("owner_email"),
     });
-    data["departments"] = json!(division_options(
-        page.divisions,
-        page.draft.get("department_id").map(String::as_str)
-    ));
     data["platforms"] = json!(options(
         &wire(Platform::ALL, Platform::as_str),
         "ledger.platform",
@@ -292,7 +311,7 @@ pub async fn new_form(
         &user,
         FormPage {
             editing: None,
-            divisions: &divisions,
+            new_divisions: &divisions,
             draft: &draft,
             flash: Value::Null,
             similar: vec![],
@@ -355,7 +374,7 @@ pub async fn create(
         &user,
         FormPage {
             editing: None,
-            divisions: &divisions,
+            new_divisions: &divisions,
             draft: &draft,
             flash,
             similar,
@@ -431,6 +450,17 @@ pub async fn effects_page(
         // The progress bar is 600 units wide; past the target it stays full.
         "progress_width": (e.target_progress.min(100.0) * 6.0).round() as i64,
     });
+    data["unconfirmed"] = json!((e.unconfirmed.systems > 0).then(|| {
+        t(
+            locale,
+            "ledger.effects.unconfirmed",
+            &[
+                ("systems", e.unconfirmed.systems.to_string()),
+                ("hours", grouped(e.unconfirmed.hours_saved)),
+                ("cost", grouped(e.unconfirmed.cost_saved)),
+            ],
+        )
+    }));
     data["by_phase"] = json!(e
         .by_phase
         .iter()
@@ -530,19 +560,19 @@ pub async fn edit_form(
     id: web::Path<SystemId>,
 ) -> Result<HttpResponse, AppError> {
     let id = id.into_inner();
-    let (system, divisions) = state
+    let form = state
         .call(&user, move |_, conn, caller| {
             ledger::edit_form(conn, caller, id)
         })
         .await?;
-    let draft = draft_of(&system);
+    let draft = draft_of(&form.system);
     form_page(
         &state,
         &req,
         &user,
         FormPage {
-            editing: Some(&system),
-            divisions: &divisions,
+            editing: Some(&form),
+            new_divisions: &[],
             draft: &draft,
             flash: Value::Null,
             similar: vec![],
@@ -577,21 +607,21 @@ pub async fn update(
         }
         Err(e) => return Err(e),
     };
-    let (system, divisions) = state
+    let form = state
         .call(&user, move |_, conn, caller| {
             ledger::edit_form(conn, caller, id)
         })
         .await?;
     let mut draft = draft;
     // The form is redrawn on the current version, so a conflict can be resolved by saving again.
-    draft.insert("version".into(), system.version.to_string());
+    draft.insert("version".into(), form.system.version.to_string());
     form_page(
         &state,
         &req,
         &user,
         FormPage {
-            editing: Some(&system),
-            divisions: &divisions,
+            editing: Some(&form),
+            new_divisions: &[],
             draft: &draft,
             flash,
             similar: vec![],
