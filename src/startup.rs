@@ -23,6 +23,11 @@ use crate::web::error::{localize, request_locale, AppError};
 use crate::web::pages::{error_page, is_page_path, CONTENT_SECURITY_POLICY, LANG_COOKIE};
 use crate::web::{routes, AppState};
 
+/// What a middleware closure returns: a response on the current thread.
+type LocalResponse = std::pin::Pin<
+    Box<dyn std::future::Future<Output = Result<ServiceResponse<BoxBody>, actix_web::Error>>>,
+>;
+
 pub struct Application {
     port: u16,
     server: Server,
@@ -139,6 +144,16 @@ impl Application {
                             .into()
                     }),
                 )
+                .wrap_fn(|req, srv| -> LocalResponse {
+                    // Parameters that cannot be read as text get a 400 here, once,
+                    // instead of reaching a query or a lossy decoding.
+                    if crate::web::params::unreadable_query(req.query_string()) {
+                        let refused = AppError::invalid_parameter("query", "…");
+                        let response = req.error_response(refused);
+                        return Box::pin(async move { Ok(response) });
+                    }
+                    Box::pin(srv.call(req))
+                })
                 .wrap_fn(|req, srv| {
                     let locale = request_locale(&req);
                     let state = req.app_data::<web::Data<AppState>>().cloned();

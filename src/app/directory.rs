@@ -62,8 +62,8 @@ pub fn update_me(conn: &mut DbConn, caller: &Caller, input: &MeUpdate) -> Result
             if !password::verify(current, &user.password_hash) {
                 errors.add("current_password", "validation.wrong_password");
             }
-            if new.chars().count() < password::MIN_CHARS {
-                errors.add("password", "validation.too_short");
+            if let Some(problem) = password::problem(new) {
+                errors.add("password", problem);
             }
             Some(new)
         }

@@ -64,6 +64,10 @@ pub fn find(conn: &mut DbConn, id: i64) -> QueryResult<Option<Department>> {
 }
 
 pub fn find_by_code(conn: &mut DbConn, code: &str) -> QueryResult<Option<Department>> {
+    // No stored code holds NUL, and PostgreSQL refuses one in a parameter.
+    if code.contains('\0') {
+        return Ok(None);
+    }
     departments::table
         .filter(departments::code.eq(code))
         .select(Department::as_select())

@@ -90,6 +90,10 @@ pub fn names(
 
 /// E-mail addresses are stored lower-cased, so look-ups are case-insensitive.
 pub fn find_by_email(conn: &mut DbConn, email: &str) -> QueryResult<Option<User>> {
+    // No stored address holds NUL, and PostgreSQL refuses one in a parameter.
+    if email.contains('\0') {
+        return Ok(None);
+    }
     users::table
         .filter(users::email.eq(email.trim().to_lowercase()))
         .select(User::as_select())

@@ -83,13 +83,21 @@ pub struct NewConsultationFields {
 /// The raw fields as they arrive, all optional so every problem is reported at once.
 #[derive(Debug, Default, Clone, Deserialize, ToSchema)]
 pub struct NewConsultationInput {
+    #[schema(required = true, value_type = String, min_length = 1, max_length = 200)]
     pub title: Option<String>,
+    #[schema(required = true, value_type = String, min_length = 1, max_length = 20000)]
     pub body: Option<String>,
+    #[schema(required = true, value_type = Category)]
     pub category: Option<String>,
+    /// `normal` when absent.
+    #[schema(value_type = Option<Priority>)]
     pub priority: Option<String>,
+    /// The caller's own department when absent (filing on behalf: any).
     pub department_id: Option<i64>,
     /// `YYYY-MM-DD`
+    #[schema(format = Date)]
     pub desired_by: Option<String>,
+    #[schema(max_length = 200)]
     pub contact: Option<String>,
 }
 
@@ -143,6 +151,7 @@ impl NewConsultationInput {
 /// A comment as it arrives.
 #[derive(Debug, Default, Clone, Deserialize, ToSchema)]
 pub struct CommentInput {
+    #[schema(required = true, value_type = String, min_length = 1, max_length = 10000)]
     pub body: Option<String>,
     /// An internal note (DX office and helpdesk only).
     pub internal: Option<bool>,
@@ -158,9 +167,14 @@ pub struct ConsultationEdit {
 
 #[derive(Debug, Default, Clone, Deserialize, ToSchema)]
 pub struct ConsultationEditInput {
+    /// The version the caller saw.
+    #[schema(required = true, value_type = i32)]
     pub version: Option<i32>,
+    #[schema(min_length = 1, max_length = 200)]
     pub title: Option<String>,
+    #[schema(value_type = Option<Category>)]
     pub category: Option<String>,
+    #[schema(value_type = Option<Priority>)]
     pub priority: Option<String>,
 }
 

@@ -3,17 +3,22 @@
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use super::password::MIN_CHARS;
 use super::role::Role;
 use super::validation::FieldErrors;
 
 #[derive(Debug, Default, Clone, Deserialize, ToSchema)]
 pub struct NewUserInput {
+    #[schema(required = true, value_type = String, format = Email)]
     pub email: Option<String>,
+    #[schema(required = true, value_type = String, min_length = 1, max_length = 100)]
     pub name: Option<String>,
+    #[schema(required = true, value_type = Role)]
     pub role: Option<String>,
+    #[schema(required = true, value_type = i64)]
     pub department_id: Option<i64>,
+    /// `ja` (default) or `en`.
     pub locale: Option<String>,
+    #[schema(required = true, value_type = String, min_length = 8)]
     pub password: Option<String>,
 }
 
@@ -33,7 +38,10 @@ pub fn is_email(value: &str) -> bool {
     matches!(
         (parts.next(), parts.next(), parts.next()),
         (Some(local), Some(domain), None)
-            if !local.is_empty() && !domain.is_empty() && !value.contains(char::is_whitespace)
+            if !local.is_empty()
+                && !domain.is_empty()
+                && !value.contains(char::is_whitespace)
+                && !super::validation::has_control_characters(value)
     )
 }
 
@@ -81,11 +89,13 @@ impl NewUserInput {
                 errors.add("password", "validation.required");
                 None
             }
-            Some(p) if p.chars().count() < MIN_CHARS => {
-                errors.add("password", "validation.too_short");
-                None
-            }
-            Some(p) => Some(p.to_string()),
+            Some(p) => match super::password::problem(p) {
+                Some(problem) => {
+                    errors.add("password", problem);
+                    None
+                }
+                None => Some(p.to_string()),
+            },
         };
         errors.into_result()?;
         match (email, name, role, password) {
@@ -103,7 +113,9 @@ impl NewUserInput {
 
 #[derive(Debug, Default, Clone, Deserialize, ToSchema)]
 pub struct NewDepartmentInput {
+    #[schema(required = true, value_type = String, min_length = 1)]
     pub code: Option<String>,
+    #[schema(required = true, value_type = String, min_length = 1, max_length = 100)]
     pub name: Option<String>,
     pub parent_id: Option<i64>,
     /// `bureau`, `ward`, `division` or `section`; derived from the parent when absent.
@@ -199,11 +211,14 @@ impl UserUpdate {
             .as_deref()
             .map(|l| parse_locale(&mut errors, Some(l)));
         let password = match self.password.as_deref() {
-            Some(p) if p.chars().count() < MIN_CHARS => {
-                errors.add("password", "validation.too_short");
-                None
-            }
-            other => other.map(str::to_string),
+            Some(p) => match super::password::problem(p) {
+                Some(problem) => {
+                    errors.add("password", problem);
+                    None
+                }
+                None => Some(p.to_string()),
+            },
+            None => None,
         };
         errors.into_result()?;
         Ok(UserEdit {

@@ -85,10 +85,11 @@ pub fn confirmed_after_edit(
     }
 }
 
-/// Who may edit an entry they can see: the DX office, helpdesk and admins, and
-/// the requester who owns it (the reminders ask them to complete it).
-pub fn may_edit(role: Role, is_owner: bool) -> bool {
-    role.is_staff() || (role == Role::Requester && is_owner)
+/// Who may edit an entry they can see (DESIGN.md): the DX office, helpdesk and
+/// admins, and requesters, whose scope is their own division's entries; managers
+/// only read.
+pub fn may_edit(role: Role) -> bool {
+    role.is_staff() || role == Role::Requester
 }
 
 /// Where the operating manual is: a path or URL, not the manual itself.
@@ -132,36 +133,41 @@ where
 pub struct SystemInput {
     /// The version the caller saw (edits only).
     pub version: Option<i32>,
+    /// Required to register.
+    #[schema(min_length = 1, max_length = 200)]
     pub name: Option<String>,
     pub department_id: Option<i64>,
-    /// `low_code_app`, `e_application`, `rpa`, `ai_ocr`, `other`.
+    /// Required to register.
+    #[schema(value_type = Option<Platform>)]
     pub platform: Option<String>,
-    /// `trial` (default), `verification`, `production`, `retired`.
+    /// `trial` when absent.
+    #[schema(value_type = Option<Phase>)]
     pub phase: Option<String>,
-    /// `in_house` (default) or `vendor`.
+    /// `in_house` when absent.
+    #[schema(value_type = Option<BuiltBy>)]
     pub built_by: Option<String>,
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, max_length = 10000)]
     pub workflow_before: Option<Option<String>>,
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, max_length = 10000)]
     pub workflow_after: Option<Option<String>>,
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<i64>)]
+    #[schema(value_type = Option<i64>, minimum = 0, maximum = 100000)]
     pub hours_saved_per_year: Option<Option<i64>>,
     /// Yen a year.
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<i64>)]
+    #[schema(value_type = Option<i64>, minimum = 0, maximum = 10000000000_i64)]
     pub cost_saved_per_year: Option<Option<i64>>,
     pub holds_personal_data: Option<bool>,
     /// Where the operating manual is (required before `production`).
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, max_length = 500)]
     pub manual_location: Option<Option<String>>,
     pub owner_id: Option<i64>,
     /// `YYYY-MM-DD`.
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, format = Date)]
     pub review_on: Option<Option<String>>,
     /// The owner by e-mail address, instead of `owner_id` (the pages ask so).
     pub owner_email: Option<String>,

@@ -8,6 +8,19 @@ use argon2::Argon2;
 
 pub const MIN_CHARS: usize = 8;
 
+/// What is wrong with a new password, as a catalog key: too short, or holding a
+/// control character (NUL and the like: no keyboard types one, and a C library
+/// or directory bind down the line would cut the password there).
+pub fn problem(new: &str) -> Option<&'static str> {
+    if new.chars().count() < MIN_CHARS {
+        Some("validation.too_short")
+    } else if super::validation::has_control_characters(new) {
+        Some("validation.control_characters")
+    } else {
+        None
+    }
+}
+
 pub fn hash(password: &str) -> Result<String, String> {
     let salt = SaltString::generate(&mut OsRng);
     Argon2::default()

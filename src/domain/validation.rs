@@ -48,6 +48,10 @@ impl FieldErrors {
                 self.add(field, "validation.required");
                 None
             }
+            Some(text) if has_control_characters(text) => {
+                self.add(field, "validation.control_characters");
+                None
+            }
             Some(text) if text.chars().count() > max_chars => {
                 self.add(field, "validation.too_long");
                 None
@@ -65,6 +69,10 @@ impl FieldErrors {
     ) -> Option<String> {
         match value.map(str::trim) {
             None | Some("") => None,
+            Some(text) if has_control_characters(text) => {
+                self.add(field, "validation.control_characters");
+                None
+            }
             Some(text) if text.chars().count() > max_chars => {
                 self.add(field, "validation.too_long");
                 None
@@ -72,6 +80,15 @@ impl FieldErrors {
             Some(text) => Some(text.to_string()),
         }
     }
+}
+
+/// Whether text holds a control character other than tab and line breaks: NUL
+/// (which PostgreSQL cannot store in text and SQLite would keep, so the two
+/// backends would disagree), escape sequences that repaint a terminal reading
+/// the logs or a CSV, and the like. No field of the product needs one.
+pub fn has_control_characters(text: &str) -> bool {
+    text.chars()
+        .any(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r'))
 }
 
 #[cfg(test)]
@@ -100,5 +117,22 @@ mod tests {
             .required_text("body", Some("申請申請申請申"), 6)
             .is_none());
         assert_eq!(errors.0["body"], vec!["validation.too_long"]);
+    }
+
+    #[test]
+    fn control_characters_other_than_tab_and_line_breaks_are_refused() {
+        let mut errors = FieldErrors::new();
+        assert_eq!(
+            errors.required_text("body", Some("一行目\r\n\t二行目"), 100),
+            Some("一行目\r\n\t二行目".to_string())
+        );
+        assert!(errors.is_empty());
+        for hostile in ["前\u{0}後", "\u{1b}[31m赤", "前\u{7f}", "前\u{85}後"] {
+            let mut errors = FieldErrors::new();
+            assert_eq!(errors.required_text("title", Some(hostile), 100), None);
+            assert_eq!(errors.optional_text("contact", Some(hostile), 100), None);
+            assert_eq!(errors.0["title"], vec!["validation.control_characters"]);
+            assert_eq!(errors.0["contact"], vec!["validation.control_characters"]);
+        }
     }
 }

@@ -282,21 +282,30 @@ impl Default for Rules {
 #[derive(Debug, Default, Clone, Deserialize, ToSchema)]
 pub struct TransitionInput {
     /// One of the workflow events.
+    #[schema(required = true, value_type = Event)]
     pub event: Option<String>,
     /// The version the caller saw.
+    #[schema(required = true, value_type = i32)]
     pub version: Option<i32>,
     /// RFC 3339 with offset, e.g. `2025-04-01T09:00:00+09:00`.
+    #[schema(format = DateTime)]
     pub hearing_at: Option<String>,
+    #[schema(max_length = 500)]
     pub hearing_place: Option<String>,
     pub assignee_id: Option<i64>,
+    #[schema(max_length = 10000)]
     pub reason: Option<String>,
+    #[schema(max_length = 10000)]
     pub message: Option<String>,
+    #[schema(max_length = 10000)]
     pub resolution: Option<String>,
     /// `resolve`: link an existing ledger system.
     pub system_id: Option<i64>,
     /// `resolve`: register the system the consultation produced in the ledger
     /// (instead of `system_id`); its owner and division default to the requester's.
     pub new_system: Option<SystemInput>,
+    /// `close`: 1 to 5.
+    #[schema(minimum = 1, maximum = 5)]
     pub rating: Option<i64>,
     pub duplicate_of: Option<i64>,
 }

@@ -78,7 +78,9 @@ impl JwtKeys {
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct TokenRequest {
+    #[schema(required = true, value_type = String)]
     pub email: Option<String>,
+    #[schema(required = true, value_type = String)]
     pub password: Option<String>,
 }
 
@@ -223,9 +225,7 @@ pub struct CurrentUser {
     pub session: String,
 }
 
-/// The bearer token of the API, or the session cookie of the pages. A cookie
-/// alone cannot be used cross-site against the API: its writes require
-/// `application/json`, which a foreign form cannot send.
+/// The bearer token of the API, or the session cookie of the pages.
 fn bearer_token(req: &HttpRequest) -> Option<String> {
     let header = req
         .headers()
@@ -241,6 +241,24 @@ fn bearer_token(req: &HttpRequest) -> Option<String> {
     })
 }
 
+/// Whether a request would change something through the API on the strength of
+/// the pages' session cookie alone. The pages' own scripts only read the API; a
+/// write needs the `Authorization` header, which a browser never adds by itself.
+/// Without this, a form on any page of the same site (a sibling subdomain: the
+/// cookie is `SameSite=Lax`) could post to the bodyless writes, such as
+/// `POST /api/v1/auth/logout` or an outbox retry, which carry no CSRF token and
+/// need no JSON content type.
+fn cookie_write_to_api(req: &HttpRequest) -> bool {
+    let safe = matches!(
+        *req.method(),
+        actix_web::http::Method::GET | actix_web::http::Method::HEAD
+    );
+    !safe
+        && req.path().starts_with("/api/")
+        && req.headers().get(AUTHORIZATION).is_none()
+        && req.cookie(super::pages::SESSION_COOKIE).is_some()
+}
+
 impl FromRequest for CurrentUser {
     type Error = AppError;
     type Future = Pin<Box<dyn Future<Output = Result<Self, AppError>>>>;
@@ -248,9 +266,13 @@ impl FromRequest for CurrentUser {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let state = req.app_data::<web::Data<AppState>>().cloned();
         let token = bearer_token(req);
+        let cookie_write = cookie_write_to_api(req);
         let request = req.clone();
         Box::pin(async move {
             let state = state.ok_or_else(|| AppError::internal("application state missing"))?;
+            if cookie_write {
+                return Err(AppError::unauthorized("error.bearer_required"));
+            }
             let token = token.ok_or_else(|| AppError::unauthorized("error.token_missing"))?;
             let (user_id, session) = state
                 .jwt

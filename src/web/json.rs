@@ -1,5 +1,6 @@
 //! `ApiJson<T>`: the JSON body extractor of the API. Malformed JSON is 400, a body
-//! over the limit 413, and valid JSON of the wrong shape 422 naming the field.
+//! over the limit 413, and valid JSON of the wrong shape (anything but an object,
+//! or a field of the wrong type) 422 naming the field.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -57,6 +58,12 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
             }
             let json: serde_json::Value = serde_json::from_slice(&bytes)
                 .map_err(|e| AppError::bad_request("error.malformed_json").arg("reason", e))?;
+            // Every body of the API is an object. serde would also read a struct
+            // from an array of its fields in order (`[null, null]` as an empty
+            // edit, `["title","body","rpa"]` as a filing): refuse that.
+            if !json.is_object() {
+                return Err(AppError::invalid_field("body", "validation.type"));
+            }
             let canonical = json.to_string();
             let value = serde_path_to_error::deserialize(json).map_err(|e| {
                 let field = e.path().to_string();

@@ -14,7 +14,25 @@ use crate::app::reports::DashboardParams;
 use crate::db::consultations::Cursor;
 use crate::domain::ledger::{Phase, Platform};
 use crate::domain::queue::{Sort, View};
+use crate::domain::validation::has_control_characters;
 use crate::domain::{Category, Priority, State};
+
+/// Whether a query string cannot be read as text: a bad `%` escape, bytes that are
+/// not UTF-8, or a control character other than tab and line breaks in a name or
+/// value. No parameter of the product takes one; answered with a 400 before any
+/// handler runs (PostgreSQL refuses NUL in a parameter, and a lossy decoding
+/// would search for text nobody sent).
+pub fn unreadable_query(query: &str) -> bool {
+    if query.is_empty() {
+        return false;
+    }
+    match super::pages::form::parse(query.as_bytes()) {
+        None => true,
+        Some(fields) => fields
+            .iter()
+            .any(|(name, value)| has_control_characters(name) || has_control_characters(value)),
+    }
+}
 
 /// `?limit=`: 1 to 200, default 50.
 pub fn parse_limit(value: Option<&str>) -> Result<i64, AppError> {
@@ -42,6 +60,7 @@ pub fn parse_id_cursor(value: Option<&str>) -> Result<Option<i64>, AppError> {
 /// The consultation list's query parameters, for the OpenAPI document (they are
 /// parsed by [`parse_list`] because `state` may repeat).
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[allow(dead_code)]
 pub struct ListParams {
     /// Repeatable, or comma-separated: `received`, `hearing`, `assigned`, `waiting`,

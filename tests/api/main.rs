@@ -1,12 +1,17 @@
 //! Integration tests: the real server over HTTP, on SQLite and on PostgreSQL.
 //! One test binary keeps link time low on two cores.
 
+mod attack_csrf;
+mod attack_input;
+mod attack_matrix;
+mod attack_xss;
 mod auth;
 mod cli;
 mod concurrency;
 mod contract;
 mod dashboard;
 mod directory;
+mod fuzz;
 mod generate;
 mod helpers;
 mod ledger;

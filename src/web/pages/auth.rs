@@ -1,7 +1,6 @@
 //! Logging in and out of the pages, the start page, and the language switch.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
 
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use percent_encoding::percent_decode_str;
@@ -19,7 +18,7 @@ use crate::web::auth::{sign_in, CurrentUser};
 use crate::web::error::AppError;
 use crate::web::AppState;
 
-type Form = web::Form<HashMap<String, String>>;
+type Form = super::form::PageForm;
 
 /// Where to send the browser after signing in or switching language: a path on
 /// this site, or `None` (the caller's default) for anything else, so that a link

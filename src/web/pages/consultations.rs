@@ -28,7 +28,7 @@ use crate::web::error::{AppError, Kind};
 use crate::web::params::{encode_cursor, parse_list};
 use crate::web::AppState;
 
-type Form = web::Form<HashMap<String, String>>;
+type Form = super::form::PageForm;
 
 fn label(locale: Locale, prefix: &str, value: &str) -> String {
     t(locale, &format!("{prefix}.{value}"), &[])

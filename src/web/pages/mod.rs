@@ -7,6 +7,7 @@ pub mod admin;
 pub mod auth;
 pub mod consultations;
 pub mod dashboard;
+pub mod form;
 pub mod systems;
 
 use actix_web::cookie::{Cookie, SameSite};

@@ -25,7 +25,7 @@ use crate::web::error::{AppError, Kind};
 use crate::web::params::{parse_id_cursor, parse_limit, SystemListParams};
 use crate::web::AppState;
 
-type Form = web::Form<HashMap<String, String>>;
+type Form = super::form::PageForm;
 
 fn label(locale: Locale, prefix: &str, value: &str) -> String {
     t(locale, &format!("ledger.{prefix}.{value}"), &[])
