@@ -143,7 +143,11 @@ fn counted_on_the_spot(
     ids: &[i64],
     division_of: &HashMap<i64, i64>,
 ) -> Result<Vec<Stat>> {
-    let fiscal: Vec<i32> = years.iter().copied().filter(|y| *y != rollup::NOW).collect();
+    let fiscal: Vec<i32> = years
+        .iter()
+        .copied()
+        .filter(|y| *y != rollup::NOW)
+        .collect();
     let (from, _) = fiscal_range(zone, fiscal[0]);
     let (_, until) = fiscal_range(zone, fiscal[fiscal.len() - 1]);
     let mut all = Facts::default();

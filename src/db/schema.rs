@@ -51,6 +51,14 @@ diesel::table! {
 }
 
 diesel::table! {
+    similar_cache (consultation_id) {
+        consultation_id -> BigInt,
+        similar_ids -> Text,
+        computed_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     consultation_counters (fiscal_year) {
         fiscal_year -> Integer,
         last_seq -> BigInt,
@@ -221,4 +229,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     system_idempotency_keys,
     sessions,
     consultation_stats,
+    similar_cache,
 );

@@ -311,3 +311,61 @@ pub fn documents(conn: &mut DbConn) -> QueryResult<i64> {
         .first::<Option<i64>>(conn)?
         .unwrap_or(0))
 }
+
+/// The consultations found like one before, best first, if they were.
+pub fn cached_similar(conn: &mut DbConn, consultation_id: i64) -> QueryResult<Option<Vec<i64>>> {
+    use super::schema::similar_cache::dsl as s;
+    let ids: Option<String> = s::similar_cache
+        .find(consultation_id)
+        .select(s::similar_ids)
+        .first(conn)
+        .optional()?;
+    Ok(ids.map(|ids| ids.split(',').filter_map(|id| id.parse().ok()).collect()))
+}
+
+/// Keeps what was found like a consultation (the first to store it wins).
+pub fn cache_similar(
+    conn: &mut DbConn,
+    consultation_id: i64,
+    ids: &[i64],
+    now: chrono::NaiveDateTime,
+) -> QueryResult<()> {
+    use super::schema::similar_cache::dsl as s;
+    let ids = ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
+    let stored = diesel::insert_into(s::similar_cache)
+        .values((
+            s::consultation_id.eq(consultation_id),
+            s::similar_ids.eq(ids),
+            s::computed_at.eq(now),
+        ))
+        .execute(conn);
+    match stored {
+        Err(e) if super::is_unique_violation(&e) => Ok(()),
+        other => other.map(|_| ()),
+    }
+}
+
+/// Forgets what was found like a consultation (its text changed).
+pub fn forget_similar(conn: &mut DbConn, consultation_id: i64) -> QueryResult<()> {
+    use super::schema::similar_cache::dsl as s;
+    diesel::delete(s::similar_cache.find(consultation_id)).execute(conn)?;
+    Ok(())
+}
+
+/// Open consultations nobody has looked for similar ones of yet, newest first.
+pub fn without_similar(conn: &mut DbConn, limit: i64) -> QueryResult<Vec<i64>> {
+    use super::schema::consultations::dsl as c;
+    use super::schema::similar_cache::dsl as s;
+    c::consultations
+        .filter(c::state.eq_any([
+            crate::domain::State::Received,
+            crate::domain::State::Hearing,
+        ]))
+        .filter(diesel::dsl::not(diesel::dsl::exists(
+            s::similar_cache.filter(s::consultation_id.eq(c::id)),
+        )))
+        .order(c::id.desc())
+        .limit(limit)
+        .select(c::id)
+        .load(conn)
+}

@@ -180,7 +180,9 @@ pub fn by_division(conn: &mut DbConn, years: &[i32], measures: &[&str]) -> Query
 
 /// The division of every department: itself, or the nearest unit above a section.
 pub fn divisions(conn: &mut DbConn) -> QueryResult<HashMap<i64, i64>> {
-    Ok(crate::reports::dashboard::divisions(&super::dashboard::units(conn)?))
+    Ok(crate::reports::dashboard::divisions(
+        &super::dashboard::units(conn)?,
+    ))
 }
 
 /// Recounts every rollup from the consultations, a batch at a time, in one

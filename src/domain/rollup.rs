@@ -286,7 +286,8 @@ mod tests {
         let zone: Tz = "Asia/Tokyo".parse().expect("zone");
         let open = Facts::of(&filed(), &zone);
         let now = |f: &Facts, measure: &'static str, key: &str| {
-            f.0.get(&(NOW, WHOLE, measure, key.to_string())).map(|(n, _)| *n)
+            f.0.get(&(NOW, WHOLE, measure, key.to_string()))
+                .map(|(n, _)| *n)
         };
         assert_eq!(now(&open, OPEN_STATE, "received"), Some(1));
         assert_eq!(now(&open, OPEN_DAY, "2024-04-01"), Some(1));

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use chrono::Utc;
 
 use super::super::{App, Caller, Result};
-use super::list::{similar, Suggestions};
+use super::list::{similar_to, Suggestions};
 use super::{entries, visible, Entry};
 use crate::db::consultations::Consultation;
 use crate::db::users::{self, User};
@@ -93,7 +93,7 @@ pub fn detail(app: &App, conn: &mut DbConn, caller: &Caller, id: ConsultationId)
         .map(|d| d.name)
         .unwrap_or_default();
     let similar = if caller.role.is_staff() && matches!(c.state, State::Received | State::Hearing) {
-        similar(conn, caller, &c.title, &c.body, Some(c.id))?
+        similar_to(conn, caller, &c)?
     } else {
         Suggestions::Found(vec![])
     };

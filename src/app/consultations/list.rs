@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use super::super::{Caller, Error, Result};
-use crate::db::consultations::{self, AssigneeFilter, Consultation, Cursor, ListQuery};
+use crate::db::consultations::{self, AssigneeFilter, Consultation, Cursor, ListQuery, Scope};
 use crate::db::search::SIMILAR_PER_TERM;
 use crate::db::{self, departments, search, users, DbConn};
 use crate::domain::queue::{Holder, Sort, View};
@@ -197,8 +197,8 @@ pub enum Suggestions {
 }
 
 /// Up to five open or resolved consultations the caller may see that look like a
-/// draft (or like another consultation, left out), best first. The work is bounded:
-/// at most 32 bigrams, each read newest first up to a cap, within a time budget.
+/// draft, best first. The work is bounded: at most 32 bigrams, each read newest
+/// first up to a cap, within a time budget.
 pub fn similar(
     conn: &mut DbConn,
     caller: &Caller,
@@ -206,6 +206,64 @@ pub fn similar(
     body: &str,
     exclude: Option<i64>,
 ) -> Result<Suggestions> {
+    Ok(
+        match ranked(conn, &caller.scope, title, body, exclude, SIMILAR_SHOWN)? {
+            Some(found) => Suggestions::Found(found),
+            None => Suggestions::Unavailable,
+        },
+    )
+}
+
+/// Consultations found like one, kept for its page.
+const SIMILAR_KEPT: usize = 10;
+
+/// The consultations like an open one, for its page: found once (by the first
+/// viewer, or by the worker after filing) and kept, so the DX office's every
+/// visit reads a few rows instead of searching again. What the caller may not
+/// see, or what was withdrawn since, is left out.
+pub fn similar_to(conn: &mut DbConn, caller: &Caller, c: &Consultation) -> Result<Suggestions> {
+    let ids = match search::cached_similar(conn, c.id)? {
+        Some(ids) => ids,
+        None => match find_and_keep(conn, c)? {
+            Some(ids) => ids,
+            None => return Ok(Suggestions::Unavailable),
+        },
+    };
+    let mut found = consultations::open_or_resolved_among(conn, &ids, &caller.scope)?;
+    found.sort_by_key(|f| ids.iter().position(|id| *id == f.id));
+    found.truncate(SIMILAR_SHOWN);
+    Ok(Suggestions::Found(found))
+}
+
+/// Looks for consultations like `c` in the whole desk and keeps their ids;
+/// `None` when the budget ran out before anything could be looked up.
+pub(crate) fn find_and_keep(conn: &mut DbConn, c: &Consultation) -> Result<Option<Vec<i64>>> {
+    let Some(found) = ranked(
+        conn,
+        &Scope::All,
+        &c.title,
+        &c.body,
+        Some(c.id),
+        SIMILAR_KEPT,
+    )?
+    else {
+        return Ok(None);
+    };
+    let ids: Vec<i64> = found.iter().map(|f| f.id).collect();
+    search::cache_similar(conn, c.id, &ids, db::now())?;
+    Ok(Some(ids))
+}
+
+/// Up to `wanted` open or resolved consultations within `scope` like a draft, best
+/// first; `None` when not one bigram could be looked up within the budget.
+fn ranked(
+    conn: &mut DbConn,
+    scope: &Scope,
+    title: &str,
+    body: &str,
+    exclude: Option<i64>,
+    wanted: usize,
+) -> Result<Option<Vec<Consultation>>> {
     let started = Instant::now();
     let terms = draft_terms(title, body, SIMILAR_TERMS);
     let documents = search::documents(conn)?;
@@ -216,7 +274,7 @@ pub fn similar(
             break;
         }
         // A bigram the database gave up on is as good as common.
-        let (postings, cut) = match search::postings(conn, term, &caller.scope, SIMILAR_PER_TERM)? {
+        let (postings, cut) = match search::postings(conn, term, scope, SIMILAR_PER_TERM)? {
             Some(postings) => {
                 let cut = postings.len() as i64 >= SIMILAR_PER_TERM;
                 (postings, cut)
@@ -227,7 +285,7 @@ pub fn similar(
         looked_up += 1;
     }
     if looked_up == 0 && !terms.is_empty() {
-        return Ok(Suggestions::Unavailable);
+        return Ok(None);
     }
     let ranked: Vec<i64> = similarity
         .ranked()
@@ -237,14 +295,14 @@ pub fn similar(
         .collect();
     let mut found = vec![];
     for chunk in ranked.chunks(50) {
-        let mut rows = consultations::open_or_resolved_among(conn, chunk, &caller.scope)?;
+        let mut rows = consultations::open_or_resolved_among(conn, chunk, scope)?;
         // Back into the order of the ranking.
         rows.sort_by_key(|c| chunk.iter().position(|id| *id == c.id));
         found.extend(rows);
-        if found.len() >= SIMILAR_SHOWN {
+        if found.len() >= wanted {
             break;
         }
     }
-    found.truncate(SIMILAR_SHOWN);
-    Ok(Suggestions::Found(found))
+    found.truncate(wanted);
+    Ok(Some(found))
 }

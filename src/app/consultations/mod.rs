@@ -226,6 +226,10 @@ pub fn edit(
             current: version + 1,
         })?;
         search::index(conn, updated.id)?;
+        if updated.title != current.title {
+            // What it is like is looked for again.
+            search::forget_similar(conn, updated.id)?;
+        }
         reports::count(app, conn, Some(&current), &updated)?;
         Ok::<_, Error>(updated)
     })?;
