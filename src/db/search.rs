@@ -16,6 +16,20 @@ pub fn index(conn: &mut DbConn, consultation_id: i64) -> QueryResult<()> {
         return Ok(());
     };
     let notes = comments::for_consultation(conn, consultation_id, true)?;
+    write_entry(conn, &c, &notes)
+}
+
+/// The index entry of a consultation just filed (it has no comments yet).
+pub fn index_new(conn: &mut DbConn, c: &consultations::Consultation) -> QueryResult<()> {
+    write_entry(conn, c, &[])
+}
+
+fn write_entry(
+    conn: &mut DbConn,
+    c: &consultations::Consultation,
+    notes: &[comments::Comment],
+) -> QueryResult<()> {
+    let consultation_id = c.id;
     let mut public = vec![c.body.as_str()];
     public.extend(c.resolution.as_deref());
     public.extend(

@@ -104,35 +104,64 @@ pub fn counted(c: &Consultation, division_id: i64) -> Counted {
     }
 }
 
-/// Adds the facts' counts to the stored rows (negative counts take away).
+/// Adds the facts' counts to the stored rows (negative counts take away), in
+/// statements of many rows: a filing changes about fifteen.
 pub fn add(conn: &mut DbConn, facts: &Facts) -> QueryResult<()> {
-    let sql = |values: &str| {
-        format!(
-            "INSERT INTO consultation_stats (fiscal_year, division_id, measure, key, n, total) \
-             VALUES {values} ON CONFLICT (fiscal_year, division_id, measure, key) DO UPDATE \
-             SET n = consultation_stats.n + excluded.n, total = consultation_stats.total + excluded.total"
-        )
-    };
-    for ((year, division, measure, key), (n, total)) in &facts.0 {
+    let rows: Vec<_> = facts.0.iter().collect();
+    for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+        let placeholders = |numbered: bool| {
+            (0..chunk.len())
+                .map(|i| {
+                    if numbered {
+                        let n = i * 6;
+                        format!(
+                            "(${}, ${}, ${}, ${}, ${}, ${})",
+                            n + 1,
+                            n + 2,
+                            n + 3,
+                            n + 4,
+                            n + 5,
+                            n + 6
+                        )
+                    } else {
+                        "(?, ?, ?, ?, ?, ?)".to_string()
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let sql = |values: String| {
+            format!(
+                "INSERT INTO consultation_stats (fiscal_year, division_id, measure, key, n, total) \
+                 VALUES {values} ON CONFLICT (fiscal_year, division_id, measure, key) DO UPDATE \
+                 SET n = consultation_stats.n + excluded.n, total = consultation_stats.total + excluded.total"
+            )
+        };
         macro_rules! upsert {
-            ($conn:expr, $values:literal) => {
-                diesel::sql_query(sql($values))
-                    .bind::<Integer, _>(*year)
-                    .bind::<BigInt, _>(*division)
-                    .bind::<Text, _>(*measure)
-                    .bind::<Text, _>(key)
-                    .bind::<BigInt, _>(*n)
-                    .bind::<BigInt, _>(*total)
-                    .execute($conn)?
-            };
+            ($conn:expr, $numbered:expr) => {{
+                let mut query = diesel::sql_query(sql(placeholders($numbered))).into_boxed();
+                for ((year, division, measure, key), (n, total)) in chunk {
+                    query = query
+                        .bind::<Integer, _>(*year)
+                        .bind::<BigInt, _>(*division)
+                        .bind::<Text, _>(*measure)
+                        .bind::<Text, _>(key.clone())
+                        .bind::<BigInt, _>(*n)
+                        .bind::<BigInt, _>(*total);
+                }
+                query.execute($conn)?
+            }};
         }
         match conn {
-            DbConn::Sqlite(c) => upsert!(c, "(?, ?, ?, ?, ?, ?)"),
-            DbConn::Postgresql(c) => upsert!(c, "($1, $2, $3, $4, $5, $6)"),
+            DbConn::Sqlite(c) => upsert!(c, false),
+            DbConn::Postgresql(c) => upsert!(c, true),
         };
     }
     Ok(())
 }
+
+/// Rows of one upsert: six parameters each, well under SQLite's limit.
+const ROWS_PER_STATEMENT: usize = 100;
 
 /// The rows of some fiscal years: of the whole organisation (`None`) or of some
 /// divisions.

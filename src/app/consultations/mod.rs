@@ -141,7 +141,7 @@ pub fn file_as(
         hearing_due_at: clock.hearing_due_at.map(stored),
     };
     consultations::file(conn, &filing, &|conn, c| {
-        search::index(conn, c.id)?;
+        search::index_new(conn, c)?;
         reports::count(app, conn, None, c)?;
         app.notifier.filed(conn, c)
     })
