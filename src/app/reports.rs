@@ -177,13 +177,25 @@ pub fn count(
     before: Option<&Consultation>,
     after: &Consultation,
 ) -> diesel::QueryResult<()> {
+    let delta = change(app, conn, before, after)?;
+    stats::add(conn, &delta)
+}
+
+/// What a change adds to the rollups, to be written with `stats::add` (filing
+/// reads it early and writes it last: the rollup rows are shared by the day's
+/// filings).
+pub fn change(
+    app: &App,
+    conn: &mut DbConn,
+    before: Option<&Consultation>,
+    after: &Consultation,
+) -> diesel::QueryResult<Facts> {
     let division = match departments::find(conn, after.department_id)? {
         Some(department) => departments::division_of(conn, &department)?,
         None => after.department_id,
     };
     let facts = |c: &Consultation| Facts::of(&stats::counted(c, division), &app.timezone);
-    let delta = Facts::change(before.map(facts).as_ref(), &facts(after));
-    stats::add(conn, &delta)
+    Ok(Facts::change(before.map(facts).as_ref(), &facts(after)))
 }
 
 /// The consultation list the caller exports, and the names its rows show.

@@ -149,8 +149,14 @@ pub struct Filing<'a> {
     pub hearing_due_at: Option<NaiveDateTime>,
 }
 
-/// Work done inside the filing transaction once the consultation exists (its mail).
-pub type AfterFiling<'a> = dyn Fn(&mut DbConn, &Consultation) -> QueryResult<()> + 'a;
+/// What the filing transaction does besides writing the consultation: `unnumbered`
+/// before the number is taken, while `number` is provisional (the search entry;
+/// the mail and counts prepared), then `numbered` with what it returned (queuing
+/// the mail, writing the counts: rows every filing of the day writes too).
+pub struct FilingWork<'a, T> {
+    pub unnumbered: &'a dyn Fn(&mut DbConn, &Consultation) -> QueryResult<T>,
+    pub numbered: &'a dyn Fn(&mut DbConn, &Consultation, T) -> QueryResult<()>,
+}
 
 #[derive(Debug)]
 pub enum FileError {
@@ -165,23 +171,18 @@ impl From<diesel::result::Error> for FileError {
     }
 }
 
-/// Files a consultation: takes the next number of its fiscal year, inserts it, its
-/// `file` event and its idempotency key in one transaction. Concurrent filings queue
-/// on the counter row; the first filing of a year may race on creating that row and
-/// is simply retried.
-pub fn file(
+/// Files a consultation with the next gapless number of its fiscal year, its first
+/// event, idempotency key and `work`, all in one transaction. A unique violation
+/// (another filing took the same idempotency key) is retried a few times.
+pub fn file<T>(
     conn: &mut DbConn,
     filing: &Filing,
-    after: &AfterFiling,
+    work: &FilingWork<T>,
 ) -> Result<Consultation, FileError> {
     let mut attempts = 0;
     loop {
         attempts += 1;
-        match conn.transaction(|conn| {
-            let consultation = file_once(conn, filing)?;
-            after(conn, &consultation)?;
-            Ok(consultation)
-        }) {
+        match conn.transaction(|conn| file_once(conn, filing, work)) {
             Ok(consultation) => return Ok(consultation),
             Err(e) if is_unique_violation(&e) => {
                 if let Some((key, _)) = filing.idempotency {
@@ -198,15 +199,22 @@ pub fn file(
     }
 }
 
-fn file_once(conn: &mut DbConn, filing: &Filing) -> QueryResult<Consultation> {
-    // The counter update comes first: on SQLite the transaction then holds the write
-    // lock from its first statement and cannot deadlock upgrading a read.
-    let seq = next_number(conn, filing.fiscal_year)?;
-    let number = consultation_number(filing.fiscal_year, seq);
+fn file_once<T>(
+    conn: &mut DbConn,
+    filing: &Filing,
+    work: &FilingWork<T>,
+) -> QueryResult<Consultation> {
+    // The counter row (and the day's rollup rows) are what every filing waits for
+    // on PostgreSQL: they are written last, so they are held for a few statements
+    // and the commit, not the whole filing. Until then the row carries a
+    // provisional number nobody else can see. The insert comes first, so on SQLite
+    // the transaction holds the write lock from its first statement and cannot
+    // deadlock upgrading a read.
+    let provisional = format!("provisional-{:032x}", rand::random::<u128>());
     let fields = filing.fields;
     let id: i64 = diesel::insert_into(consultations::table)
         .values(&NewConsultationRow {
-            number: &number,
+            number: &provisional,
             fiscal_year: filing.fiscal_year,
             title: &fields.title,
             body: &fields.body,
@@ -225,6 +233,29 @@ fn file_once(conn: &mut DbConn, filing: &Filing) -> QueryResult<Consultation> {
         })
         .returning(consultations::id)
         .get_result(conn)?;
+    let unnumbered = find(conn, id)?.ok_or(diesel::result::Error::NotFound)?;
+    if let Some((key, hash)) = filing.idempotency {
+        diesel::insert_into(idempotency_keys::table)
+            .values((
+                idempotency_keys::user_id.eq(filing.requester_id),
+                idempotency_keys::key.eq(key),
+                idempotency_keys::request_hash.eq(hash),
+                idempotency_keys::consultation_id.eq(id),
+                idempotency_keys::created_at.eq(filing.now),
+            ))
+            .execute(conn)?;
+    }
+    let prepared = (work.unnumbered)(conn, &unnumbered)?;
+
+    let seq = next_number(conn, filing.fiscal_year)?;
+    let number = consultation_number(filing.fiscal_year, seq);
+    diesel::update(consultations::table.find(id))
+        .set(consultations::number.eq(&number))
+        .execute(conn)?;
+    let consultation = Consultation {
+        number: number.clone(),
+        ..unnumbered
+    };
     events::append(
         conn,
         &NewEvent {
@@ -238,36 +269,30 @@ fn file_once(conn: &mut DbConn, filing: &Filing) -> QueryResult<Consultation> {
             created_at: filing.now,
         },
     )?;
-    if let Some((key, hash)) = filing.idempotency {
-        diesel::insert_into(idempotency_keys::table)
-            .values((
-                idempotency_keys::user_id.eq(filing.requester_id),
-                idempotency_keys::key.eq(key),
-                idempotency_keys::request_hash.eq(hash),
-                idempotency_keys::consultation_id.eq(id),
-                idempotency_keys::created_at.eq(filing.now),
-            ))
-            .execute(conn)?;
-    }
-    find(conn, id)?.ok_or(diesel::result::Error::NotFound)
+    (work.numbered)(conn, &consultation, prepared)?;
+    Ok(consultation)
 }
 
+/// Takes the next number of a fiscal year's counter, creating the counter with the
+/// year's first filing.
 fn next_number(conn: &mut DbConn, fiscal_year: i32) -> QueryResult<i64> {
-    let updated = diesel::update(consultation_counters::table.find(fiscal_year))
+    let taken: Option<i64> = diesel::update(consultation_counters::table.find(fiscal_year))
         .set(consultation_counters::last_seq.eq(consultation_counters::last_seq + 1))
-        .execute(conn)?;
-    if updated == 0 {
-        diesel::insert_into(consultation_counters::table)
-            .values((
-                consultation_counters::fiscal_year.eq(fiscal_year),
-                consultation_counters::last_seq.eq(1i64),
-            ))
-            .execute(conn)?;
+        .returning(consultation_counters::last_seq)
+        .get_result(conn)
+        .optional()?;
+    match taken {
+        Some(seq) => Ok(seq),
+        None => {
+            diesel::insert_into(consultation_counters::table)
+                .values((
+                    consultation_counters::fiscal_year.eq(fiscal_year),
+                    consultation_counters::last_seq.eq(1i64),
+                ))
+                .execute(conn)?;
+            Ok(1)
+        }
     }
-    consultation_counters::table
-        .find(fiscal_year)
-        .select(consultation_counters::last_seq)
-        .first(conn)
 }
 
 /// The consultation an idempotency key created and the hash of the request that did.

@@ -13,9 +13,9 @@ use diesel::Connection;
 use super::idempotency::{self, Idempotency};
 use super::{reports, stored, App, Caller, Error, Result};
 use crate::db::comments::{self, Comment, NewComment};
-use crate::db::consultations::{self, Change, Consultation, FileError, Filing, Scope};
+use crate::db::consultations::{self, Change, Consultation, FileError, Filing, FilingWork, Scope};
 use crate::db::events::{self, EventRow};
-use crate::db::{departments, search, systems, users, DbConn};
+use crate::db::{departments, search, stats, systems, users, DbConn};
 use crate::domain::consultation::{
     may_comment, CommentInput, ConsultationEditInput, NewConsultationFields, NewConsultationInput,
     TEXT_MAX_CHARS,
@@ -140,11 +140,18 @@ pub fn file_as(
         now: stored(at),
         hearing_due_at: clock.hearing_due_at.map(stored),
     };
-    consultations::file(conn, &filing, &|conn, c| {
-        search::index_new(conn, c)?;
-        reports::count(app, conn, None, c)?;
-        app.notifier.filed(conn, c)
-    })
+    let work = FilingWork {
+        unnumbered: &|conn, c| {
+            search::index_new(conn, c)?;
+            let mail = app.notifier.filing_mail(conn, c)?;
+            Ok((mail, reports::change(app, conn, None, c)?))
+        },
+        numbered: &|conn, c, (mail, counts)| {
+            app.notifier.filed(conn, mail, &c.number)?;
+            stats::add(conn, &counts)
+        },
+    };
+    consultations::file(conn, &filing, &work)
 }
 
 /// The department a consultation is filed for: the requester's own division by
