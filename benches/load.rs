@@ -21,12 +21,16 @@ use serde_json::{json, Value};
 const PASSWORD: &str = "generated-pass-2025";
 
 /// What each connection does, with its weight in the mix.
-const MIX: [(Route, u32); 8] = [
+const MIX: [(Route, u32); 12] = [
     (Route::QueuePage, 20),
     (Route::ConsultationPage, 20),
+    (Route::NewestOpenPage, 10),
     (Route::ApiQueue, 10),
+    (Route::StaffList, 5),
     (Route::ApiConsultation, 10),
     (Route::Timeline, 5),
+    (Route::DashboardBureau, 2),
+    (Route::DashboardCity, 2),
     (Route::File, 15),
     (Route::Transition, 10),
     (Route::Comment, 10),
@@ -36,9 +40,13 @@ const MIX: [(Route, u32); 8] = [
 enum Route {
     QueuePage,
     ConsultationPage,
+    NewestOpenPage,
     ApiQueue,
+    StaffList,
     ApiConsultation,
     Timeline,
+    DashboardBureau,
+    DashboardCity,
     File,
     Transition,
     Comment,
@@ -50,6 +58,10 @@ impl Route {
         match self {
             Route::QueuePage => "queue_page",
             Route::ConsultationPage => "consultation_page",
+            Route::NewestOpenPage => "newest_open_page",
+            Route::StaffList => "staff_list",
+            Route::DashboardBureau => "dashboard_bureau",
+            Route::DashboardCity => "dashboard_city",
             Route::ApiQueue => "api_list",
             Route::ApiConsultation => "api_consultation",
             Route::Timeline => "timeline",
@@ -63,6 +75,10 @@ impl Route {
         match self {
             Route::QueuePage => "page  GET /consultations (queue, 50 rows)",
             Route::ConsultationPage => "page  GET /consultations/{id}",
+            Route::NewestOpenPage => "page  GET /consultations/{newest open} (SE)",
+            Route::StaffList => "api   GET …?state=received&limit=50 (SE)",
+            Route::DashboardBureau => "api   GET /api/v1/dashboard (bureau manager)",
+            Route::DashboardCity => "api   GET /api/v1/dashboard (whole city)",
             Route::ApiQueue => "api   GET /api/v1/consultations?limit=50",
             Route::ApiConsultation => "api   GET /api/v1/consultations/{id}",
             Route::Timeline => "api   GET /api/v1/consultations/{id}/events",
@@ -77,6 +93,10 @@ struct Tokens {
     requester: String,
     dx: String,
     helpdesk: String,
+    manager: String,
+    admin: String,
+    /// The newest received consultations: the pages the DX office opens all day.
+    newest_open: Vec<i64>,
 }
 
 /// Latencies (µs) and errors per route, merged from every connection.
@@ -130,6 +150,27 @@ fn request(
         Route::ConsultationPage => agent
             .get(&format!("{base}/consultations/{some_id}"))
             .set("Authorization", &bearer(&tokens.dx))
+            .call(),
+        Route::NewestOpenPage => {
+            let id = tokens.newest_open[rng.gen_range(0..tokens.newest_open.len())];
+            agent
+                .get(&format!("{base}/consultations/{id}"))
+                .set("Authorization", &bearer(&tokens.helpdesk))
+                .call()
+        }
+        Route::StaffList => agent
+            .get(&format!(
+                "{base}/api/v1/consultations?state=received&limit=50"
+            ))
+            .set("Authorization", &bearer(&tokens.helpdesk))
+            .call(),
+        Route::DashboardBureau => agent
+            .get(&format!("{base}/api/v1/dashboard"))
+            .set("Authorization", &bearer(&tokens.manager))
+            .call(),
+        Route::DashboardCity => agent
+            .get(&format!("{base}/api/v1/dashboard"))
+            .set("Authorization", &bearer(&tokens.admin))
             .call(),
         Route::ApiQueue => agent
             .get(&format!(
@@ -213,10 +254,29 @@ fn main() {
     let duration = Duration::from_secs(env("DURATION_SECS", "30").parse().expect("DURATION_SECS"));
     let setup = ureq::Agent::new();
     // Tokens from the first instance: every instance shares the JWT secret.
+    let helpdesk = login(&setup, &bases[0], "gen-helpdesk");
+    let open: Value = setup
+        .get(&format!(
+            "{}/api/v1/consultations?state=received&limit=16",
+            bases[0]
+        ))
+        .set("Authorization", &format!("Bearer {helpdesk}"))
+        .call()
+        .expect("newest open consultations")
+        .into_json()
+        .expect("JSON");
+    let newest_open: Vec<i64> = open["items"]
+        .as_array()
+        .map(|items| items.iter().filter_map(|c| c["id"].as_i64()).collect())
+        .unwrap_or_default();
+    assert!(!newest_open.is_empty(), "no received consultation to open");
     let tokens = Arc::new(Tokens {
         requester: login(&setup, &bases[0], "gen-requester"),
         dx: login(&setup, &bases[0], "gen-dx"),
-        helpdesk: login(&setup, &bases[0], "gen-helpdesk"),
+        manager: login(&setup, &bases[0], "gen-manager"),
+        admin: login(&setup, &bases[0], "gen-admin"),
+        helpdesk,
+        newest_open,
     });
     let newest: Value = setup
         .get(&format!(

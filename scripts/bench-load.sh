@@ -28,7 +28,7 @@ trap cleanup EXIT
 cargo build --release --quiet --bin digicon
 cargo bench --quiet --bench load --no-run
 bin=target/release/digicon
-export JWT_SECRET=load-benchmark-secret DIGICON_DATA_DIR="$work/data" RUST_LOG=warn
+export JWT_SECRET=load-benchmark-secret-of-32-bytes-or-more DIGICON_DATA_DIR="$work/data" RUST_LOG=warn
 # Mail goes to files; the worker runs as in production.
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }

@@ -191,6 +191,7 @@ fn execute(command: Command, settings: Settings) -> Result<(), CliError> {
             let mut conn = connect(&settings)?;
             let start = std::time::Instant::now();
             let done = crate::db::search::rebuild(&mut conn, 1000)
+                .and_then(|_| crate::db::stats::rebuild(&mut conn, &settings.timezone))
                 .map_err(|e| CliError::Failure(e.to_string()))?;
             println!(
                 "reindexed {done} consultations in {:.1} s",

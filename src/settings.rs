@@ -53,6 +53,8 @@ pub struct Settings {
     /// Bearer token that `/metrics` requires (`DIGICON_METRICS_TOKEN`); unset, it
     /// answers loopback clients only.
     pub metrics_token: Option<String>,
+    /// On PostgreSQL, how long one statement of the server may run (0: no limit).
+    pub statement_timeout_ms: u64,
 }
 
 impl fmt::Debug for Settings {
@@ -127,6 +129,7 @@ impl Settings {
             hours_per_person_year: 1920,
             annual_target_hours: 100_000,
             metrics_token: None,
+            statement_timeout_ms: 5_000,
         }
     }
 
@@ -230,6 +233,11 @@ impl Settings {
         };
         check_jwt_secret(&s.jwt_secret)?;
         s.metrics_token = var("DIGICON_METRICS_TOKEN");
+        if let Some(v) = var("DIGICON_STATEMENT_TIMEOUT_MS") {
+            s.statement_timeout_ms = v.parse().map_err(|_| {
+                format!("DIGICON_STATEMENT_TIMEOUT_MS: expected milliseconds, got {v:?}")
+            })?;
+        }
         Ok(s)
     }
 }

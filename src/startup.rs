@@ -79,12 +79,14 @@ impl RunningWorker {
 
 /// Connects and brings the schema up to date.
 pub fn prepare_database(settings: &Settings) -> Result<Pool, String> {
-    let pool = db::build_pool(&settings.database_url, settings.db_pool_size)?;
-    let mut conn = pool
-        .get()
-        .map_err(|e| format!("cannot connect to the database: {e}"))?;
-    db::run_migrations(&mut conn).map_err(|e| format!("migrations failed: {e}"))?;
-    Ok(pool)
+    // Migrations on a connection of their own: building an index may take longer
+    // than the pool's statements may.
+    drop(prepare_connection(settings)?);
+    db::build_server_pool(
+        &settings.database_url,
+        settings.db_pool_size,
+        settings.statement_timeout_ms,
+    )
 }
 
 /// One plain connection with the schema brought up to date, for commands that

@@ -87,7 +87,12 @@ impl std::error::Error for Error {}
 
 impl From<diesel::result::Error> for Error {
     fn from(e: diesel::result::Error) -> Self {
-        Error::Internal(format!("database: {e}"))
+        if crate::db::is_statement_timeout(&e) {
+            // The database gave up on a statement that ran too long: try again later.
+            Error::Unavailable(format!("database: {e}"))
+        } else {
+            Error::Internal(format!("database: {e}"))
+        }
     }
 }
 

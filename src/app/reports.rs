@@ -11,10 +11,11 @@ use super::consultations::list::{query_for, DepartmentRef, ListFilter};
 use super::{App, Caller, Error, Result};
 use crate::db::consultations::{self, Consultation, Cursor, ListQuery, Scope};
 use crate::db::schema;
-use crate::db::{self, dashboard, departments, users, DbConn, Pool};
+use crate::db::{self, dashboard, departments, stats, users, DbConn};
 use crate::domain::fiscal::{fiscal_year, fiscal_year_bounds};
+use crate::domain::rollup::{self, Facts};
 use crate::domain::Role;
-use crate::reports::dashboard::{compute, Dashboard, Input};
+use crate::reports::dashboard::{compute, divisions, Dashboard, Input, Stat};
 
 /// Who may see dashboards and export the consultation list.
 pub const REPORT_ROLES: &[Role] = &[Role::Manager, Role::DxOffice, Role::Admin];
@@ -73,82 +74,128 @@ fn covered(
     }
 }
 
-fn connection(pool: &Pool) -> Result<db::PooledConn> {
-    pool.get()
-        .map_err(|e| Error::Unavailable(format!("connection pool: {e}")))
-}
-
-/// The dashboard of a fiscal year for the caller. The two large scans run side
-/// by side on two pooled connections.
+/// The dashboard of a fiscal year for the caller, from the rollups of the
+/// divisions it covers. A scope that is not whole divisions (a section) is
+/// counted on the spot from its consultations, which are few.
 pub fn dashboard(
     app: &App,
-    pool: &Pool,
+    conn: &mut DbConn,
     caller: &Caller,
     params: &DashboardParams,
 ) -> Result<Dashboard> {
     caller.require(REPORT_ROLES)?;
     let zone = app.timezone;
-    let now = db::now();
     let year = params
         .fiscal_year
         .unwrap_or_else(|| fiscal_year(Utc::now().with_timezone(&zone).date_naive()));
-    let departments = covered(&mut *connection(pool)?, caller, params.department.as_ref())?;
-    let (from, until) = fiscal_range(&zone, year);
-    let (previous_from, _) = fiscal_range(&zone, year - 1);
-    let (filed, resolved, rest) = std::thread::scope(|s| {
-        let filed = s.spawn(|| -> Result<_> {
-            Ok(dashboard::filed(
-                &mut *connection(pool)?,
-                year,
-                &departments,
-            )?)
-        });
-        let resolved = s.spawn(|| -> Result<_> {
-            Ok(dashboard::resolved(
-                &mut *connection(pool)?,
-                from,
-                until,
-                &departments,
-            )?)
-        });
-        let rest = (|| -> Result<_> {
-            let conn = &mut *connection(pool)?;
-            Ok((
-                dashboard::open(conn, &departments)?,
-                dashboard::count_filed(conn, year - 1, &departments)?,
-                dashboard::count_resolved(conn, previous_from, from, &departments)?,
-                dashboard::units(conn)?,
-            ))
-        })();
-        (joined(filed), joined(resolved), rest)
-    });
-    let (filed, resolved) = (filed?, resolved?);
-    let (open, previous_filed, previous_resolved, units) = rest?;
-    let ids: Vec<i64> = resolved
+    let years = [year - 1, year, rollup::NOW];
+    let covered = covered(conn, caller, params.department.as_ref())?;
+    let units = dashboard::units(conn)?;
+    let division_of = divisions(&units);
+    let per_division_measures = [rollup::FILED, rollup::RESOLVED, rollup::OPEN_STATE];
+    let (rollups, per_division) = match &covered {
+        None => (
+            stats::read(conn, &years, None)?,
+            stats::by_division(conn, &[year, rollup::NOW], &per_division_measures)?,
+        ),
+        Some(ids) => {
+            let whole_divisions = ids
+                .iter()
+                .all(|id| division_of.get(id).is_some_and(|d| ids.contains(d)));
+            let rows = if whole_divisions {
+                let divisions: Vec<i64> = ids
+                    .iter()
+                    .copied()
+                    .filter(|id| division_of.get(id) == Some(id))
+                    .collect();
+                stats::read(conn, &years, Some(&divisions))?
+            } else {
+                counted_on_the_spot(conn, &zone, &years, ids, &division_of)?
+            };
+            let per_division = rows
+                .iter()
+                .filter(|s| per_division_measures.contains(&s.measure.as_str()))
+                .cloned()
+                .collect();
+            (rows, per_division)
+        }
+    };
+    let ses = rollups
         .iter()
-        .filter_map(|r| r.assignee_id)
-        .chain(open.iter().filter_map(|r| r.assignee_id))
-        .collect();
-    let people = users::names(&mut *connection(pool)?, ids)?;
+        .filter(|s| s.measure == rollup::RESOLVED_SE || s.measure == rollup::OPEN_SE)
+        .filter_map(|s| s.key.parse::<i64>().ok());
+    let people = users::names(conn, ses)?;
     Ok(compute(Input {
         fiscal_year: year,
-        now,
-        zone,
-        filed,
-        resolved,
-        open,
-        previous_filed,
-        previous_resolved,
+        now: db::now(),
+        stats: rollups,
+        per_division,
         units,
         people,
     }))
 }
 
-/// A scan's result from its thread.
-fn joined<T>(handle: std::thread::ScopedJoinHandle<'_, Result<T>>) -> Result<T> {
-    handle
-        .join()
-        .map_err(|_| Error::internal("a dashboard scan panicked"))?
+/// The rollups of some departments' consultations, counted from the rows.
+fn counted_on_the_spot(
+    conn: &mut DbConn,
+    zone: &Tz,
+    years: &[i32],
+    ids: &[i64],
+    division_of: &HashMap<i64, i64>,
+) -> Result<Vec<Stat>> {
+    let fiscal: Vec<i32> = years
+        .iter()
+        .copied()
+        .filter(|y| *y != rollup::NOW)
+        .collect();
+    let (from, _) = fiscal_range(zone, fiscal[0]);
+    let (_, until) = fiscal_range(zone, fiscal[fiscal.len() - 1]);
+    let mut all = Facts::default();
+    for c in dashboard::in_years(conn, &fiscal, from, until, ids)? {
+        let division = division_of
+            .get(&c.department_id)
+            .copied()
+            .unwrap_or(c.department_id);
+        for (slot, (n, total)) in Facts::of(&stats::counted(&c, division), zone).0 {
+            // Only the divisions' rows: the whole organisation's are not this scope's.
+            if slot.1 == rollup::WHOLE || !years.contains(&slot.0) {
+                continue;
+            }
+            let entry = all.0.entry(slot).or_default();
+            entry.0 += n;
+            entry.1 += total;
+        }
+    }
+    Ok(stats::as_stats(all))
+}
+
+/// Keeps the dashboard's rollups in step with one consultation's change, in the
+/// change's transaction (`before`: `None` for a filing).
+pub fn count(
+    app: &App,
+    conn: &mut DbConn,
+    before: Option<&Consultation>,
+    after: &Consultation,
+) -> diesel::QueryResult<()> {
+    let delta = change(app, conn, before, after)?;
+    stats::add(conn, &delta)
+}
+
+/// What a change adds to the rollups, to be written with `stats::add` (filing
+/// reads it early and writes it last: the rollup rows are shared by the day's
+/// filings).
+pub fn change(
+    app: &App,
+    conn: &mut DbConn,
+    before: Option<&Consultation>,
+    after: &Consultation,
+) -> diesel::QueryResult<Facts> {
+    let division = match departments::find(conn, after.department_id)? {
+        Some(department) => departments::division_of(conn, &department)?,
+        None => after.department_id,
+    };
+    let facts = |c: &Consultation| Facts::of(&stats::counted(c, division), &app.timezone);
+    Ok(Facts::change(before.map(facts).as_ref(), &facts(after)))
 }
 
 /// The consultation list the caller exports, and the names its rows show.

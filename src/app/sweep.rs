@@ -12,10 +12,11 @@ use std::time::{Duration as StdDuration, Instant};
 use chrono::{Duration, NaiveDate, NaiveDateTime, Utc};
 use diesel::Connection;
 
+use super::consultations::list::find_and_keep;
 use super::consultations::{fire_as, Firing};
 use super::{App, Error};
 use crate::db::consultations::{self, Scope};
-use crate::db::{self, sessions, systems, DbConn, Pool};
+use crate::db::{self, search, sessions, systems, DbConn, Pool};
 use crate::domain::ledger::{missing_fields, review_overdue};
 use crate::domain::sla::DueKind;
 use crate::domain::workflow::{Actor, TransitionInput};
@@ -26,7 +27,8 @@ use crate::notify::Notifier;
 /// Candidates read per kind and sweep; the rest wait for the next sweep.
 const BATCH: i64 = 500;
 
-/// Reminders, breach notices and auto-closing. Returns how many things it did.
+/// Reminders, breach notices and auto-closing (returns how many of those it
+/// did), and the similar consultations of new ones.
 pub fn sweep(app: &App, conn: &mut DbConn) -> Result<usize, Error> {
     let now = db::now();
     let mut done = 0;
@@ -76,7 +78,21 @@ pub fn sweep(app: &App, conn: &mut DbConn) -> Result<usize, Error> {
     }
     done += remind_system_owners(conn, &app.notifier, now, app.today())?;
     sessions::forget_expired(conn, now - super::sessions::KEEP_EXPIRED, BATCH)?;
+    find_similar_for_new(conn)?;
     Ok(done)
+}
+
+/// New consultations whose similar ones are looked for per sweep, so their
+/// pages open without searching.
+const SIMILAR_PER_SWEEP: i64 = 20;
+
+fn find_similar_for_new(conn: &mut DbConn) -> Result<(), Error> {
+    for id in search::without_similar(conn, SIMILAR_PER_SWEEP)? {
+        if let Some(c) = consultations::find(conn, id)? {
+            find_and_keep(conn, &c)?;
+        }
+    }
+    Ok(())
 }
 
 /// How often at most a system's owner is reminded of what its ledger entry lacks.

@@ -149,8 +149,14 @@ pub struct Filing<'a> {
     pub hearing_due_at: Option<NaiveDateTime>,
 }
 
-/// Work done inside the filing transaction once the consultation exists (its mail).
-pub type AfterFiling<'a> = dyn Fn(&mut DbConn, &Consultation) -> QueryResult<()> + 'a;
+/// What the filing transaction does besides writing the consultation: `unnumbered`
+/// before the number is taken, while `number` is provisional (the search entry;
+/// the mail and counts prepared), then `numbered` with what it returned (queuing
+/// the mail, writing the counts: rows every filing of the day writes too).
+pub struct FilingWork<'a, T> {
+    pub unnumbered: &'a dyn Fn(&mut DbConn, &Consultation) -> QueryResult<T>,
+    pub numbered: &'a dyn Fn(&mut DbConn, &Consultation, T) -> QueryResult<()>,
+}
 
 #[derive(Debug)]
 pub enum FileError {
@@ -165,23 +171,18 @@ impl From<diesel::result::Error> for FileError {
     }
 }
 
-/// Files a consultation: takes the next number of its fiscal year, inserts it, its
-/// `file` event and its idempotency key in one transaction. Concurrent filings queue
-/// on the counter row; the first filing of a year may race on creating that row and
-/// is simply retried.
-pub fn file(
+/// Files a consultation with the next gapless number of its fiscal year, its first
+/// event, idempotency key and `work`, all in one transaction. A unique violation
+/// (another filing took the same idempotency key) is retried a few times.
+pub fn file<T>(
     conn: &mut DbConn,
     filing: &Filing,
-    after: &AfterFiling,
+    work: &FilingWork<T>,
 ) -> Result<Consultation, FileError> {
     let mut attempts = 0;
     loop {
         attempts += 1;
-        match conn.transaction(|conn| {
-            let consultation = file_once(conn, filing)?;
-            after(conn, &consultation)?;
-            Ok(consultation)
-        }) {
+        match conn.transaction(|conn| file_once(conn, filing, work)) {
             Ok(consultation) => return Ok(consultation),
             Err(e) if is_unique_violation(&e) => {
                 if let Some((key, _)) = filing.idempotency {
@@ -198,15 +199,22 @@ pub fn file(
     }
 }
 
-fn file_once(conn: &mut DbConn, filing: &Filing) -> QueryResult<Consultation> {
-    // The counter update comes first: on SQLite the transaction then holds the write
-    // lock from its first statement and cannot deadlock upgrading a read.
-    let seq = next_number(conn, filing.fiscal_year)?;
-    let number = consultation_number(filing.fiscal_year, seq);
+fn file_once<T>(
+    conn: &mut DbConn,
+    filing: &Filing,
+    work: &FilingWork<T>,
+) -> QueryResult<Consultation> {
+    // The counter row (and the day's rollup rows) are what every filing waits for
+    // on PostgreSQL: they are written last, so they are held for a few statements
+    // and the commit, not the whole filing. Until then the row carries a
+    // provisional number nobody else can see. The insert comes first, so on SQLite
+    // the transaction holds the write lock from its first statement and cannot
+    // deadlock upgrading a read.
+    let provisional = format!("provisional-{:032x}", rand::random::<u128>());
     let fields = filing.fields;
     let id: i64 = diesel::insert_into(consultations::table)
         .values(&NewConsultationRow {
-            number: &number,
+            number: &provisional,
             fiscal_year: filing.fiscal_year,
             title: &fields.title,
             body: &fields.body,
@@ -225,6 +233,29 @@ fn file_once(conn: &mut DbConn, filing: &Filing) -> QueryResult<Consultation> {
         })
         .returning(consultations::id)
         .get_result(conn)?;
+    let unnumbered = find(conn, id)?.ok_or(diesel::result::Error::NotFound)?;
+    if let Some((key, hash)) = filing.idempotency {
+        diesel::insert_into(idempotency_keys::table)
+            .values((
+                idempotency_keys::user_id.eq(filing.requester_id),
+                idempotency_keys::key.eq(key),
+                idempotency_keys::request_hash.eq(hash),
+                idempotency_keys::consultation_id.eq(id),
+                idempotency_keys::created_at.eq(filing.now),
+            ))
+            .execute(conn)?;
+    }
+    let prepared = (work.unnumbered)(conn, &unnumbered)?;
+
+    let seq = next_number(conn, filing.fiscal_year)?;
+    let number = consultation_number(filing.fiscal_year, seq);
+    diesel::update(consultations::table.find(id))
+        .set(consultations::number.eq(&number))
+        .execute(conn)?;
+    let consultation = Consultation {
+        number: number.clone(),
+        ..unnumbered
+    };
     events::append(
         conn,
         &NewEvent {
@@ -238,36 +269,30 @@ fn file_once(conn: &mut DbConn, filing: &Filing) -> QueryResult<Consultation> {
             created_at: filing.now,
         },
     )?;
-    if let Some((key, hash)) = filing.idempotency {
-        diesel::insert_into(idempotency_keys::table)
-            .values((
-                idempotency_keys::user_id.eq(filing.requester_id),
-                idempotency_keys::key.eq(key),
-                idempotency_keys::request_hash.eq(hash),
-                idempotency_keys::consultation_id.eq(id),
-                idempotency_keys::created_at.eq(filing.now),
-            ))
-            .execute(conn)?;
-    }
-    find(conn, id)?.ok_or(diesel::result::Error::NotFound)
+    (work.numbered)(conn, &consultation, prepared)?;
+    Ok(consultation)
 }
 
+/// Takes the next number of a fiscal year's counter, creating the counter with the
+/// year's first filing.
 fn next_number(conn: &mut DbConn, fiscal_year: i32) -> QueryResult<i64> {
-    let updated = diesel::update(consultation_counters::table.find(fiscal_year))
+    let taken: Option<i64> = diesel::update(consultation_counters::table.find(fiscal_year))
         .set(consultation_counters::last_seq.eq(consultation_counters::last_seq + 1))
-        .execute(conn)?;
-    if updated == 0 {
-        diesel::insert_into(consultation_counters::table)
-            .values((
-                consultation_counters::fiscal_year.eq(fiscal_year),
-                consultation_counters::last_seq.eq(1i64),
-            ))
-            .execute(conn)?;
+        .returning(consultation_counters::last_seq)
+        .get_result(conn)
+        .optional()?;
+    match taken {
+        Some(seq) => Ok(seq),
+        None => {
+            diesel::insert_into(consultation_counters::table)
+                .values((
+                    consultation_counters::fiscal_year.eq(fiscal_year),
+                    consultation_counters::last_seq.eq(1i64),
+                ))
+                .execute(conn)?;
+            Ok(1)
+        }
     }
-    consultation_counters::table
-        .find(fiscal_year)
-        .select(consultation_counters::last_seq)
-        .first(conn)
 }
 
 /// The consultation an idempotency key created and the hash of the request that did.
@@ -324,6 +349,24 @@ pub fn find_visible(
         query = query.filter(consultations::department_id.eq_any(ids.clone()));
     }
     query.first(conn).optional()
+}
+
+/// The consultations with these ids that the scope lets the caller see, other
+/// than withdrawn ones (candidates for "similar consultations").
+pub fn open_or_resolved_among(
+    conn: &mut DbConn,
+    ids: &[i64],
+    scope: &Scope,
+) -> QueryResult<Vec<Consultation>> {
+    let mut query = consultations::table
+        .filter(consultations::id.eq_any(ids.to_vec()))
+        .filter(consultations::state.ne(State::Withdrawn))
+        .select(Consultation::as_select())
+        .into_boxed();
+    if let Scope::Departments(departments) = scope {
+        query = query.filter(consultations::department_id.eq_any(departments.clone()));
+    }
+    query.load(conn)
 }
 
 /// What a transition or edit writes.
@@ -484,7 +527,8 @@ impl ListQuery {
     }
 }
 
-/// One page of the list and the cursor of the next page, if there is one.
+/// One page of the list and the cursor of the next page, if there is one. Each
+/// order reads an index in that order and stops at the page.
 pub fn list(conn: &mut DbConn, q: &ListQuery) -> QueryResult<(Vec<Consultation>, Option<Cursor>)> {
     use consultations::dsl as c;
     let search = q.text.as_deref().and_then(Query::parse);
@@ -493,8 +537,64 @@ pub fn list(conn: &mut DbConn, q: &ListQuery) -> QueryResult<(Vec<Consultation>,
             return list_by_relevance(conn, q, search);
         }
     }
-    let mut query = filtered(q, search.as_ref());
-    if let Some(search) = &search {
+    if q.sort == Sort::Due {
+        return list_by_due(conn, q, search.as_ref());
+    }
+    let mut query = matching(conn, q, search.as_ref());
+    if let Some(cur) = &q.after {
+        let key = cur.key.unwrap_or_default();
+        query = match q.sort {
+            Sort::Created => query.filter(
+                c::created_at
+                    .gt(key)
+                    .or(c::created_at.eq(key).and(c::id.gt(cur.id))),
+            ),
+            Sort::Updated => query.filter(
+                c::updated_at
+                    .lt(key)
+                    .or(c::updated_at.eq(key).and(c::id.lt(cur.id))),
+            ),
+            _ => query.filter(
+                c::created_at
+                    .lt(key)
+                    .or(c::created_at.eq(key).and(c::id.lt(cur.id))),
+            ),
+        };
+    }
+    query = match q.sort {
+        Sort::Created => query.order((c::created_at.asc(), c::id.asc())),
+        Sort::Updated => query.order((c::updated_at.desc(), c::id.desc())),
+        _ => query.order((c::created_at.desc(), c::id.desc())),
+    };
+    let rows = query.limit(q.limit + 1).load(conn)?;
+    Ok(page(rows, q.limit, |last| match q.sort {
+        Sort::Updated => Some(last.updated_at),
+        _ => Some(last.created_at),
+    }))
+}
+
+/// The page of `limit` rows out of `limit + 1` read, and the cursor after it.
+fn page(
+    mut rows: Vec<Consultation>,
+    limit: i64,
+    key: impl Fn(&Consultation) -> Option<NaiveDateTime>,
+) -> (Vec<Consultation>, Option<Cursor>) {
+    if rows.len() as i64 <= limit {
+        return (rows, None);
+    }
+    rows.truncate(limit as usize);
+    let next = rows.last().map(|last| Cursor {
+        key: key(last),
+        id: last.id,
+        in_title: false,
+    });
+    (rows, next)
+}
+
+/// The list's filters and, for a search, the text match over every match.
+fn matching<'a>(conn: &DbConn, q: &ListQuery, search: Option<&Query>) -> Selection<'a> {
+    let mut query = filtered(q, search);
+    if let Some(search) = search {
         let window = Window {
             below: None,
             reach: q.whole_reach(),
@@ -505,69 +605,47 @@ pub fn list(conn: &mut DbConn, q: &ListQuery) -> QueryResult<(Vec<Consultation>,
             query = query.filter(condition);
         }
     }
-    query = match (q.sort, &q.after) {
-        (Sort::Created, Some(cur)) => {
-            let key = cur.key.unwrap_or_default();
-            query.filter(
-                c::created_at
-                    .gt(key)
-                    .or(c::created_at.eq(key).and(c::id.gt(cur.id))),
-            )
+    query
+}
+
+/// Nearest due time first: those with a due time in index order, then those
+/// without one by id. Two index reads instead of a sort of every row (a `NULLS
+/// LAST` order is not one SQLite can read from an index).
+fn list_by_due(
+    conn: &mut DbConn,
+    q: &ListQuery,
+    search: Option<&Query>,
+) -> QueryResult<(Vec<Consultation>, Option<Cursor>)> {
+    use consultations::dsl as c;
+    let wanted = q.limit + 1;
+    let mut rows = vec![];
+    let among_undated = matches!(q.after, Some(Cursor { key: None, .. }));
+    if !among_undated {
+        let mut query = matching(conn, q, search).filter(c::due_at.is_not_null());
+        if let Some(Cursor {
+            key: Some(key), id, ..
+        }) = &q.after
+        {
+            query = query.filter(c::due_at.gt(*key).or(c::due_at.eq(*key).and(c::id.gt(*id))));
         }
-        (Sort::CreatedDesc | Sort::Relevance, Some(cur)) => {
-            let key = cur.key.unwrap_or_default();
-            query.filter(
-                c::created_at
-                    .lt(key)
-                    .or(c::created_at.eq(key).and(c::id.lt(cur.id))),
-            )
+        rows = query
+            .order((c::due_at.asc(), c::id.asc()))
+            .limit(wanted)
+            .load(conn)?;
+    }
+    if (rows.len() as i64) < wanted {
+        let mut query = matching(conn, q, search).filter(c::due_at.is_null());
+        if let Some(Cursor { key: None, id, .. }) = &q.after {
+            query = query.filter(c::id.gt(*id));
         }
-        (Sort::Updated, Some(cur)) => {
-            let key = cur.key.unwrap_or_default();
-            query.filter(
-                c::updated_at
-                    .lt(key)
-                    .or(c::updated_at.eq(key).and(c::id.lt(cur.id))),
-            )
-        }
-        (
-            Sort::Due,
-            Some(Cursor {
-                key: Some(key), id, ..
-            }),
-        ) => query.filter(
-            c::due_at
-                .gt(*key)
-                .or(c::due_at.eq(*key).and(c::id.gt(*id)))
-                .or(c::due_at.is_null()),
-        ),
-        (Sort::Due, Some(Cursor { key: None, id, .. })) => {
-            query.filter(c::due_at.is_null().and(c::id.gt(*id)))
-        }
-        (_, None) => query,
-    };
-    query = match q.sort {
-        Sort::Created => query.order((c::created_at.asc(), c::id.asc())),
-        Sort::CreatedDesc | Sort::Relevance => query.order((c::created_at.desc(), c::id.desc())),
-        Sort::Updated => query.order((c::updated_at.desc(), c::id.desc())),
-        Sort::Due => query.order((c::due_at.is_null().asc(), c::due_at.asc(), c::id.asc())),
-    };
-    let mut rows = query.limit(q.limit + 1).load(conn)?;
-    let next = if rows.len() as i64 > q.limit {
-        rows.truncate(q.limit as usize);
-        rows.last().map(|last| Cursor {
-            key: match q.sort {
-                Sort::Created | Sort::CreatedDesc | Sort::Relevance => Some(last.created_at),
-                Sort::Updated => Some(last.updated_at),
-                Sort::Due => last.due_at,
-            },
-            id: last.id,
-            in_title: false,
-        })
-    } else {
-        None
-    };
-    Ok((rows, next))
+        rows.extend(
+            query
+                .order(c::id.asc())
+                .limit(wanted - rows.len() as i64)
+                .load(conn)?,
+        );
+    }
+    Ok(page(rows, q.limit, |last| last.due_at))
 }
 
 /// The list's filters other than the indexed text match and the page position.

@@ -10,6 +10,7 @@ pub mod outbox;
 pub mod schema;
 pub mod search;
 pub mod sessions;
+pub mod stats;
 pub mod systems;
 pub mod types;
 pub mod users;
@@ -93,11 +94,17 @@ fn without_gssapi_by_default(url: &str) -> String {
 #[derive(Debug, Clone)]
 pub struct ConnectionManager {
     backend: Backend,
+    /// PostgreSQL gives up on a statement after this long (the server's pool, so
+    /// that no request holds a connection for long; SQLite has no such switch).
+    statement_timeout_ms: Option<u64>,
 }
 
 impl ConnectionManager {
     pub fn new(backend: Backend) -> Self {
-        ConnectionManager { backend }
+        ConnectionManager {
+            backend,
+            statement_timeout_ms: None,
+        }
     }
 }
 
@@ -115,17 +122,25 @@ impl ManageConnection for ConnectionManager {
                 // Memory-mapped reads spare a copy of every page read from the OS
                 // cache: filing at a million consultations went from ~400 to ~550 a
                 // second (benches/search.rs). The mapped pages are the OS's file
-                // cache, shared and reclaimable, not the process's own memory.
+                // cache, but they count in the process's resident set: 128 MiB keeps
+                // the hot indexes mapped (1 GiB raised VmHWM at 1M from 129 to 211 MiB
+                // for no throughput).
                 conn.batch_execute(
                     "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; \
-                     PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA mmap_size = 1073741824;",
+                     PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA mmap_size = 134217728;",
                 )
                 .map_err(r2d2::Error::QueryError)?;
                 Ok(DbConn::Sqlite(conn))
             }
-            Backend::Postgres(url) => PgConnection::establish(url)
-                .map(DbConn::Postgresql)
-                .map_err(r2d2::Error::ConnectionError),
+            Backend::Postgres(url) => {
+                let mut conn =
+                    PgConnection::establish(url).map_err(r2d2::Error::ConnectionError)?;
+                if let Some(ms) = self.statement_timeout_ms {
+                    conn.batch_execute(&format!("SET statement_timeout = {ms}"))
+                        .map_err(r2d2::Error::QueryError)?;
+                }
+                Ok(DbConn::Postgresql(conn))
+            }
         }
     }
 
@@ -182,13 +197,32 @@ pub fn establish(database_url: &str) -> Result<DbConn, String> {
 
 /// Builds the pool. For SQLite the file and its folder are created first.
 pub fn build_pool(database_url: &str, max_size: u32) -> Result<Pool, String> {
-    let backend = Backend::from_url(database_url)?;
-    prepare_sqlite_file(&backend)?;
+    pool_of(
+        ConnectionManager::new(Backend::from_url(database_url)?),
+        max_size,
+    )
+}
+
+/// The server's pool: on PostgreSQL every statement gives up after
+/// `statement_timeout_ms` (0: never), so a request answers "unavailable" instead
+/// of holding a connection for long.
+pub fn build_server_pool(
+    database_url: &str,
+    max_size: u32,
+    statement_timeout_ms: u64,
+) -> Result<Pool, String> {
+    let mut manager = ConnectionManager::new(Backend::from_url(database_url)?);
+    manager.statement_timeout_ms = (statement_timeout_ms > 0).then_some(statement_timeout_ms);
+    pool_of(manager, max_size)
+}
+
+fn pool_of(manager: ConnectionManager, max_size: u32) -> Result<Pool, String> {
+    prepare_sqlite_file(&manager.backend)?;
     r2d2::Pool::builder()
         .max_size(max_size)
         .min_idle(Some(1))
         .connection_timeout(Duration::from_secs(10))
-        .build(ConnectionManager::new(backend))
+        .build(manager)
         .map_err(|e| format!("cannot connect to the database: {e}"))
 }
 
@@ -259,6 +293,16 @@ pub fn now() -> NaiveDateTime {
     let now = Utc::now().naive_utc();
     now.with_nanosecond(now.nanosecond() / 1_000 * 1_000)
         .unwrap_or(now)
+}
+
+/// Whether PostgreSQL cancelled a statement for taking longer than its
+/// `statement_timeout` (SQLSTATE 57014).
+pub fn is_statement_timeout(error: &diesel::result::Error) -> bool {
+    matches!(
+        error,
+        diesel::result::Error::DatabaseError(_, info)
+            if info.message().contains("statement timeout")
+    )
 }
 
 /// Whether an error is a unique-constraint violation (a lost race on insert).

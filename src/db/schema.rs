@@ -40,6 +40,25 @@ diesel::table! {
 }
 
 diesel::table! {
+    consultation_stats (fiscal_year, division_id, measure, key) {
+        fiscal_year -> Integer,
+        division_id -> BigInt,
+        measure -> Text,
+        key -> Text,
+        n -> BigInt,
+        total -> BigInt,
+    }
+}
+
+diesel::table! {
+    similar_cache (consultation_id) {
+        consultation_id -> BigInt,
+        similar_ids -> Text,
+        computed_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     consultation_counters (fiscal_year) {
         fiscal_year -> Integer,
         last_seq -> BigInt,
@@ -209,4 +228,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     system_events,
     system_idempotency_keys,
     sessions,
+    consultation_stats,
+    similar_cache,
 );

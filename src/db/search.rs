@@ -6,7 +6,7 @@ use diesel::dsl::sql;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Bool, Text};
 
-use super::consultations::{self};
+use super::consultations::{self, Scope};
 use super::{comments, DbConn};
 use crate::domain::search::{grams, Query};
 
@@ -16,6 +16,20 @@ pub fn index(conn: &mut DbConn, consultation_id: i64) -> QueryResult<()> {
         return Ok(());
     };
     let notes = comments::for_consultation(conn, consultation_id, true)?;
+    write_entry(conn, &c, &notes)
+}
+
+/// The index entry of a consultation just filed (it has no comments yet).
+pub fn index_new(conn: &mut DbConn, c: &consultations::Consultation) -> QueryResult<()> {
+    write_entry(conn, c, &[])
+}
+
+fn write_entry(
+    conn: &mut DbConn,
+    c: &consultations::Consultation,
+    notes: &[comments::Comment],
+) -> QueryResult<()> {
+    let consultation_id = c.id;
     let mut public = vec![c.body.as_str()];
     public.extend(c.resolution.as_deref());
     public.extend(
@@ -222,39 +236,33 @@ pub fn matches(
     }
 }
 
-/// Up to `limit` consultations whose text looks like `text`: any of its bigrams,
-/// ranked by the index (title matches weigh most), never withdrawn ones, only
-/// within `scope`. Returns ids, best first.
-pub fn similar(
+/// Postings a similar-search reads per bigram, newest first: a bigram with fewer
+/// is rare enough to tell consultations apart.
+pub const SIMILAR_PER_TERM: i64 = 200;
+/// Postings of a bigram looked through for a caller who sees only some departments.
+const SCOPED_WINDOW: i64 = 2_000;
+
+/// How long PostgreSQL may spend on one bigram's postings before it gives up
+/// (SQLite's are bounded by reading its index in order).
+const POSTINGS_TIMEOUT_MS: u32 = 100;
+
+/// The newest consultations within `scope` whose title or public text has the
+/// bigram `term`, at most `limit`; `None` when the database gave up on it. The
+/// index is read newest first and stops early, so a common bigram costs its first
+/// postings, not all of them.
+pub fn postings(
     conn: &mut DbConn,
-    text: &str,
-    scope: &super::consultations::Scope,
-    exclude: Option<i64>,
+    term: &str,
+    scope: &Scope,
     limit: i64,
-) -> QueryResult<Vec<i64>> {
-    // The distinct bigrams of the draft; a long draft is cut to keep the query small.
-    let mut terms: Vec<String> = grams(text)
-        .split(' ')
-        .filter(|g| g.chars().count() == 2)
-        .map(str::to_string)
-        .collect();
-    terms.sort();
-    terms.dedup();
-    terms.truncate(64);
-    if terms.is_empty() {
-        return Ok(vec![]);
-    }
-    let departments = match scope {
-        super::consultations::Scope::All => String::new(),
-        super::consultations::Scope::Departments(ids) if ids.is_empty() => return Ok(vec![]),
-        super::consultations::Scope::Departments(ids) => format!(
-            " AND c.department_id IN ({})",
-            ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",")
-        ),
+) -> QueryResult<Option<Vec<i64>>> {
+    let within = match scope {
+        Scope::All => None,
+        Scope::Departments(ids) if ids.is_empty() => return Ok(Some(vec![])),
+        Scope::Departments(ids) => {
+            Some(ids.iter().map(i64::to_string).collect::<Vec<_>>().join(","))
+        }
     };
-    let exclude = exclude
-        .map(|id| format!(" AND c.id <> {id}"))
-        .unwrap_or_default();
     #[derive(QueryableByName)]
     struct Hit {
         #[diesel(sql_type = BigInt)]
@@ -262,39 +270,116 @@ pub fn similar(
     }
     let hits: Vec<Hit> = match conn {
         DbConn::Sqlite(conn) => {
-            let expr = format!(
-                "{{title body}} : ({})",
-                terms
-                    .iter()
-                    .map(|t| format!("\"{t}\""))
-                    .collect::<Vec<_>>()
-                    .join(" OR ")
-            );
-            diesel::sql_query(format!(
-                "SELECT c.id AS id FROM search_fts JOIN consultations c ON c.id = search_fts.rowid \
-                 WHERE search_fts MATCH ? AND c.state <> 'withdrawn'{departments}{exclude} \
-                 ORDER BY bm25(search_fts, 5.0, 1.0, 0.0), c.created_at DESC LIMIT ?"
-            ))
-            .bind::<Text, _>(expr)
-            .bind::<BigInt, _>(limit)
-            .load(conn)?
+            let newest =
+                "SELECT rowid AS id FROM search_fts WHERE search_fts MATCH ? ORDER BY rowid DESC";
+            let sql = match &within {
+                None => format!("{newest} LIMIT ?"),
+                Some(ids) => format!(
+                    "SELECT p.id AS id FROM ({newest} LIMIT {SCOPED_WINDOW}) AS p \
+                     JOIN consultations c ON c.id = p.id WHERE c.department_id IN ({ids}) \
+                     ORDER BY p.id DESC LIMIT ?"
+                ),
+            };
+            diesel::sql_query(sql)
+                .bind::<Text, _>(format!("{{title body}} : \"{term}\""))
+                .bind::<BigInt, _>(limit)
+                .load(conn)?
         }
         DbConn::Postgresql(conn) => {
-            let expr = terms
-                .iter()
-                .map(|t| format!("'{t}'"))
-                .collect::<Vec<_>>()
-                .join(" | ");
-            diesel::sql_query(format!(
-                "SELECT c.id AS id FROM search_documents d JOIN consultations c ON c.id = d.consultation_id, \
-                 to_tsquery('simple', $1) AS q \
-                 WHERE d.public_tsv @@ q AND c.state <> 'withdrawn'{departments}{exclude} \
-                 ORDER BY ts_rank(d.title_tsv, q) * 5 + ts_rank(d.public_tsv, q) DESC, c.created_at DESC LIMIT $2"
-            ))
-            .bind::<Text, _>(expr)
-            .bind::<BigInt, _>(limit)
-            .load(conn)?
+            let newest = "SELECT consultation_id AS id FROM search_documents \
+                          WHERE public_tsv @@ to_tsquery('simple', $1) ORDER BY consultation_id DESC";
+            let sql = match &within {
+                None => format!("{newest} LIMIT $2"),
+                Some(ids) => format!(
+                    "SELECT p.id AS id FROM ({newest} LIMIT {SCOPED_WINDOW}) AS p \
+                     JOIN consultations c ON c.id = p.id WHERE c.department_id IN ({ids}) \
+                     ORDER BY p.id DESC LIMIT $2"
+                ),
+            };
+            let found = conn.transaction(|conn| {
+                diesel::sql_query(format!(
+                    "SET LOCAL statement_timeout = {POSTINGS_TIMEOUT_MS}"
+                ))
+                .execute(conn)?;
+                diesel::sql_query(sql)
+                    .bind::<Text, _>(format!("'{term}'"))
+                    .bind::<BigInt, _>(limit)
+                    .load(conn)
+            });
+            match found {
+                Ok(hits) => hits,
+                Err(e) if super::is_statement_timeout(&e) => return Ok(None),
+                Err(e) => return Err(e),
+            }
         }
     };
-    Ok(hits.into_iter().map(|h| h.id).collect())
+    Ok(Some(hits.into_iter().map(|h| h.id).collect()))
+}
+
+/// About how many documents the index holds (the newest id), to weigh a bigram by
+/// how rare it is.
+pub fn documents(conn: &mut DbConn) -> QueryResult<i64> {
+    use super::schema::consultations::dsl as c;
+    Ok(c::consultations
+        .select(diesel::dsl::max(c::id))
+        .first::<Option<i64>>(conn)?
+        .unwrap_or(0))
+}
+
+/// The consultations found like one before, best first, if they were.
+pub fn cached_similar(conn: &mut DbConn, consultation_id: i64) -> QueryResult<Option<Vec<i64>>> {
+    use super::schema::similar_cache::dsl as s;
+    let ids: Option<String> = s::similar_cache
+        .find(consultation_id)
+        .select(s::similar_ids)
+        .first(conn)
+        .optional()?;
+    Ok(ids.map(|ids| ids.split(',').filter_map(|id| id.parse().ok()).collect()))
+}
+
+/// Keeps what was found like a consultation (the first to store it wins).
+pub fn cache_similar(
+    conn: &mut DbConn,
+    consultation_id: i64,
+    ids: &[i64],
+    now: chrono::NaiveDateTime,
+) -> QueryResult<()> {
+    use super::schema::similar_cache::dsl as s;
+    let ids = ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
+    let stored = diesel::insert_into(s::similar_cache)
+        .values((
+            s::consultation_id.eq(consultation_id),
+            s::similar_ids.eq(ids),
+            s::computed_at.eq(now),
+        ))
+        .execute(conn);
+    match stored {
+        Err(e) if super::is_unique_violation(&e) => Ok(()),
+        other => other.map(|_| ()),
+    }
+}
+
+/// Forgets what was found like a consultation (its text changed).
+pub fn forget_similar(conn: &mut DbConn, consultation_id: i64) -> QueryResult<()> {
+    use super::schema::similar_cache::dsl as s;
+    diesel::delete(s::similar_cache.find(consultation_id)).execute(conn)?;
+    Ok(())
+}
+
+/// Open consultations nobody has looked for similar ones of yet, newest first.
+pub fn without_similar(conn: &mut DbConn, limit: i64) -> QueryResult<Vec<i64>> {
+    use super::schema::consultations::dsl as c;
+    use super::schema::similar_cache::dsl as s;
+    c::consultations
+        .filter(c::state.eq_any([
+            crate::domain::State::Received,
+            crate::domain::State::Hearing,
+        ]))
+        .filter(diesel::dsl::not(diesel::dsl::exists(
+            s::similar_cache.filter(s::consultation_id.eq(c::id)),
+        )))
+        .order(c::id.desc())
+        .limit(limit)
+        .select(c::id)
+        .load(conn)
 }

@@ -11,6 +11,7 @@ pub mod ledger;
 pub mod password;
 pub mod queue;
 pub mod role;
+pub mod rollup;
 pub mod search;
 pub mod sla;
 pub mod validation;

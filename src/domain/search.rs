@@ -103,6 +103,69 @@ impl Query {
     }
 }
 
+/// The distinct bigrams of a draft worth looking up for similar consultations:
+/// the title's first (they say what it is about), then the body's, at most `max`.
+/// Each comes with whether it is in the title.
+pub fn draft_terms(title: &str, body: &str, max: usize) -> Vec<(String, bool)> {
+    let mut seen = std::collections::HashSet::new();
+    let mut terms = vec![];
+    for (text, in_title) in [(title, true), (body, false)] {
+        for gram in grams(text).split(' ') {
+            if terms.len() == max {
+                return terms;
+            }
+            if gram.chars().count() == 2 && seen.insert(gram.to_string()) {
+                terms.push((gram.to_string(), in_title));
+            }
+        }
+    }
+    terms
+}
+
+/// Ranks the consultations like a draft from each of its bigrams' postings
+/// (newest first, at most a cap each). A bigram whose postings were cut at the cap
+/// is common and says little, so it does not count; a rare one counts by how rare
+/// it is (`ln(documents / postings)`), double when it is in the draft's title.
+/// Only when every bigram is common do the common ones count, one each.
+#[derive(Debug, Default)]
+pub struct Similarity {
+    rare: std::collections::HashMap<i64, f64>,
+    common: std::collections::HashMap<i64, f64>,
+}
+
+impl Similarity {
+    pub fn add(&mut self, postings: &[i64], cut: bool, documents: i64, in_title: bool) {
+        let weight = if cut {
+            1.0
+        } else {
+            (documents.max(1) as f64 / postings.len().max(1) as f64)
+                .ln()
+                .max(0.1)
+                * if in_title { 2.0 } else { 1.0 }
+        };
+        let scores = if cut {
+            &mut self.common
+        } else {
+            &mut self.rare
+        };
+        for id in postings {
+            *scores.entry(*id).or_default() += weight;
+        }
+    }
+
+    /// Candidates best first (newest first among equals).
+    pub fn ranked(&self) -> Vec<(i64, f64)> {
+        let scores = if self.rare.is_empty() {
+            &self.common
+        } else {
+            &self.rare
+        };
+        let mut ranked: Vec<(i64, f64)> = scores.iter().map(|(id, s)| (*id, *s)).collect();
+        ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(b.0.cmp(&a.0)));
+        ranked
+    }
+}
+
 /// A short excerpt around the first match of a query, split for highlighting:
 /// (before, match, after), in normalised form.
 pub fn snippet(text: &str, query: &Query, context: usize) -> Option<(String, String, String)> {
@@ -138,6 +201,37 @@ pub fn snippet(text: &str, query: &Query, context: usize) -> Option<(String, Str
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_draft_looks_up_its_title_bigrams_first_and_each_once() {
+        let terms = draft_terms("電子申請", "申請の受付", 5);
+        assert_eq!(
+            terms,
+            vec![
+                ("電子".to_string(), true),
+                ("子申".to_string(), true),
+                ("申請".to_string(), true),
+                ("請の".to_string(), false),
+                ("の受".to_string(), false),
+            ]
+        );
+    }
+
+    #[test]
+    fn rare_bigrams_rank_and_common_ones_count_only_when_nothing_else_does() {
+        let mut s = Similarity::default();
+        // "受付" is rare (2 of 1,000 documents), "申請" common (cut at the cap).
+        s.add(&[10, 20], false, 1_000, false);
+        s.add(&(1..=200).collect::<Vec<i64>>(), true, 1_000, true);
+        s.add(&[20], false, 1_000, true);
+        let ranked: Vec<i64> = s.ranked().iter().map(|(id, _)| *id).collect();
+        assert_eq!(ranked, vec![20, 10]);
+        let mut only_common = Similarity::default();
+        only_common.add(&[3, 4], true, 1_000, false);
+        only_common.add(&[4], true, 1_000, false);
+        let ranked: Vec<i64> = only_common.ranked().iter().map(|(id, _)| *id).collect();
+        assert_eq!(ranked, vec![4, 3]);
+    }
 
     #[test]
     fn text_becomes_overlapping_bigrams_per_run() {

@@ -257,7 +257,13 @@ pub fn generate(
             producer.search_index = options.search_index;
             producer.run(plan, tx, spent_rx)
         });
-        let written = write_batches(conn, &settings.database_url, rx, spent_tx);
+        let written = write_batches(
+            conn,
+            &settings.database_url,
+            &settings.timezone,
+            rx,
+            spent_tx,
+        );
         let tally = producer
             .join()
             .map_err(|_| GenerateError::Failed("the generator thread panicked".into()))?;

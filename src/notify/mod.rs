@@ -189,15 +189,37 @@ impl Notifier {
         }))
     }
 
-    /// A new consultation: a receipt to its requester, the intake to the DX office.
-    pub fn filed(&self, conn: &mut DbConn, c: &Consultation) -> QueryResult<()> {
+    /// A new consultation's receipt to its requester and intake to the DX office,
+    /// written while the consultation still has its provisional number (the
+    /// filing takes its counter only after, so it holds it for less);
+    /// [`Notifier::filed`] puts the real number in and queues them.
+    pub fn filing_mail(&self, conn: &mut DbConn, c: &Consultation) -> QueryResult<FilingMail> {
         let mut people = People::default();
         people.add("filed_receipt", find_user(conn, Some(c.requester_id))?);
         people.add_all(
             "filed_intake",
             users::with_role(conn, Role::DxOffice, None)?,
         );
-        self.send_all(conn, c, people, vec![], vec![], None)
+        Ok(FilingMail {
+            messages: self.letters(c, people, vec![], vec![], None)?,
+            provisional: c.number.clone(),
+        })
+    }
+
+    /// Queues a filing's mail with the consultation's number in place of the
+    /// provisional one.
+    pub fn filed(&self, conn: &mut DbConn, mail: FilingMail, number: &str) -> QueryResult<()> {
+        let numbered: Vec<NewOutbox> = mail
+            .messages
+            .into_iter()
+            .map(|m| NewOutbox {
+                subject: m.subject.replace(&mail.provisional, number),
+                body_text: m.body_text.replace(&mail.provisional, number),
+                body_html: m.body_html.replace(&mail.provisional, number),
+                ..m
+            })
+            .collect();
+        outbox::insert_all(conn, &numbered).map(drop)
     }
 
     /// Mail for a workflow event, per the `notifies` column of DESIGN.md. The actor
@@ -411,6 +433,19 @@ impl Notifier {
         times: Vec<NaiveDateTime>,
         calendar: Option<(chrono::DateTime<chrono::Utc>, String, i64)>,
     ) -> QueryResult<()> {
+        let mail = self.letters(c, people, details, times, calendar)?;
+        outbox::insert_all(conn, &mail).map(drop)
+    }
+
+    /// The messages of one event about a consultation, one per person.
+    fn letters(
+        &self,
+        c: &Consultation,
+        people: People,
+        details: Vec<(&'static str, String)>,
+        times: Vec<NaiveDateTime>,
+        calendar: Option<(chrono::DateTime<chrono::Utc>, String, i64)>,
+    ) -> QueryResult<Vec<NewOutbox>> {
         let mut mail = vec![];
         for (kind, user) in people.into_list() {
             let locale = Locale::parse(&user.locale).unwrap_or_default();
@@ -438,8 +473,14 @@ impl Notifier {
                 calendar,
             })?);
         }
-        outbox::insert_all(conn, &mail).map(drop)
+        Ok(mail)
     }
+}
+
+/// A filing's mail, written before its number was taken.
+pub struct FilingMail {
+    messages: Vec<NewOutbox>,
+    provisional: String,
 }
 
 /// Recipients with the kind of mail each gets; one mail per person, the first

@@ -1,6 +1,6 @@
-//! The dashboard's aggregates, computed in one pass over the rows `db::dashboard`
-//! loads. Rules only, no I/O: what counts as filed or resolved in a fiscal year,
-//! the backlog's age buckets, the stage times and their percentiles.
+//! The dashboard's aggregates, computed from its rollups (`domain::rollup`) and
+//! the open consultations. Rules only, no I/O: what counts as filed or resolved in
+//! a fiscal year, the backlog's age buckets, the stage times and their percentiles.
 //!
 //! - *Filed* in a fiscal year: filed between April 1 and March 31 in the display zone
 //!   (the consultation's `fiscal_year`). Their current state, the time from filing
@@ -11,47 +11,26 @@
 //! - *Backlog*: what is open now (received, hearing, assigned, waiting), aged from
 //!   filing; it does not depend on the fiscal year.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
-use chrono::{Datelike, NaiveDateTime, TimeZone};
-use chrono_tz::Tz;
+use chrono::NaiveDateTime;
 use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::domain::fiscal::{era_label, fiscal_year_label};
+use crate::domain::rollup::{self, OPEN_STATES};
 use crate::domain::{Category, State};
 
-/// A consultation filed in the fiscal year.
-#[derive(Debug, Clone)]
-pub struct FiledRow {
-    pub created_at: NaiveDateTime,
-    pub department_id: i64,
-    pub category: String,
-    pub state: String,
-    pub hearing_at: Option<NaiveDateTime>,
-    pub assigned_at: Option<NaiveDateTime>,
-}
-
-/// A consultation resolved in the fiscal year.
-#[derive(Debug, Clone)]
-pub struct ResolvedRow {
-    pub resolved_at: NaiveDateTime,
-    pub department_id: i64,
-    pub category: String,
-    pub assignee_id: Option<i64>,
-    pub assigned_at: Option<NaiveDateTime>,
-    pub resolution_due_at: Option<NaiveDateTime>,
-    pub rating: Option<i16>,
-    pub reopen_count: i32,
-}
-
-/// A consultation open now.
-#[derive(Debug, Clone)]
-pub struct OpenRow {
-    pub created_at: NaiveDateTime,
-    pub department_id: i64,
-    pub state: String,
-    pub assignee_id: Option<i64>,
+/// One rollup row: counts of a measure and key in a fiscal year (summed over the
+/// divisions covered, or per division for the table of divisions).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Stat {
+    pub fiscal_year: i32,
+    pub division_id: i64,
+    pub measure: String,
+    pub key: String,
+    pub n: i64,
+    pub total: i64,
 }
 
 /// A department as the roll-up needs it.
@@ -68,12 +47,11 @@ pub struct Unit {
 pub struct Input {
     pub fiscal_year: i32,
     pub now: NaiveDateTime,
-    pub zone: Tz,
-    pub filed: Vec<FiledRow>,
-    pub resolved: Vec<ResolvedRow>,
-    pub open: Vec<OpenRow>,
-    pub previous_filed: i64,
-    pub previous_resolved: i64,
+    /// The rollups of the covered divisions for the year and the one before.
+    pub stats: Vec<Stat>,
+    /// Filed and resolved of the year, and open now, per division
+    /// (`rollup::FILED`, `RESOLVED`, `OPEN_STATE`).
+    pub per_division: Vec<Stat>,
     pub units: Vec<Unit>,
     /// Names of the SEs that appear as assignees.
     pub people: HashMap<i64, String>,
@@ -177,14 +155,6 @@ pub struct SeRow {
     pub resolved: i64,
 }
 
-/// The states that make up the backlog.
-pub const OPEN_STATES: [State; 4] = [
-    State::Received,
-    State::Hearing,
-    State::Assigned,
-    State::Waiting,
-];
-
 /// The backlog's age buckets in days since filing: 0–7, 8–30, 31–90, over 90.
 pub const AGE_BUCKETS: [&str; 4] = ["0-7", "8-30", "31-90", "91-"];
 
@@ -209,21 +179,32 @@ pub fn percentile(values: &mut [f64], p: f64) -> Option<f64> {
     Some(*value)
 }
 
-fn hours(from: NaiveDateTime, to: NaiveDateTime) -> f64 {
-    // A hearing set after an assignment (or clocks out of order) counts as no wait.
-    ((to - from).num_seconds().max(0)) as f64 / 3600.0
+/// The nearest-rank percentile of values given as (value, how many), as
+/// [`percentile`] of the values written out.
+pub fn histogram_percentile(counts: &[(f64, i64)], p: f64) -> Option<f64> {
+    let total: i64 = counts.iter().map(|(_, n)| n).sum();
+    if total <= 0 {
+        return None;
+    }
+    let rank = ((p * total as f64).ceil() as i64).clamp(1, total);
+    let mut sorted = counts.to_vec();
+    sorted.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let mut seen = 0;
+    for (value, n) in sorted {
+        seen += n;
+        if seen >= rank {
+            return Some(value);
+        }
+    }
+    None
 }
 
-fn round1(x: f64) -> f64 {
-    (x * 10.0).round() / 10.0
-}
-
-fn stage(name: &str, mut values: Vec<f64>) -> StageTime {
+fn stage(name: &str, counts: Vec<(f64, i64)>) -> StageTime {
     StageTime {
         stage: name.to_string(),
-        count: values.len() as i64,
-        median_hours: percentile(&mut values, 0.5).map(round1),
-        p90_hours: percentile(&mut values, 0.9).map(round1),
+        count: counts.iter().map(|(_, n)| n).sum(),
+        median_hours: histogram_percentile(&counts, 0.5),
+        p90_hours: histogram_percentile(&counts, 0.9),
     }
 }
 
@@ -237,7 +218,7 @@ fn ratio(count: i64, of: i64) -> Ratio {
 
 /// The division a department rolls up to: itself, or the nearest unit above a
 /// section (as `db::departments::division_of`, for all departments at once).
-fn divisions(units: &[Unit]) -> HashMap<i64, i64> {
+pub fn divisions(units: &[Unit]) -> HashMap<i64, i64> {
     let by_id: HashMap<i64, &Unit> = units.iter().map(|u| (u.id, u)).collect();
     units
         .iter()
@@ -255,87 +236,83 @@ fn divisions(units: &[Unit]) -> HashMap<i64, i64> {
         .collect()
 }
 
-/// Month index 0..12 within the fiscal year (April = 0) of a stored UTC time.
-fn fiscal_month(zone: &Tz, at: NaiveDateTime) -> usize {
-    let month = zone.from_utc_datetime(&at).month() as usize;
-    (month + 8) % 12
-}
-
 pub fn compute(input: Input) -> Dashboard {
-    let zone = input.zone;
-    let division_of = divisions(&input.units);
-    let division = |id: i64| division_of.get(&id).copied().unwrap_or(id);
-    let mut months = [(0i64, 0i64); 12];
-    let mut states: BTreeMap<usize, i64> = BTreeMap::new();
-    let mut categories: HashMap<String, (i64, i64)> = HashMap::new();
+    let year = input.fiscal_year;
+    // Sums over the covered divisions, per (year, measure, key).
+    let mut sums: HashMap<(i32, &str, &str), (i64, i64)> = HashMap::new();
+    for stat in &input.stats {
+        let entry = sums
+            .entry((stat.fiscal_year, stat.measure.as_str(), stat.key.as_str()))
+            .or_default();
+        entry.0 += stat.n;
+        entry.1 += stat.total;
+    }
+    let of = |y: i32, measure: &str, key: &str| {
+        sums.get(&(y, measure, key)).copied().unwrap_or_default()
+    };
+    let keyed = |measure: &str| -> Vec<(&str, i64)> {
+        sums.iter()
+            .filter(|((y, m, _), _)| *y == year && *m == measure)
+            .map(|((_, _, key), (n, _))| (*key, *n))
+            .collect()
+    };
+    let histogram = |measure: &str| -> Vec<(f64, i64)> {
+        keyed(measure)
+            .into_iter()
+            .filter_map(|(key, n)| Some((key.parse::<f64>().ok()?, n)))
+            .filter(|(_, n)| *n > 0)
+            .collect()
+    };
+    let month = |measure: &str, i: usize| of(year, measure, &i.to_string()).0;
+    let months: Vec<(i64, i64)> = (0..12)
+        .map(|i| {
+            (
+                month(rollup::FILED_MONTH, i),
+                month(rollup::RESOLVED_MONTH, i),
+            )
+        })
+        .collect();
+
+    let now_keyed = |measure: &str| -> Vec<(&str, i64)> {
+        sums.iter()
+            .filter(|((y, m, _), _)| *y == rollup::NOW && *m == measure)
+            .map(|((_, _, key), (n, _))| (*key, *n))
+            .collect()
+    };
     let mut per_division: HashMap<i64, (i64, i64, i64)> = HashMap::new();
+    for stat in &input.per_division {
+        let entry = per_division.entry(stat.division_id).or_default();
+        match (stat.fiscal_year, stat.measure.as_str()) {
+            (y, rollup::FILED) if y == year => entry.0 += stat.n,
+            (y, rollup::RESOLVED) if y == year => entry.1 += stat.n,
+            (rollup::NOW, rollup::OPEN_STATE) => entry.2 += stat.n,
+            _ => {}
+        }
+    }
+    per_division.retain(|_, counts| *counts != (0, 0, 0));
     let mut per_se: HashMap<i64, (i64, i64)> = HashMap::new();
-    let state_index = |s: &str| State::ALL.iter().position(|x| x.as_str() == s);
-
-    let mut to_hearing = Vec::new();
-    let mut hearing_to_assignment = Vec::new();
-    for row in &input.filed {
-        months[fiscal_month(&zone, row.created_at)].0 += 1;
-        if let Some(i) = state_index(&row.state) {
-            *states.entry(i).or_default() += 1;
-        }
-        categories.entry(row.category.clone()).or_default().0 += 1;
-        per_division
-            .entry(division(row.department_id))
-            .or_default()
-            .0 += 1;
-        if let Some(hearing) = row.hearing_at.filter(|h| *h <= input.now) {
-            to_hearing.push(hours(row.created_at, hearing));
-            if let Some(assigned) = row.assigned_at {
-                hearing_to_assignment.push(hours(hearing, assigned));
-            }
+    for (key, n) in keyed(rollup::RESOLVED_SE) {
+        if let Ok(se) = key.parse::<i64>() {
+            per_se.entry(se).or_default().1 += n;
         }
     }
-
-    let mut to_resolution = Vec::new();
-    let (mut with_due, mut within_due, mut reopened) = (0, 0, 0);
-    let (mut ratings, mut rating_sum) = (0i64, 0i64);
-    for row in &input.resolved {
-        months[fiscal_month(&zone, row.resolved_at)].1 += 1;
-        categories.entry(row.category.clone()).or_default().1 += 1;
-        per_division
-            .entry(division(row.department_id))
-            .or_default()
-            .1 += 1;
-        if let Some(se) = row.assignee_id {
-            per_se.entry(se).or_default().1 += 1;
+    for (key, n) in now_keyed(rollup::OPEN_SE) {
+        if let Ok(se) = key.parse::<i64>() {
+            per_se.entry(se).or_default().0 += n;
         }
-        if let Some(assigned) = row.assigned_at {
-            to_resolution.push(hours(assigned, row.resolved_at));
-        }
-        if let Some(due) = row.resolution_due_at {
-            with_due += 1;
-            within_due += i64::from(row.resolved_at <= due);
-        }
-        if let Some(rating) = row.rating {
-            ratings += 1;
-            rating_sum += i64::from(rating);
-        }
-        reopened += i64::from(row.reopen_count > 0);
     }
-
-    let mut backlog_states = [0i64; 4];
+    per_se.retain(|_, counts| *counts != (0, 0));
+    let backlog_states = OPEN_STATES.map(|s| of(rollup::NOW, rollup::OPEN_STATE, s.as_str()).0);
     let mut ages = [0i64; 4];
-    for row in &input.open {
-        if let Some(i) = OPEN_STATES.iter().position(|s| s.as_str() == row.state) {
-            backlog_states[i] += 1;
-        }
-        ages[age_bucket((input.now - row.created_at).num_days())] += 1;
-        per_division
-            .entry(division(row.department_id))
-            .or_default()
-            .2 += 1;
-        if let Some(se) = row.assignee_id {
-            per_se.entry(se).or_default().0 += 1;
+    let today = input.now.date();
+    for (day, n) in now_keyed(rollup::OPEN_DAY) {
+        if let Ok(filed) = chrono::NaiveDate::parse_from_str(day, "%Y-%m-%d") {
+            ages[age_bucket((today - filed).num_days())] += n;
         }
     }
+    let resolved = of(year, rollup::RESOLVED, "").0;
+    let ratings = of(year, rollup::RATING, "");
 
-    let first_month = input.fiscal_year;
     let units: HashMap<i64, &Unit> = input.units.iter().map(|u| (u.id, u)).collect();
     let mut by_division: Vec<DivisionRow> = per_division
         .into_iter()
@@ -361,25 +338,25 @@ pub fn compute(input: Input) -> Dashboard {
     by_se.sort_by(|a, b| b.open.cmp(&a.open).then(a.user_id.cmp(&b.user_id)));
 
     Dashboard {
-        fiscal_year: input.fiscal_year,
-        label: fiscal_year_label(input.fiscal_year),
-        era_label: era_label(input.fiscal_year),
-        filed: input.filed.len() as i64,
-        resolved: input.resolved.len() as i64,
-        open: input.open.len() as i64,
+        fiscal_year: year,
+        label: fiscal_year_label(year),
+        era_label: era_label(year),
+        filed: of(year, rollup::FILED, "").0,
+        resolved,
+        open: backlog_states.iter().sum(),
         previous_year: YearTotals {
-            fiscal_year: input.fiscal_year - 1,
-            label: fiscal_year_label(input.fiscal_year - 1),
-            era_label: era_label(input.fiscal_year - 1),
-            filed: input.previous_filed,
-            resolved: input.previous_resolved,
+            fiscal_year: year - 1,
+            label: fiscal_year_label(year - 1),
+            era_label: era_label(year - 1),
+            filed: of(year - 1, rollup::FILED, "").0,
+            resolved: of(year - 1, rollup::RESOLVED, "").0,
         },
         months: months
             .iter()
             .enumerate()
             .map(|(i, (filed, resolved))| {
                 let month = (i + 3) % 12 + 1;
-                let year = first_month + i32::from(month < 4);
+                let year = year + i32::from(month < 4);
                 MonthCount {
                     month: format!("{year}-{month:02}"),
                     filed: *filed,
@@ -404,33 +381,37 @@ pub fn compute(input: Input) -> Dashboard {
             })
             .collect(),
         stages: vec![
-            stage("filed_to_hearing", to_hearing),
-            stage("hearing_to_assignment", hearing_to_assignment),
-            stage("assignment_to_resolution", to_resolution),
+            stage(rollup::TO_HEARING, histogram(rollup::TO_HEARING)),
+            stage(
+                rollup::HEARING_TO_ASSIGNMENT,
+                histogram(rollup::HEARING_TO_ASSIGNMENT),
+            ),
+            stage(rollup::TO_RESOLUTION, histogram(rollup::TO_RESOLUTION)),
         ],
-        sla: ratio(within_due, with_due),
+        sla: ratio(
+            of(year, rollup::SLA, "within").0,
+            of(year, rollup::SLA, "due").0,
+        ),
         satisfaction: Satisfaction {
-            count: ratings,
-            mean: (ratings > 0)
-                .then(|| (rating_sum as f64 / ratings as f64 * 100.0).round() / 100.0),
+            count: ratings.0,
+            mean: (ratings.0 > 0)
+                .then(|| (ratings.1 as f64 / ratings.0 as f64 * 100.0).round() / 100.0),
         },
-        reopen: ratio(reopened, input.resolved.len() as i64),
-        by_state: states
-            .into_iter()
-            .map(|(i, count)| Count {
-                key: State::ALL[i].as_str().to_string(),
-                count,
+        reopen: ratio(of(year, rollup::REOPENED, "").0, resolved),
+        by_state: State::ALL
+            .iter()
+            .map(|s| Count {
+                key: s.as_str().to_string(),
+                count: of(year, rollup::FILED_STATE, s.as_str()).0,
             })
+            .filter(|c| c.count > 0)
             .collect(),
         by_category: Category::ALL
             .iter()
-            .map(|c| {
-                let (filed, resolved) = categories.get(c.as_str()).copied().unwrap_or_default();
-                FiledResolved {
-                    key: c.as_str().to_string(),
-                    filed,
-                    resolved,
-                }
+            .map(|c| FiledResolved {
+                key: c.as_str().to_string(),
+                filed: of(year, rollup::FILED_CATEGORY, c.as_str()).0,
+                resolved: of(year, rollup::RESOLVED_CATEGORY, c.as_str()).0,
             })
             .collect(),
         by_division,
@@ -466,12 +447,19 @@ mod tests {
     }
 
     #[test]
-    fn months_run_from_april_to_march_in_the_display_zone() {
-        let tokyo: Tz = "Asia/Tokyo".parse().expect("zone");
-        let utc = |s: &str| NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M").expect("time");
-        // 2026-03-31 15:00 UTC is April 1 00:00 in Tokyo: the next fiscal year's first month.
-        assert_eq!(fiscal_month(&tokyo, utc("2026-03-31 15:00")), 0);
-        assert_eq!(fiscal_month(&tokyo, utc("2026-03-31 14:59")), 11);
-        assert_eq!(fiscal_month(&tokyo, utc("2025-12-31 12:00")), 8);
+    fn histogram_percentiles_are_the_nearest_rank_of_the_values_written_out() {
+        let counts = [(48.0, 1), (22.0, 1), (216.0, 1)];
+        assert_eq!(histogram_percentile(&counts, 0.5), Some(48.0));
+        assert_eq!(histogram_percentile(&counts, 0.9), Some(216.0));
+        let mut written_out = vec![1.0, 2.0, 2.0, 2.0, 9.0];
+        let counts = [(2.0, 3), (9.0, 1), (1.0, 1)];
+        for p in [0.1, 0.5, 0.8, 0.9, 1.0] {
+            assert_eq!(
+                histogram_percentile(&counts, p),
+                percentile(&mut written_out, p),
+                "{p}"
+            );
+        }
+        assert_eq!(histogram_percentile(&[], 0.5), None);
     }
 }

@@ -400,6 +400,9 @@ pub struct SimilarItem {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SimilarList {
     pub items: Vec<SimilarItem>,
+    /// `false` when the search ran out of time before it could look anything up
+    /// (the list is then empty); try again.
+    pub complete: bool,
 }
 
 /// Up to five open or resolved consultations that look like a draft, so the
@@ -412,17 +415,24 @@ pub async fn similar(
     user: CurrentUser,
     params: web::Query<SimilarParams>,
 ) -> Result<HttpResponse, AppError> {
-    let text = format!(
-        "{}\n{}",
-        params.title.as_deref().unwrap_or_default(),
-        params.body.as_deref().unwrap_or_default()
-    );
-    let found = state
+    let params = params.into_inner();
+    let suggestions = state
         .call(&user, move |_, conn, caller| {
-            listing::similar(conn, caller, &text, None)
+            listing::similar(
+                conn,
+                caller,
+                params.title.as_deref().unwrap_or_default(),
+                params.body.as_deref().unwrap_or_default(),
+                None,
+            )
         })
         .await?;
+    let (found, complete) = match suggestions {
+        listing::Suggestions::Found(found) => (found, true),
+        listing::Suggestions::Unavailable => (vec![], false),
+    };
     Ok(HttpResponse::Ok().json(SimilarList {
+        complete,
         items: found
             .into_iter()
             .map(|c| SimilarItem {

@@ -8,30 +8,19 @@ use super::error::{AppError, Problem};
 use super::params::parse_dashboard;
 use super::AppState;
 use crate::app::reports::{self, DashboardParams};
-use crate::app::Caller;
 use crate::reports::dashboard::Dashboard;
 
-/// The dashboard for the caller. Its scans use connections of their own from the
-/// pool, so it runs on the blocking pool without holding one.
+/// The dashboard for the caller, from the rollups.
 pub async fn load(
     state: &AppState,
     user: &CurrentUser,
     params: DashboardParams,
 ) -> Result<Dashboard, AppError> {
-    let (app, pool) = (state.app.clone(), state.pool.clone());
-    let (id, role, department_id) = (user.id, user.role, user.department_id);
-    let session = Some(user.session.clone());
-    let dashboard = web::block(move || {
-        let caller = {
-            let mut conn = pool
-                .get()
-                .map_err(|e| crate::app::Error::Unavailable(e.to_string()))?;
-            Caller::load(&mut conn, id, role, department_id, session)?
-        };
-        reports::dashboard(&app, &pool, &caller, &params)
-    })
-    .await??;
-    Ok(dashboard)
+    state
+        .call(user, move |app, conn, caller| {
+            reports::dashboard(app, conn, caller, &params)
+        })
+        .await
 }
 
 /// The dashboard's aggregates for one fiscal year, scoped to the caller.

@@ -188,9 +188,11 @@ impl AppError {
         e
     }
 
+    /// 503 with `Retry-After`: the database is busy or away for the moment.
     pub fn unavailable(cause: impl fmt::Display) -> AppError {
         let mut e = AppError::new(Kind::Unavailable, "error.unavailable");
         e.cause = Some(cause.to_string());
+        e.retry_after = Some(5);
         e
     }
 

@@ -6,6 +6,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Barrier;
 use std::time::{Duration, Instant};
 
+use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use digicon::db::schema::{consultation_events, consultations, outbox};
 use digicon::db::DbConn;
@@ -485,4 +486,34 @@ fn two_workers_sweeping_at_once_queue_each_reminder_and_breach_notice_once() {
     assert_eq!(distinct.len(), letters.len(), "no letter queued twice");
     let consultations_told: HashSet<Option<i64>> = letters.iter().map(|l| l.0).collect();
     assert_eq!(consultations_told.len(), ids.len());
+}
+
+/// A statement that runs past the server's budget (PostgreSQL's
+/// `statement_timeout`) answers 503 with `Retry-After` instead of holding the
+/// connection, and the server answers normally once the database is free again.
+#[test]
+fn a_statement_past_its_budget_answers_503_with_retry_after() {
+    let Some(app) = crate::helpers::spawn_app_with(Backend::Postgres, |s| {
+        s.statement_timeout_ms = 300;
+    }) else {
+        return;
+    };
+    let token = app.login(&app.org.dx);
+    app.file(&app.login(&app.org.requester), "予算切れの確認");
+    let mut blocker = app.pool.get().expect("connection");
+    let started = std::time::Instant::now();
+    let reply = blocker
+        .transaction::<_, diesel::result::Error, _>(|conn| {
+            conn.batch_execute("LOCK TABLE consultations IN ACCESS EXCLUSIVE MODE")?;
+            Ok(app.get("/api/v1/consultations", &token))
+        })
+        .expect("lock");
+    assert_eq!(reply.status, 503, "{:?}", reply.body);
+    assert!(reply.header("Retry-After").is_some());
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(3),
+        "answered within the budget, not after the lock: {:?}",
+        started.elapsed()
+    );
+    assert_eq!(app.get("/api/v1/consultations", &token).status, 200);
 }

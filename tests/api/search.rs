@@ -307,7 +307,54 @@ fn similar_consultations_suggest_open_and_resolved_ones_the_caller_may_see(app: 
     assert!(similar(&dx).len() <= 5);
 }
 
+/// The page of a new consultation looks for similar ones once and keeps them; a
+/// new title makes it look again.
+fn a_new_consultations_similar_ones_are_found_once_and_kept_until_its_title_changes(app: &TestApp) {
+    use diesel::prelude::*;
+    use digicon::db::schema::similar_cache;
+    let requester = app.login(&app.org.requester);
+    let dx = app.login(&app.org.dx);
+    file(
+        app,
+        &requester,
+        "電子申請の受付を始めたい",
+        "窓口の受付を電子化",
+    );
+    let new = file(
+        app,
+        &requester,
+        "電子申請の受付方法",
+        "受付を電子申請にしたい",
+    );
+    let kept = |id: &Value| -> Option<String> {
+        let mut conn = app.pool.get().expect("connection");
+        similar_cache::table
+            .find(id.as_i64().expect("id"))
+            .select(similar_cache::similar_ids)
+            .first(&mut *conn)
+            .optional()
+            .expect("query")
+    };
+    let mut session = crate::session::Session::new(app);
+    session.login(&app.org.dx.email);
+    let page = session.get(&format!("/consultations/{}", new["id"]));
+    assert_eq!(page.status, 200);
+    assert!(
+        page.body.contains("電子申請の受付を始めたい"),
+        "the similar one is shown"
+    );
+    assert!(kept(&new["id"]).is_some(), "and kept for the next visit");
+    let edited = app.patch(
+        &format!("/api/v1/consultations/{}", new["id"]),
+        &dx,
+        json!({"version": new["version"], "title": "会議室の予約"}),
+    );
+    assert_eq!(edited.status, 200, "{:?}", edited.body);
+    assert_eq!(kept(&new["id"]), None, "a new title is looked up again");
+}
+
 both_backends!(
+    a_new_consultations_similar_ones_are_found_once_and_kept_until_its_title_changes,
     similar_consultations_suggest_open_and_resolved_ones_the_caller_may_see,
     japanese_words_are_found_inside_sentences,
     full_width_half_width_and_case_are_alike,

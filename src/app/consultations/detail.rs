@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use chrono::Utc;
 
 use super::super::{App, Caller, Result};
-use super::list::similar;
+use super::list::{similar_to, Suggestions};
 use super::{entries, visible, Entry};
 use crate::db::consultations::Consultation;
 use crate::db::users::{self, User};
@@ -44,7 +44,7 @@ pub struct Detail {
     /// The DX office may withdraw it as a duplicate of a similar one.
     pub may_withdraw_as_duplicate: bool,
     /// For staff triaging a new consultation: what it may duplicate.
-    pub similar: Vec<Consultation>,
+    pub similar: Suggestions,
     /// Who changed it last (`None`: the system), to name in a conflict.
     pub last_actor: Option<i64>,
 }
@@ -93,14 +93,9 @@ pub fn detail(app: &App, conn: &mut DbConn, caller: &Caller, id: ConsultationId)
         .map(|d| d.name)
         .unwrap_or_default();
     let similar = if caller.role.is_staff() && matches!(c.state, State::Received | State::Hearing) {
-        similar(
-            conn,
-            caller,
-            &format!("{}\n{}", c.title, c.body),
-            Some(c.id),
-        )?
+        similar_to(conn, caller, &c)?
     } else {
-        vec![]
+        Suggestions::Found(vec![])
     };
     Ok(Detail {
         may_withdraw_as_duplicate: allowed.contains(&Event::Withdraw)

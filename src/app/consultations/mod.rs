@@ -11,11 +11,11 @@ use chrono::{DateTime, Utc};
 use diesel::Connection;
 
 use super::idempotency::{self, Idempotency};
-use super::{stored, App, Caller, Error, Result};
+use super::{reports, stored, App, Caller, Error, Result};
 use crate::db::comments::{self, Comment, NewComment};
-use crate::db::consultations::{self, Change, Consultation, FileError, Filing, Scope};
+use crate::db::consultations::{self, Change, Consultation, FileError, Filing, FilingWork, Scope};
 use crate::db::events::{self, EventRow};
-use crate::db::{departments, search, systems, users, DbConn};
+use crate::db::{departments, search, stats, systems, users, DbConn};
 use crate::domain::consultation::{
     may_comment, CommentInput, ConsultationEditInput, NewConsultationFields, NewConsultationInput,
     TEXT_MAX_CHARS,
@@ -140,10 +140,18 @@ pub fn file_as(
         now: stored(at),
         hearing_due_at: clock.hearing_due_at.map(stored),
     };
-    consultations::file(conn, &filing, &|conn, c| {
-        search::index(conn, c.id)?;
-        app.notifier.filed(conn, c)
-    })
+    let work = FilingWork {
+        unnumbered: &|conn, c| {
+            search::index_new(conn, c)?;
+            let mail = app.notifier.filing_mail(conn, c)?;
+            Ok((mail, reports::change(app, conn, None, c)?))
+        },
+        numbered: &|conn, c, (mail, counts)| {
+            app.notifier.filed(conn, mail, &c.number)?;
+            stats::add(conn, &counts)
+        },
+    };
+    consultations::file(conn, &filing, &work)
 }
 
 /// The department a consultation is filed for: the requester's own division by
@@ -225,6 +233,11 @@ pub fn edit(
             current: version + 1,
         })?;
         search::index(conn, updated.id)?;
+        if updated.title != current.title {
+            // What it is like is looked for again.
+            search::forget_similar(conn, updated.id)?;
+        }
+        reports::count(app, conn, Some(&current), &updated)?;
         Ok::<_, Error>(updated)
     })?;
     Ok(Shown::new(app, caller, updated))
@@ -352,6 +365,7 @@ pub fn fire_as(app: &App, conn: &mut DbConn, firing: &Firing) -> Result<Consulta
             // The resolution is searchable text.
             search::index(conn, updated.id)?;
         }
+        reports::count(app, conn, Some(&current), &updated)?;
         app.notifier
             .event(conn, &current, &updated, firing.event, actor_id, &payload)?;
         Ok(updated)

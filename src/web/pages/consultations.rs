@@ -20,7 +20,6 @@ use crate::db;
 use crate::domain::consultation::{CommentInput, NewConsultationInput};
 use crate::domain::ids::ConsultationId;
 use crate::domain::queue::{Sort, View};
-use crate::domain::search::{snippet, Query};
 use crate::domain::workflow::{Field, TransitionInput};
 use crate::domain::{Category, Priority, State};
 use crate::i18n::{format_datetime, t, Locale};
@@ -73,12 +72,12 @@ pub async fn list(
             .map(|(_, v)| v.clone())
             .filter(|v| !v.is_empty())
     };
-    let search = filter.text.as_deref().and_then(Query::parse);
-    let (listed, names) = state
+    let queue = state
         .call(&user, move |_, conn, caller| {
             listing::queue(conn, caller, filter)
         })
         .await?;
+    let (listed, names, snippets) = (queue.listed, queue.names, queue.snippets);
     let departments = state.departments().await?;
     let now = db::now();
     let rows: Vec<Value> = listed
@@ -97,10 +96,8 @@ pub async fn list(
                 "priority_label": label(locale, "priority", c.priority.as_str()),
                 "due": time(&state, locale, c.due_at),
                 "overdue": c.due_at.is_some_and(|d| d < now),
-                "snippet": search.as_ref().and_then(|query| {
-                    snippet(&c.body, query, 24)
-                        .or_else(|| c.resolution.as_deref().and_then(|r| snippet(r, query, 24)))
-                        .map(|(before, hit, after)| json!({"before": before, "hit": hit, "after": after}))
+                "snippet": snippets.get(&c.id).map(|(before, hit, after)| {
+                    json!({"before": before, "hit": hit, "after": after})
                 }),
             })
         })
@@ -553,8 +550,12 @@ async fn detail_page(
     data["internal_notes"] = json!(internal_notes);
     data["drafts"] = json!({"comment": drafts.comment, "internal_note": drafts.internal_note});
     data["can_withdraw_duplicate"] = json!(d.may_withdraw_as_duplicate);
-    data["similar"] = json!(d
-        .similar
+    let similar = match &d.similar {
+        listing::Suggestions::Found(found) => found.as_slice(),
+        listing::Suggestions::Unavailable => &[],
+    };
+    data["similar_unavailable"] = json!(matches!(d.similar, listing::Suggestions::Unavailable));
+    data["similar"] = json!(similar
         .iter()
         .map(|s| json!({
             "id": s.id, "number": s.number, "title": s.title, "state": s.state,

@@ -1,0 +1,1 @@
+DROP INDEX consultations_state_created;

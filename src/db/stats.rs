@@ -1,0 +1,251 @@
+//! The dashboard's rollups (`domain::rollup`): stored, changed by increments in
+//! the transaction of each consultation's change, read summed, and rebuilt from
+//! the consultations by `digicon reindex` (and after a bulk load).
+
+use std::collections::HashMap;
+
+use chrono_tz::Tz;
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Integer, Text};
+
+use super::consultations::Consultation;
+use super::schema::{consultation_stats, consultations};
+use super::DbConn;
+use crate::domain::rollup::{Counted, Facts, WHOLE};
+use crate::reports::dashboard::Stat;
+
+type Row = (i32, i64, String, String, i64, i64);
+
+fn stat((fiscal_year, division_id, measure, key, n, total): Row) -> Stat {
+    Stat {
+        fiscal_year,
+        division_id,
+        measure,
+        key,
+        n,
+        total,
+    }
+}
+
+/// The facts as rows, for a scope counted on the spot.
+pub fn as_stats(facts: Facts) -> Vec<Stat> {
+    facts
+        .0
+        .into_iter()
+        .map(
+            |((fiscal_year, division_id, measure, key), (n, total))| Stat {
+                fiscal_year,
+                division_id,
+                measure: measure.to_string(),
+                key,
+                n,
+                total,
+            },
+        )
+        .collect()
+}
+
+/// The columns the rollups count, read without the texts (a recount reads them all).
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = consultations)]
+struct CountedRow {
+    id: i64,
+    department_id: i64,
+    fiscal_year: i32,
+    created_at: chrono::NaiveDateTime,
+    category: crate::domain::Category,
+    state: crate::domain::State,
+    assignee_id: Option<i64>,
+    hearing_at: Option<chrono::NaiveDateTime>,
+    assigned_at: Option<chrono::NaiveDateTime>,
+    resolved_at: Option<chrono::NaiveDateTime>,
+    closed_at: Option<chrono::NaiveDateTime>,
+    resolution_due_at: Option<chrono::NaiveDateTime>,
+    rating: Option<i16>,
+    reopen_count: i32,
+}
+
+impl CountedRow {
+    fn counted(self, division_id: i64) -> Counted {
+        Counted {
+            division_id,
+            fiscal_year: self.fiscal_year,
+            created_at: self.created_at,
+            category: self.category,
+            state: self.state,
+            assignee_id: self.assignee_id,
+            hearing_at: self.hearing_at,
+            assigned_at: self.assigned_at,
+            resolved_at: self.resolved_at,
+            closed_at: self.closed_at,
+            resolution_due_at: self.resolution_due_at,
+            rating: self.rating,
+            reopen_count: self.reopen_count,
+        }
+    }
+}
+
+/// What the rollups count of a consultation, in its division.
+pub fn counted(c: &Consultation, division_id: i64) -> Counted {
+    Counted {
+        division_id,
+        fiscal_year: c.fiscal_year,
+        created_at: c.created_at,
+        category: c.category,
+        state: c.state,
+        assignee_id: c.assignee_id,
+        hearing_at: c.hearing_at,
+        assigned_at: c.assigned_at,
+        resolved_at: c.resolved_at,
+        closed_at: c.closed_at,
+        resolution_due_at: c.resolution_due_at,
+        rating: c.rating,
+        reopen_count: c.reopen_count,
+    }
+}
+
+/// Adds the facts' counts to the stored rows (negative counts take away), in
+/// statements of many rows: a filing changes about fifteen.
+pub fn add(conn: &mut DbConn, facts: &Facts) -> QueryResult<()> {
+    let rows: Vec<_> = facts.0.iter().collect();
+    for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+        let placeholders = |numbered: bool| {
+            (0..chunk.len())
+                .map(|i| {
+                    if numbered {
+                        let n = i * 6;
+                        format!(
+                            "(${}, ${}, ${}, ${}, ${}, ${})",
+                            n + 1,
+                            n + 2,
+                            n + 3,
+                            n + 4,
+                            n + 5,
+                            n + 6
+                        )
+                    } else {
+                        "(?, ?, ?, ?, ?, ?)".to_string()
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let sql = |values: String| {
+            format!(
+                "INSERT INTO consultation_stats (fiscal_year, division_id, measure, key, n, total) \
+                 VALUES {values} ON CONFLICT (fiscal_year, division_id, measure, key) DO UPDATE \
+                 SET n = consultation_stats.n + excluded.n, total = consultation_stats.total + excluded.total"
+            )
+        };
+        macro_rules! upsert {
+            ($conn:expr, $numbered:expr) => {{
+                let mut query = diesel::sql_query(sql(placeholders($numbered))).into_boxed();
+                for ((year, division, measure, key), (n, total)) in chunk {
+                    query = query
+                        .bind::<Integer, _>(*year)
+                        .bind::<BigInt, _>(*division)
+                        .bind::<Text, _>(*measure)
+                        .bind::<Text, _>(key.clone())
+                        .bind::<BigInt, _>(*n)
+                        .bind::<BigInt, _>(*total);
+                }
+                query.execute($conn)?
+            }};
+        }
+        match conn {
+            DbConn::Sqlite(c) => upsert!(c, false),
+            DbConn::Postgresql(c) => upsert!(c, true),
+        };
+    }
+    Ok(())
+}
+
+/// Rows of one upsert: six parameters each, well under SQLite's limit.
+const ROWS_PER_STATEMENT: usize = 100;
+
+/// The rows of some fiscal years: of the whole organisation (`None`) or of some
+/// divisions.
+pub fn read(conn: &mut DbConn, years: &[i32], divisions: Option<&[i64]>) -> QueryResult<Vec<Stat>> {
+    use consultation_stats::dsl as s;
+    let mut query = s::consultation_stats
+        .filter(s::fiscal_year.eq_any(years.to_vec()))
+        .select((
+            s::fiscal_year,
+            s::division_id,
+            s::measure,
+            s::key,
+            s::n,
+            s::total,
+        ))
+        .into_boxed();
+    query = match divisions {
+        None => query.filter(s::division_id.eq(WHOLE)),
+        Some(ids) => query.filter(s::division_id.eq_any(ids.to_vec())),
+    };
+    Ok(query.load::<Row>(conn)?.into_iter().map(stat).collect())
+}
+
+/// The rows of some fiscal years for every division, of some measures (the
+/// table of divisions).
+pub fn by_division(conn: &mut DbConn, years: &[i32], measures: &[&str]) -> QueryResult<Vec<Stat>> {
+    use consultation_stats::dsl as s;
+    Ok(s::consultation_stats
+        .filter(s::fiscal_year.eq_any(years.to_vec()))
+        .filter(s::measure.eq_any(measures.to_vec()))
+        .filter(s::division_id.ne(WHOLE))
+        .select((
+            s::fiscal_year,
+            s::division_id,
+            s::measure,
+            s::key,
+            s::n,
+            s::total,
+        ))
+        .load::<Row>(conn)?
+        .into_iter()
+        .map(stat)
+        .collect())
+}
+
+/// The division of every department: itself, or the nearest unit above a section.
+pub fn divisions(conn: &mut DbConn) -> QueryResult<HashMap<i64, i64>> {
+    Ok(crate::reports::dashboard::divisions(
+        &super::dashboard::units(conn)?,
+    ))
+}
+
+/// Recounts every rollup from the consultations, a batch at a time, in one
+/// transaction. Returns how many consultations were counted.
+pub fn rebuild(conn: &mut DbConn, zone: &Tz) -> QueryResult<usize> {
+    let division_of = divisions(conn)?;
+    conn.transaction(|conn| {
+        diesel::delete(consultation_stats::table).execute(conn)?;
+        let mut all = Facts::default();
+        let mut after = 0i64;
+        let mut counted_rows = 0;
+        loop {
+            let batch: Vec<CountedRow> = consultations::table
+                .filter(consultations::id.gt(after))
+                .order(consultations::id.asc())
+                .limit(10_000)
+                .select(CountedRow::as_select())
+                .load(conn)?;
+            let Some(last) = batch.last() else { break };
+            after = last.id;
+            counted_rows += batch.len();
+            for row in batch {
+                let division = division_of
+                    .get(&row.department_id)
+                    .copied()
+                    .unwrap_or(row.department_id);
+                for (slot, (n, total)) in Facts::of(&row.counted(division), zone).0 {
+                    let entry = all.0.entry(slot).or_default();
+                    entry.0 += n;
+                    entry.1 += total;
+                }
+            }
+        }
+        add(conn, &all)?;
+        Ok(counted_rows)
+    })
+}
