@@ -14,6 +14,7 @@ pub mod consultations;
 pub mod directory;
 pub mod error;
 pub mod idempotency;
+pub mod inquiries;
 pub mod ledger;
 pub mod outbox;
 pub mod reports;

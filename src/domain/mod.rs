@@ -7,6 +7,7 @@ pub mod directory;
 pub mod effects;
 pub mod fiscal;
 pub mod ids;
+pub mod inquiry;
 pub mod ledger;
 pub mod password;
 pub mod queue;

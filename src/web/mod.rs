@@ -12,6 +12,7 @@ pub mod directory;
 pub mod error;
 pub mod export;
 pub mod health;
+pub mod inquiries;
 
 pub mod json;
 pub mod login_limits;
@@ -171,6 +172,12 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(consultations::transition)
         .service(consultations::timeline)
         .service(consultations::comment)
+        .service(inquiries::list)
+        .service(inquiries::create)
+        .service(inquiries::get)
+        .service(inquiries::transition)
+        .service(inquiries::timeline)
+        .service(inquiries::comment)
         .service(systems::list)
         .service(systems::similar)
         .service(systems::effects_report)

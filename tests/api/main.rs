@@ -14,6 +14,7 @@ mod directory;
 mod fuzz;
 mod generate;
 mod helpers;
+mod inquiries;
 mod ledger;
 mod lifecycle;
 mod meta;

@@ -306,6 +306,7 @@ fn filing_input(form: &HashMap<String, String>, locale: Locale) -> NewConsultati
         department_id: field("department_id").map(|d| d.parse().unwrap_or(-1)),
         desired_by: field("desired_by"),
         contact: field("contact"),
+        requester_id: field("requester_id").map(|d| d.parse().unwrap_or(-1)),
     }
 }
 
