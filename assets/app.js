@@ -8,6 +8,7 @@ document.addEventListener("DOMContentLoaded", () => {
   }
   showSimilarWhileTyping();
   showSimilarSystemsWhileTyping();
+  suggestAskersWhileTyping();
 });
 
 // Returns a function that fills `box` with a heading and a list of what a URL
@@ -103,5 +104,38 @@ function showSimilarSystemsWhileTyping() {
     const query = new URLSearchParams({ name: value });
     if (name.dataset.exclude) query.set("exclude", name.dataset.exclude);
     show(`/api/v1/systems/similar?${query}`);
+  });
+}
+
+// On the helpdesk's quick record: people whose name or e-mail contains what is
+// typed, offered in a datalist (chosen with the arrow keys and Enter). Picking
+// one fills the hidden asker id; typing again clears it, and without script
+// the server finds the asker from the text (an e-mail or a unique name).
+function suggestAskersWhileTyping() {
+  const input = document.getElementById("asker");
+  const list = document.getElementById("asker-suggestions");
+  const id = document.getElementById("asker_id");
+  if (!input || !list || !id) return;
+  let found = [];
+  let latest = 0;
+  const label = (p) => `${p.name} <${p.email}>`;
+  input.addEventListener("input", async () => {
+    const chosen = found.find((p) => label(p) === input.value);
+    id.value = chosen ? chosen.id : "";
+    const text = input.value.trim();
+    if (chosen || text.length < 1) return;
+    const ticket = ++latest;
+    const response = await fetch(`/api/v1/inquiries/askers?${new URLSearchParams({ q: text })}`, {
+      credentials: "same-origin",
+    });
+    if (!response.ok || ticket !== latest) return;
+    found = (await response.json()).items;
+    list.replaceChildren(
+      ...found.map((p) => {
+        const option = document.createElement("option");
+        option.value = label(p);
+        return option;
+      }),
+    );
   });
 }

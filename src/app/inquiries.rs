@@ -623,3 +623,86 @@ pub fn sweep(app: &App, conn: &mut DbConn, now: DateTime<Utc>) -> Result<usize> 
     }
     Ok(closed)
 }
+
+/// Someone the helpdesk may record a question for.
+#[derive(Debug, Clone)]
+pub struct Person {
+    pub id: i64,
+    pub name: String,
+    pub email: String,
+    pub department_id: i64,
+}
+
+/// People whose name or e-mail contains `text` (at least one character, at most
+/// ten found): the quick record's asker lookup, for those who record on behalf.
+pub fn find_askers(conn: &mut DbConn, caller: &Caller, text: &str) -> Result<Vec<Person>> {
+    if !may_ask_on_behalf(caller.role) {
+        return Err(Error::Forbidden);
+    }
+    let text = text.trim();
+    if text.is_empty() {
+        return Ok(vec![]);
+    }
+    if text.chars().count() > 100 {
+        return Err(Error::bad_parameter("q", "…"));
+    }
+    Ok(users::search(conn, text, 10)?
+        .into_iter()
+        .map(|u| Person {
+            id: u.id,
+            name: u.name,
+            email: u.email,
+            department_id: u.department_id,
+        })
+        .collect())
+}
+
+/// The asker a quick record names by text (no script in the browser): an exact
+/// e-mail, or a name only one active person has.
+pub fn resolve_asker(conn: &mut DbConn, caller: &Caller, text: &str) -> Result<i64> {
+    // "鈴木 一郎 <suzuki@city.example>", as the suggestions show it.
+    let text = match (text.rfind('<'), text.rfind('>')) {
+        (Some(open), Some(close)) if open < close => &text[open + 1..close],
+        _ => text,
+    };
+    let found = find_askers(conn, caller, text)?;
+    let exact: Vec<&Person> = found
+        .iter()
+        .filter(|p| p.email.eq_ignore_ascii_case(text.trim()) || p.name == text.trim())
+        .collect();
+    match (exact.as_slice(), found.as_slice()) {
+        ([one], _) => Ok(one.id),
+        ([], [one]) => Ok(one.id),
+        ([], []) => Err(Error::invalid_field("asker", "validation.unknown_user")),
+        _ => Err(Error::invalid_field("asker", "validation.ambiguous_user")),
+    }
+}
+
+/// What the inquiry page shows: the inquiry, its timeline and the names of the
+/// people in them.
+#[derive(Debug)]
+pub struct InquiryDetail {
+    pub shown: ShownInquiry,
+    pub timeline: Vec<InquiryEntry>,
+    pub names: std::collections::HashMap<i64, String>,
+}
+
+pub fn detail(app: &App, conn: &mut DbConn, caller: &Caller, id: i64) -> Result<InquiryDetail> {
+    let shown = get(app, conn, caller, id)?;
+    let timeline = timeline(conn, caller, id)?;
+    let mut ids: Vec<i64> = timeline
+        .iter()
+        .filter_map(|e| match e {
+            InquiryEntry::Event(e) => e.actor_id,
+            InquiryEntry::Comment(c) => Some(c.author_id),
+        })
+        .collect();
+    ids.extend([shown.inquiry.asker_id, shown.inquiry.filed_by]);
+    ids.extend(shown.inquiry.assignee_id);
+    let names = users::names(conn, ids)?;
+    Ok(InquiryDetail {
+        shown,
+        timeline,
+        names,
+    })
+}

@@ -406,3 +406,54 @@ pub async fn comment(
         .await?;
     Ok(HttpResponse::Created().json(InquiryCommentView::new(&state, added)))
 }
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AskerParams {
+    /// Part of a name or e-mail address.
+    pub q: Option<String>,
+}
+
+/// Someone a question may be recorded for.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AskerView {
+    pub id: i64,
+    pub name: String,
+    pub email: String,
+    pub department_id: i64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AskerList {
+    pub items: Vec<AskerView>,
+}
+
+/// Up to ten people whose name or e-mail contains `q`: the quick record's asker
+/// lookup (helpdesk, DX office, admin).
+#[utoipa::path(get, path = "/api/v1/inquiries/askers", tag = "inquiries", params(AskerParams), security(("bearer" = [])),
+    responses((status = 200, body = AskerList), (status = 400, body = Problem), (status = 401, body = Problem),
+        (status = 403, body = Problem)))]
+#[get("/api/v1/inquiries/askers")]
+pub async fn askers(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    params: web::Query<AskerParams>,
+) -> Result<HttpResponse, AppError> {
+    let text = params.into_inner().q.unwrap_or_default();
+    let found = state
+        .call(&user, move |_, conn, caller| {
+            use_case::find_askers(conn, caller, &text)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(AskerList {
+        items: found
+            .into_iter()
+            .map(|p| AskerView {
+                id: p.id,
+                name: p.name,
+                email: p.email,
+                department_id: p.department_id,
+            })
+            .collect(),
+    }))
+}

@@ -15,6 +15,7 @@ mod fuzz;
 mod generate;
 mod helpers;
 mod inquiries;
+mod inquiry_matrix;
 mod ledger;
 mod lifecycle;
 mod meta;

@@ -8,6 +8,7 @@ pub mod auth;
 pub mod consultations;
 pub mod dashboard;
 pub mod form;
+pub mod inquiries;
 pub mod systems;
 
 use actix_web::cookie::{Cookie, SameSite};
@@ -64,6 +65,15 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../../views/pages/admin_departments.hbs"),
     ),
     ("error", include_str!("../../../views/pages/error.hbs")),
+    (
+        "inquiries",
+        include_str!("../../../views/pages/inquiries.hbs"),
+    ),
+    ("inquiry", include_str!("../../../views/pages/inquiry.hbs")),
+    (
+        "new_inquiry",
+        include_str!("../../../views/pages/new_inquiry.hbs"),
+    ),
     ("chart", include_str!("../../../views/partials/chart.hbs")),
     (
         "dashboard",
