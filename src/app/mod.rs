@@ -13,6 +13,7 @@ pub mod caller;
 pub mod consultations;
 pub mod directory;
 pub mod error;
+pub mod faq;
 pub mod idempotency;
 pub mod inquiries;
 pub mod ledger;

@@ -281,6 +281,32 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    faq_articles (id) {
+        id -> BigInt,
+        title -> Text,
+        question -> Text,
+        answer -> Text,
+        topic -> Text,
+        source_inquiry_id -> Nullable<BigInt>,
+        version -> Integer,
+        created_by -> BigInt,
+        updated_by -> BigInt,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    deflections (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        faq_id -> Nullable<BigInt>,
+        inquiry_id -> Nullable<BigInt>,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(users -> departments (department_id));
 diesel::joinable!(consultations -> departments (department_id));
 diesel::joinable!(consultation_events -> consultations (consultation_id));
@@ -299,6 +325,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     inquiry_events,
     inquiry_comments,
     inquiry_idempotency_keys,
+    faq_articles,
+    deflections,
     consultations,
     consultation_events,
     comments,

@@ -5,6 +5,7 @@ pub mod calendar;
 pub mod consultation;
 pub mod directory;
 pub mod effects;
+pub mod faq;
 pub mod fiscal;
 pub mod ids;
 pub mod inquiry;

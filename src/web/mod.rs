@@ -11,6 +11,7 @@ pub mod department_list;
 pub mod directory;
 pub mod error;
 pub mod export;
+pub mod faq;
 pub mod health;
 pub mod inquiries;
 
@@ -172,6 +173,12 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(consultations::transition)
         .service(consultations::timeline)
         .service(consultations::comment)
+        .service(faq::list)
+        .service(faq::create)
+        .service(faq::suggest)
+        .service(faq::solved)
+        .service(faq::get)
+        .service(faq::update)
         .service(inquiries::list)
         .service(inquiries::askers)
         .service(inquiries::create)

@@ -135,6 +135,34 @@ fn every_role_meets_the_inquiry_routes_as_the_rules_say(app: &TestApp) {
         misses.check("answer", Who::Se, 200, answer.status, &answer.body);
         cells += 1;
     }
+    // The FAQ: everyone reads it and gets suggestions; the helpdesk, the DX
+    // office and admins write it.
+    for who in EVERYONE {
+        let t = token(who);
+        let written = app.post(
+            "/api/v1/faq",
+            &t,
+            json!({"title": format!("{who:?}"), "question": "質問", "answer": "回答", "topic": "other"}),
+        );
+        let expected = if who.is_staff() { 201 } else { 403 };
+        misses.check("POST /faq", who, expected, written.status, &written.body);
+        let first = app.get("/api/v1/faq", &t);
+        misses.check("GET /faq", who, 200, first.status, &first.body);
+        if let Some(id) = first.body["items"][0]["id"].as_i64() {
+            let one = app.get(&format!("/api/v1/faq/{id}"), &t);
+            misses.check("GET /faq/{id}", who, 200, one.status, &one.body);
+            let edit = app.patch(
+                &format!("/api/v1/faq/{id}"),
+                &t,
+                json!({"version": one.body["version"], "title": "改", "question": "質問", "answer": "回答", "topic": "other"}),
+            );
+            let expected = if who.is_staff() { 200 } else { 403 };
+            misses.check("PATCH /faq/{id}", who, expected, edit.status, &edit.body);
+        }
+        let suggest = app.get("/api/v1/faq/suggest?text=質問の回答", &t);
+        misses.check("GET /faq/suggest", who, 200, suggest.status, &suggest.body);
+        cells += 5;
+    }
     misses.assert_none(cells);
 }
 
