@@ -101,3 +101,58 @@ fn an_inquiry_is_escalated_into_a_consultation_from_its_page() {
         );
     });
 }
+
+#[test]
+fn a_clerk_types_a_question_sees_the_faq_and_says_it_solved_it() {
+    browser_test("faq_solved", async |ctx| {
+        let app = &ctx.app;
+        let org = &app.org;
+        let se = app.login(&org.se);
+        let article = app.post(
+            "/api/v1/faq",
+            &se,
+            json!({
+                "title": "CSVを読み込むと文字化けする",
+                "question": "Excelで保存したCSVを読み込むと文字化けします",
+                "answer": "CSV UTF-8 (コンマ区切り) で保存し直してください",
+                "topic": "how_to",
+            }),
+        );
+        assert_eq!(article.status, 201, "{:?}", article.body);
+        let clerk = ctx.browser().await;
+        clerk.login_as(&org.requester).await;
+        clerk.goto("/inquiries/new").await;
+        clerk
+            .fill("form#new-inquiry-form input#subject", "CSVの文字化け")
+            .await;
+        clerk
+            .fill(
+                "form#new-inquiry-form textarea#question",
+                "CSVを読み込むと文字化けしてしまいます",
+            )
+            .await;
+        let item = format!(
+            "section#faq-suggestions li[data-faq='{}']",
+            article.body["id"]
+        );
+        clerk.wait_for(&item).await;
+        clerk.screenshot("faq-suggested").await;
+        clerk
+            .click_and_wait(&format!("{item} form.faq-solved button"))
+            .await;
+        assert_eq!(
+            clerk.path().await,
+            format!("/faq/{}?solved=1", article.body["id"])
+        );
+        assert!(clerk.exists(".flash[data-kind=notice]").await);
+        let mut conn = app.pool.get().expect("connection");
+        use diesel::prelude::*;
+        let counted: i64 = digicon::db::schema::deflections::table
+            .count()
+            .get_result(&mut *conn)
+            .expect("count");
+        assert_eq!(counted, 1, "one deflection");
+        let asked = app.get("/api/v1/inquiries", &app.login(&org.requester));
+        assert_eq!(asked.body["items"], json!([]), "nothing was asked");
+    });
+}

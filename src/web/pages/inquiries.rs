@@ -311,6 +311,7 @@ async fn detail_page(
     data["actions"] = json!(actions);
     data["timeline"] = json!(timeline);
     data["may_note"] = json!(user.role.is_staff());
+    data["may_publish"] = json!(user.role.is_staff() && i.answer.is_some());
     data["may_comment"] = json!(crate::domain::consultation::may_comment(user.role, false));
     data["flash"] = flash;
     render_status(state, req, "inquiry", data, status)

@@ -7,6 +7,7 @@ pub mod admin;
 pub mod auth;
 pub mod consultations;
 pub mod dashboard;
+pub mod faq;
 pub mod form;
 pub mod inquiries;
 pub mod systems;
@@ -70,6 +71,14 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../../views/pages/inquiries.hbs"),
     ),
     ("inquiry", include_str!("../../../views/pages/inquiry.hbs")),
+    (
+        "faq_list",
+        include_str!("../../../views/pages/faq_list.hbs"),
+    ),
+    (
+        "faq_article",
+        include_str!("../../../views/pages/faq_article.hbs"),
+    ),
     (
         "new_inquiry",
         include_str!("../../../views/pages/new_inquiry.hbs"),
