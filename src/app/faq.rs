@@ -20,7 +20,7 @@ fn may_write(role: Role) -> bool {
 /// How many articles the FAQ holds at most in one list.
 pub const FAQ_LIST_LIMIT: i64 = 500;
 /// How many of the newest inquiries suggestions look through.
-pub const SUGGEST_WINDOW: i64 = 50_000;
+pub const SUGGEST_WINDOW: i64 = 10_000;
 
 pub fn list(
     conn: &mut DbConn,
@@ -140,7 +140,7 @@ pub fn suggest(conn: &mut DbConn, caller: &Caller, text: &str) -> Result<Suggest
         .map(str::to_string)
         .collect();
     words.dedup();
-    words.truncate(6);
+    words.truncate(4);
     let mut inquiries: Vec<(f64, Inquiry)> =
         faq::answered_like(conn, &words, &caller.scope, SUGGEST_WINDOW, 50)?
             .into_iter()

@@ -100,7 +100,7 @@ pub fn list(conn: &mut DbConn, topic: Option<Topic>, limit: i64) -> QueryResult<
     query.load(conn)
 }
 
-/// Answered or closed inquiries among the newest `window` ids whose subject or
+/// Answered or closed inquiries among the newest `window` whose subject or
 /// question contains any of `words`, newest first, at most `limit`, within the
 /// scope: the suggestions' candidates, read in bounded work however many
 /// inquiries there are.
@@ -114,10 +114,7 @@ pub fn answered_like(
     if words.is_empty() {
         return Ok(vec![]);
     }
-    let newest: Option<i64> = inquiries::table
-        .select(diesel::dsl::max(inquiries::id))
-        .first(conn)?;
-    let floor = newest.unwrap_or(0) - window;
+    let since = super::inquiries::window_start(conn, window)?;
     let mut matches: Box<
         dyn BoxableExpression<
             inquiries::table,
@@ -134,13 +131,15 @@ pub fn answered_like(
         );
     }
     let mut query = inquiries::table
-        .filter(inquiries::id.gt(floor))
         .filter(inquiries::state.eq_any([InquiryState::Answered, InquiryState::Closed]))
         .filter(matches)
-        .order(inquiries::id.desc())
+        .order((inquiries::created_at.desc(), inquiries::id.desc()))
         .limit(limit)
         .select(Inquiry::as_select())
         .into_boxed();
+    if let Some(since) = since {
+        query = query.filter(inquiries::created_at.ge(since));
+    }
     if let Scope::Departments(ids) = scope {
         query = query.filter(inquiries::department_id.eq_any(ids.clone()));
     }

@@ -118,7 +118,7 @@ pub struct InquiryListParams {
     channel: Option<Channel>,
     /// Only inquiries past their first-answer due time and still unanswered.
     overdue: Option<bool>,
-    /// Words the subject or question contains.
+    /// Words the subject or question contains (looked for among the newest 10,000).
     q: Option<String>,
     fiscal_year: Option<i32>,
     /// Staff queue views: `unassigned`, `mine`, `waiting`, `overdue`, `all`.

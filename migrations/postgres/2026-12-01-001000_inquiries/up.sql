@@ -35,6 +35,7 @@ CREATE TABLE inquiries (
     reminded_due_at TIMESTAMP,
     breached_due_at TIMESTAMP
 );
+CREATE INDEX inquiries_created ON inquiries(created_at, id);
 CREATE INDEX inquiries_state_created ON inquiries(state, created_at);
 CREATE INDEX inquiries_department_created ON inquiries(department_id, created_at);
 CREATE INDEX inquiries_assignee_state ON inquiries(assignee_id, state);
