@@ -8,6 +8,8 @@ document.addEventListener("DOMContentLoaded", () => {
   }
   showSimilarWhileTyping();
   showSimilarSystemsWhileTyping();
+  suggestAskersWhileTyping();
+  suggestAnswersWhileTyping();
 });
 
 // Returns a function that fills `box` with a heading and a list of what a URL
@@ -103,5 +105,110 @@ function showSimilarSystemsWhileTyping() {
     const query = new URLSearchParams({ name: value });
     if (name.dataset.exclude) query.set("exclude", name.dataset.exclude);
     show(`/api/v1/systems/similar?${query}`);
+  });
+}
+
+// On the helpdesk's quick record: people whose name or e-mail contains what is
+// typed, offered in a datalist (chosen with the arrow keys and Enter). Picking
+// one fills the hidden asker id; typing again clears it, and without script
+// the server finds the asker from the text (an e-mail or a unique name).
+function suggestAskersWhileTyping() {
+  const input = document.getElementById("asker");
+  const list = document.getElementById("asker-suggestions");
+  const id = document.getElementById("asker_id");
+  if (!input || !list || !id) return;
+  let found = [];
+  let latest = 0;
+  const label = (p) => `${p.name} <${p.email}>`;
+  input.addEventListener("input", async () => {
+    const chosen = found.find((p) => label(p) === input.value);
+    id.value = chosen ? chosen.id : "";
+    const text = input.value.trim();
+    if (chosen || text.length < 1) return;
+    const ticket = ++latest;
+    const response = await fetch(`/api/v1/inquiries/askers?${new URLSearchParams({ q: text })}`, {
+      credentials: "same-origin",
+    });
+    if (!response.ok || ticket !== latest) return;
+    found = (await response.json()).items;
+    list.replaceChildren(
+      ...found.map((p) => {
+        const option = document.createElement("option");
+        option.value = label(p);
+        return option;
+      }),
+    );
+  });
+}
+
+// On "ask the helpdesk": FAQ articles and answered inquiries like the question
+// being typed, so it may be answered before it is sent. An article offers
+// "this solved it" (a form posted with the page's CSRF token). Text is inserted
+// with textContent only, never as HTML.
+function suggestAnswersWhileTyping() {
+  const form = document.getElementById("new-inquiry-form");
+  const box = document.getElementById("faq-suggestions");
+  if (!form || !box) return;
+  let latest = 0;
+  const fields = [form.elements.subject, form.elements.question].filter(Boolean);
+  afterTyping(fields, async () => {
+    const text = fields.map((f) => f.value).join("\n").trim();
+    if (text.length < 2) {
+      box.hidden = true;
+      return;
+    }
+    const ticket = ++latest;
+    const response = await fetch(`/api/v1/faq/suggest?${new URLSearchParams({ text })}`, {
+      credentials: "same-origin",
+    });
+    if (!response.ok || ticket !== latest) return;
+    const { articles, inquiries } = await response.json();
+    box.replaceChildren();
+    if (articles.length + inquiries.length === 0) {
+      box.hidden = true;
+      return;
+    }
+    const heading = document.createElement("h2");
+    heading.textContent = box.dataset.heading;
+    const list = document.createElement("ul");
+    list.className = "similar-list";
+    for (const article of articles) {
+      const li = document.createElement("li");
+      li.dataset.faq = article.id;
+      const link = document.createElement("a");
+      link.href = `/faq/${article.id}`;
+      link.textContent = article.title;
+      const answer = document.createElement("p");
+      answer.className = "prose resolution";
+      answer.textContent = article.answer;
+      const solved = document.createElement("form");
+      solved.method = "post";
+      solved.action = `/faq/${article.id}/solved`;
+      solved.className = "faq-solved";
+      const csrf = document.createElement("input");
+      csrf.type = "hidden";
+      csrf.name = "_csrf";
+      csrf.value = box.dataset.csrf;
+      const button = document.createElement("button");
+      button.type = "submit";
+      button.textContent = box.dataset.solved;
+      solved.append(csrf, button);
+      li.append(link, answer, solved);
+      list.append(li);
+    }
+    for (const inquiry of inquiries) {
+      const li = document.createElement("li");
+      li.dataset.inquiry = inquiry.id;
+      const link = document.createElement("a");
+      link.href = `/inquiries/${inquiry.id}`;
+      link.textContent = `${inquiry.number} ${inquiry.subject}`;
+      const answer = document.createElement("p");
+      answer.className = "prose resolution";
+      answer.textContent = inquiry.answer || "";
+      li.append(link, answer);
+      list.append(li);
+    }
+    box.append(heading, list);
+    box.hidden = false;
   });
 }

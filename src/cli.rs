@@ -74,6 +74,9 @@ pub enum Command {
         /// none of the generated consultations).
         #[arg(long)]
         no_search_index: bool,
+        /// Helpdesk inquiries to add (default: 3.5 per consultation).
+        #[arg(long)]
+        inquiries: Option<usize>,
     },
 }
 
@@ -205,6 +208,7 @@ fn execute(command: Command, settings: Settings) -> Result<(), CliError> {
             append,
             as_of,
             no_search_index,
+            inquiries,
         } => generate(
             &settings,
             Options {
@@ -213,6 +217,7 @@ fn execute(command: Command, settings: Settings) -> Result<(), CliError> {
                 append,
                 as_of: as_of.unwrap_or_else(|| crate::generate::today(&settings)),
                 search_index: !no_search_index,
+                inquiries,
             },
         ),
         Command::Migrate => {

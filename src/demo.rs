@@ -268,6 +268,9 @@ fn load(conn: &mut DbConn, app: &App) -> Result<(), String> {
         walk(conn, app, &people, i, target, filed_at)?;
     }
     load_ledger(conn, &ids, &people)?;
+    // About 3.5 questions to the helpdesk for every consultation.
+    let se = people.ses.first().copied().ok_or("no SE")?;
+    crate::demo_helpdesk::load(conn, app, se, people.dx, &people.requesters, 49 * 7 / 2)?;
     // The demo's made-up history would otherwise fill the mail folder.
     outbox::delete_unsent(conn).map_err(err)?;
     Ok(())

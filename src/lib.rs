@@ -6,6 +6,7 @@ pub mod app;
 pub mod cli;
 pub mod db;
 pub mod demo;
+pub mod demo_helpdesk;
 pub mod domain;
 pub mod generate;
 pub mod i18n;

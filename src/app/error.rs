@@ -4,8 +4,9 @@
 
 use std::fmt;
 
+use crate::domain::inquiry::{InquiryError, InquiryEvent};
 use crate::domain::workflow::WorkflowError;
-use crate::domain::{Event, FieldErrors, State};
+use crate::domain::{Event, FieldErrors};
 
 #[derive(Debug)]
 pub enum Error {
@@ -13,18 +14,20 @@ pub enum Error {
     NotFound,
     /// The caller may see it but may not do this.
     Forbidden,
-    /// The caller's role may not fire this workflow event.
-    ForbiddenEvent(Event),
+    /// The caller's role may not fire this workflow event (its wire name).
+    ForbiddenEvent(&'static str),
     /// Someone changed it since the caller read version `current - 1` or earlier.
     Stale { current: i32 },
     /// The current state does not allow the event.
+    /// Wire names of the state, the event and the events allowed, of either
+    /// workflow table.
     NotAllowed {
-        state: State,
-        event: Event,
-        allowed: Vec<Event>,
+        state: &'static str,
+        event: &'static str,
+        allowed: Vec<&'static str>,
     },
-    /// Nothing may change on a closed or withdrawn consultation.
-    Terminal(State),
+    /// Nothing may change on a closed or withdrawn consultation (its state).
+    Terminal(&'static str),
     /// Fields are missing or invalid; messages are catalog keys per field.
     Invalid(FieldErrors),
     /// A list parameter cannot be read.
@@ -62,13 +65,26 @@ impl Error {
     /// A workflow refusal for an event.
     pub fn workflow(error: WorkflowError, event: Event) -> Error {
         match error {
-            WorkflowError::Forbidden => Error::ForbiddenEvent(event),
+            WorkflowError::Forbidden => Error::ForbiddenEvent(event.as_str()),
             WorkflowError::NotAllowed { state, allowed } => Error::NotAllowed {
-                state,
-                event,
-                allowed,
+                state: state.as_str(),
+                event: event.as_str(),
+                allowed: allowed.iter().map(|e| e.as_str()).collect(),
             },
             WorkflowError::Invalid(errors) => Error::Invalid(errors),
+        }
+    }
+
+    /// An inquiry workflow refusal for an event.
+    pub fn inquiry(error: InquiryError, event: InquiryEvent) -> Error {
+        match error {
+            InquiryError::Forbidden => Error::ForbiddenEvent(event.as_str()),
+            InquiryError::NotAllowed { state, allowed } => Error::NotAllowed {
+                state: state.as_str(),
+                event: event.as_str(),
+                allowed: allowed.iter().map(|e| e.as_str()).collect(),
+            },
+            InquiryError::Invalid(errors) => Error::Invalid(errors),
         }
     }
 }

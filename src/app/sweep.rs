@@ -31,7 +31,7 @@ const BATCH: i64 = 500;
 /// did), and the similar consultations of new ones.
 pub fn sweep(app: &App, conn: &mut DbConn) -> Result<usize, Error> {
     let now = db::now();
-    let mut done = 0;
+    let mut done = super::inquiries::sweep(app, conn, now.and_utc())?;
     let horizon = now + app.sla.remind_before;
     for (breached, candidates) in [
         (

@@ -54,6 +54,9 @@ pub struct Consultation {
     /// The first assignment (dashboards time the stages from it).
     pub assigned_at: Option<NaiveDateTime>,
     pub reopen_count: i32,
+    /// Who typed it, when someone filed on the requester's behalf (NULL before
+    /// this was recorded: filed by the requester).
+    pub filed_by: Option<i64>,
 }
 
 impl Consultation {
@@ -107,6 +110,7 @@ struct NewConsultationRow<'a> {
     updated_at: NaiveDateTime,
     hearing_due_at: Option<NaiveDateTime>,
     due_at: Option<NaiveDateTime>,
+    filed_by: Option<i64>,
 }
 
 /// Column changes of one write; `None` leaves a column as it is, `Some(None)` clears it.
@@ -141,8 +145,10 @@ pub struct Filing<'a> {
     pub fields: &'a NewConsultationFields,
     pub department_id: i64,
     pub requester_id: i64,
+    /// Who typed it: the requester, or the DX office filing on their behalf.
+    pub filed_by: i64,
     pub fiscal_year: i32,
-    /// `(key, request hash)` of an `Idempotency-Key` request.
+    /// `(key, request hash)` of an `Idempotency-Key` request (the typist's).
     pub idempotency: Option<(&'a str, &'a str)>,
     pub now: NaiveDateTime,
     /// When the hearing is due (SLA), which is also the running due time.
@@ -186,7 +192,7 @@ pub fn file<T>(
             Ok(consultation) => return Ok(consultation),
             Err(e) if is_unique_violation(&e) => {
                 if let Some((key, _)) = filing.idempotency {
-                    if find_idempotency(conn, filing.requester_id, key)?.is_some() {
+                    if find_idempotency(conn, filing.filed_by, key)?.is_some() {
                         return Err(FileError::KeyTaken);
                     }
                 }
@@ -230,6 +236,7 @@ fn file_once<T>(
             updated_at: filing.now,
             hearing_due_at: filing.hearing_due_at,
             due_at: filing.hearing_due_at,
+            filed_by: Some(filing.filed_by),
         })
         .returning(consultations::id)
         .get_result(conn)?;
@@ -237,7 +244,7 @@ fn file_once<T>(
     if let Some((key, hash)) = filing.idempotency {
         diesel::insert_into(idempotency_keys::table)
             .values((
-                idempotency_keys::user_id.eq(filing.requester_id),
+                idempotency_keys::user_id.eq(filing.filed_by),
                 idempotency_keys::key.eq(key),
                 idempotency_keys::request_hash.eq(hash),
                 idempotency_keys::consultation_id.eq(id),
@@ -261,7 +268,7 @@ fn file_once<T>(
         &NewEvent {
             consultation_id: id,
             event: Event::File.as_str(),
-            actor_id: Some(filing.requester_id),
+            actor_id: Some(filing.filed_by),
             from_state: None,
             to_state: State::Received.as_str(),
             payload: effects::filed(&number, &fields.title).to_string(),

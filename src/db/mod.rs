@@ -6,6 +6,8 @@ pub mod consultations;
 pub mod dashboard;
 pub mod departments;
 pub mod events;
+pub mod faq;
+pub mod inquiries;
 pub mod outbox;
 pub mod schema;
 pub mod search;

@@ -100,6 +100,7 @@ diesel::table! {
         breached_due_at -> Nullable<Timestamp>,
         assigned_at -> Nullable<Timestamp>,
         reopen_count -> Integer,
+        filed_by -> Nullable<BigInt>,
     }
 }
 
@@ -208,10 +209,110 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    inquiry_counters (fiscal_year) {
+        fiscal_year -> Integer,
+        last_seq -> BigInt,
+    }
+}
+
+diesel::table! {
+    inquiries (id) {
+        id -> BigInt,
+        number -> Text,
+        fiscal_year -> Integer,
+        subject -> Text,
+        question -> Text,
+        topic -> Text,
+        channel -> Text,
+        priority -> Text,
+        department_id -> BigInt,
+        asker_id -> BigInt,
+        filed_by -> BigInt,
+        state -> Text,
+        assignee_id -> Nullable<BigInt>,
+        answer -> Nullable<Text>,
+        helped -> Nullable<Bool>,
+        consultation_id -> Nullable<BigInt>,
+        version -> Integer,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        first_answer_due_at -> Nullable<Timestamp>,
+        first_answered_at -> Nullable<Timestamp>,
+        answered_at -> Nullable<Timestamp>,
+        closed_at -> Nullable<Timestamp>,
+        reminded_due_at -> Nullable<Timestamp>,
+        breached_due_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    inquiry_events (id) {
+        id -> BigInt,
+        inquiry_id -> BigInt,
+        event -> Text,
+        actor_id -> Nullable<BigInt>,
+        from_state -> Nullable<Text>,
+        to_state -> Text,
+        payload -> Text,
+        version -> Integer,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    inquiry_comments (id) {
+        id -> BigInt,
+        inquiry_id -> BigInt,
+        author_id -> BigInt,
+        body -> Text,
+        internal -> Bool,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    inquiry_idempotency_keys (user_id, key) {
+        user_id -> BigInt,
+        key -> Text,
+        request_hash -> Text,
+        inquiry_id -> BigInt,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    faq_articles (id) {
+        id -> BigInt,
+        title -> Text,
+        question -> Text,
+        answer -> Text,
+        topic -> Text,
+        source_inquiry_id -> Nullable<BigInt>,
+        version -> Integer,
+        created_by -> BigInt,
+        updated_by -> BigInt,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    deflections (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        faq_id -> Nullable<BigInt>,
+        inquiry_id -> Nullable<BigInt>,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(users -> departments (department_id));
 diesel::joinable!(consultations -> departments (department_id));
 diesel::joinable!(consultation_events -> consultations (consultation_id));
 diesel::joinable!(comments -> consultations (consultation_id));
+diesel::joinable!(inquiry_events -> inquiries (inquiry_id));
+diesel::joinable!(inquiry_comments -> inquiries (inquiry_id));
 diesel::joinable!(system_events -> systems (system_id));
 diesel::joinable!(sessions -> users (user_id));
 
@@ -219,6 +320,13 @@ diesel::allow_tables_to_appear_in_same_query!(
     departments,
     users,
     consultation_counters,
+    inquiry_counters,
+    inquiries,
+    inquiry_events,
+    inquiry_comments,
+    inquiry_idempotency_keys,
+    faq_articles,
+    deflections,
     consultations,
     consultation_events,
     comments,

@@ -10,6 +10,7 @@ use diesel::sql_types::Text;
 use diesel::sqlite::Sqlite;
 
 use super::MultiBackend;
+use crate::domain::inquiry::{Channel, InquiryState, Topic};
 use crate::domain::ledger::{BuiltBy, Phase, Platform};
 use crate::domain::{Category, Priority, Role, State};
 
@@ -61,4 +62,15 @@ fn unknown(kind: &str, value: &str) -> Box<dyn std::error::Error + Send + Sync> 
     format!("the database holds {value:?}, which is no {kind}").into()
 }
 
-text_columns!(State, Role, Priority, Category, Platform, Phase, BuiltBy);
+text_columns!(
+    State,
+    Role,
+    Priority,
+    Category,
+    Platform,
+    Phase,
+    BuiltBy,
+    InquiryState,
+    Topic,
+    Channel
+);

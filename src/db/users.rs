@@ -138,3 +138,27 @@ pub fn with_role(
     }
     query.load(conn)
 }
+
+/// Active users whose name or e-mail contains `text` (case-insensitive for
+/// ASCII), names first in id order, at most `limit`: the asker lookup of the
+/// helpdesk's quick record.
+pub fn search(conn: &mut DbConn, text: &str, limit: i64) -> QueryResult<Vec<User>> {
+    let escaped = text
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    let pattern = format!("%{}%", escaped.to_lowercase());
+    users::table
+        .filter(users::active.eq(true))
+        .filter(
+            diesel::dsl::sql::<diesel::sql_types::Bool>("(LOWER(name) LIKE ")
+                .bind::<diesel::sql_types::Text, _>(pattern.clone())
+                .sql(" ESCAPE '\\' OR LOWER(email) LIKE ")
+                .bind::<diesel::sql_types::Text, _>(pattern)
+                .sql(" ESCAPE '\\')"),
+        )
+        .order(users::id.asc())
+        .limit(limit)
+        .select(User::as_select())
+        .load(conn)
+}

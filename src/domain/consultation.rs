@@ -99,6 +99,9 @@ pub struct NewConsultationInput {
     pub desired_by: Option<String>,
     #[schema(max_length = 200)]
     pub contact: Option<String>,
+    /// Filing on behalf (DX office, admin): the person it is for, who gets the
+    /// receipt and every later mail; their division is the default department.
+    pub requester_id: Option<i64>,
 }
 
 impl NewConsultationInput {

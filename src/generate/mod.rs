@@ -60,6 +60,7 @@
 
 mod calendar;
 mod city;
+mod inquiries;
 mod life;
 mod organisation;
 mod postgres;
@@ -115,6 +116,8 @@ pub struct Options {
     /// Fill the search index (`db::search`) as the application would have. Without
     /// it the load is about twice as fast, and text search finds none of it.
     pub search_index: bool,
+    /// Helpdesk inquiries to add (`None`: 3.5 per consultation, as the desk sees).
+    pub inquiries: Option<usize>,
 }
 
 #[derive(Debug)]
@@ -148,6 +151,8 @@ pub struct Summary {
     /// Every state, in workflow order, with its count (zeros included).
     pub per_state: Vec<(State, usize)>,
     pub per_fiscal_year: Vec<(i32, usize)>,
+    /// Helpdesk inquiries and their events, and the seconds they took.
+    pub inquiries: (usize, usize, f64),
     /// The whole run, organisation and counters included.
     pub seconds: f64,
 }
@@ -176,6 +181,10 @@ impl Summary {
         for (fy, n) in &self.per_fiscal_year {
             out.push_str(&format!("  FY{fy}     {n:>10}\n"));
         }
+        let (inquiries, inquiry_events, inquiry_seconds) = self.inquiries;
+        out.push_str(&format!(
+            "generated {inquiries} helpdesk inquiries with {inquiry_events} events in {inquiry_seconds:.1} s\n"
+        ));
         out.push_str(&format!(
             "elapsed {:.2} s, {:.0} consultations/s\n",
             self.seconds,
@@ -270,6 +279,16 @@ pub fn generate(
         Ok::<_, GenerateError>((tally, written?))
     })?;
 
+    let inquiries_started = Instant::now();
+    let inquiry_count = options.inquiries.unwrap_or(options.consultations * 7 / 2);
+    let inquiry_events = inquiries::generate_inquiries(
+        conn,
+        inquiry_count,
+        options.seed,
+        options.as_of,
+        settings.timezone,
+    )?;
+    let inquiry_seconds = inquiries_started.elapsed().as_secs_f64();
     let per_state = State::ALL
         .iter()
         .map(|s| (*s, tally.per_state[state_index(*s)]))
@@ -281,6 +300,7 @@ pub fn generate(
         users_created,
         per_state,
         per_fiscal_year: plan.per_fiscal_year.clone(),
+        inquiries: (inquiry_count, inquiry_events, inquiry_seconds),
         seconds: started.elapsed().as_secs_f64(),
     })
 }

@@ -3,6 +3,7 @@
 //! change (so a change and its mail are written together or not at all). The
 //! worker delivers them later through a `Mailer`.
 
+pub mod inquiries;
 pub mod invite;
 pub mod mailer;
 pub mod worker;
@@ -16,6 +17,7 @@ use handlebars::Handlebars;
 use serde_json::json;
 
 use crate::db::consultations::Consultation;
+use crate::db::inquiries::Inquiry;
 use crate::db::outbox::{self, NewOutbox};
 use crate::db::systems::System;
 use crate::db::users::User;
@@ -43,6 +45,7 @@ pub struct Notifier {
 #[derive(Clone, Copy)]
 enum About<'a> {
     Consultation(&'a Consultation),
+    Inquiry(&'a Inquiry),
     System(&'a System),
 }
 
@@ -109,8 +112,10 @@ impl Notifier {
     fn render(&self, letter: Letter) -> QueryResult<Option<NewOutbox>> {
         let user = letter.recipient;
         let category = match letter.kind {
-            "comment" | "internal_note" => Some("comment"),
-            "reminder" => Some("reminder"),
+            "comment" | "internal_note" | "inquiry_comment" | "inquiry_internal_note" => {
+                Some("comment")
+            }
+            "reminder" | "inquiry_reminder" => Some("reminder"),
             _ => None,
         };
         if category.is_some_and(|c| user.mail_opt_out.split(',').any(|o| o.trim() == c)) {
@@ -128,6 +133,17 @@ impl Notifier {
                 self.link(c),
                 "email.link_label",
                 Some(c.id),
+            ),
+            About::Inquiry(i) => (
+                vec![("number", i.number.clone()), ("title", i.subject.clone())],
+                vec![
+                    json!({"label": t(locale, "email.detail.inquiry_number", &[]), "value": i.number}),
+                    json!({"label": t(locale, "email.detail.title", &[]), "value": i.subject}),
+                    json!({"label": t(locale, "email.detail.state", &[]), "value": t(locale, &format!("inquiry.state.{}", i.state.as_str()), &[])}),
+                ],
+                format!("{}/inquiries/{}", self.public_url, i.id),
+                "email.inquiry_link_label",
+                None,
             ),
             About::System(s) => (
                 vec![("name", s.name.clone())],

@@ -38,6 +38,8 @@ pub struct ConsultationView {
     pub version: i32,
     pub department_id: i64,
     pub requester_id: i64,
+    /// Who typed it: the requester, or the DX office filing on their behalf.
+    pub filed_by: i64,
     pub assignee_id: Option<i64>,
     pub contact: Option<String>,
     pub desired_by: Option<String>,
@@ -78,6 +80,7 @@ impl ConsultationView {
             version: c.version,
             department_id: c.department_id,
             requester_id: c.requester_id,
+            filed_by: c.filed_by.unwrap_or(c.requester_id),
             assignee_id: c.assignee_id,
             contact: c.contact,
             desired_by: c.desired_by.map(|d| d.format("%Y-%m-%d").to_string()),

@@ -15,7 +15,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::app;
-use crate::domain::{Event, FieldErrors, State};
+use crate::domain::FieldErrors;
 use crate::i18n::{t, Locale};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -167,18 +167,18 @@ impl AppError {
         AppError::invalid(errors)
     }
 
-    pub fn illegal_transition(state: State, event: Event, allowed: &[Event]) -> AppError {
-        let allowed_names: Vec<&str> = allowed.iter().map(|e| e.as_str()).collect();
+    pub fn illegal_transition(state: &str, event: &str, allowed: &[&str]) -> AppError {
+        let allowed_names: Vec<&str> = allowed.to_vec();
         let list = if allowed_names.is_empty() {
             "error.none".to_string()
         } else {
             allowed_names.join(", ")
         };
         AppError::new(Kind::Unprocessable, "error.illegal_transition")
-            .arg("state", state.as_str())
-            .arg("event", event.as_str())
+            .arg("state", state)
+            .arg("event", event)
             .arg("allowed", list)
-            .with("state", state.as_str().into())
+            .with("state", state.into())
             .with("allowed_events", allowed_names.into())
     }
 
@@ -309,7 +309,7 @@ impl From<app::Error> for AppError {
             app::Error::NotFound => AppError::not_found(),
             app::Error::Forbidden => AppError::forbidden(),
             app::Error::ForbiddenEvent(event) => {
-                AppError::new(Kind::Forbidden, "error.forbidden_event").arg("event", event.as_str())
+                AppError::new(Kind::Forbidden, "error.forbidden_event").arg("event", event)
             }
             app::Error::Stale { current } => AppError::stale_version(current),
             app::Error::NotAllowed {
@@ -318,7 +318,7 @@ impl From<app::Error> for AppError {
                 allowed,
             } => AppError::illegal_transition(state, event, &allowed),
             app::Error::Terminal(state) => {
-                AppError::new(Kind::Unprocessable, "error.terminal").arg("state", state.as_str())
+                AppError::new(Kind::Unprocessable, "error.terminal").arg("state", state)
             }
             app::Error::Invalid(errors) => AppError::invalid(errors),
             app::Error::BadParameter { name, value } => AppError::invalid_parameter(&name, &value),

@@ -11,7 +11,9 @@ pub mod department_list;
 pub mod directory;
 pub mod error;
 pub mod export;
+pub mod faq;
 pub mod health;
+pub mod inquiries;
 
 pub mod json;
 pub mod login_limits;
@@ -171,6 +173,19 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(consultations::transition)
         .service(consultations::timeline)
         .service(consultations::comment)
+        .service(faq::list)
+        .service(faq::create)
+        .service(faq::suggest)
+        .service(faq::solved)
+        .service(faq::get)
+        .service(faq::update)
+        .service(inquiries::list)
+        .service(inquiries::askers)
+        .service(inquiries::create)
+        .service(inquiries::get)
+        .service(inquiries::transition)
+        .service(inquiries::timeline)
+        .service(inquiries::comment)
         .service(systems::list)
         .service(systems::similar)
         .service(systems::effects_report)
@@ -192,6 +207,17 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(pages::consultations::show)
         .service(pages::consultations::fire)
         .service(pages::consultations::comment)
+        .service(pages::faq::list)
+        .service(pages::faq::create)
+        .service(pages::faq::show)
+        .service(pages::faq::update)
+        .service(pages::faq::solved)
+        .service(pages::inquiries::list)
+        .service(pages::inquiries::new_form)
+        .service(pages::inquiries::create)
+        .service(pages::inquiries::show)
+        .service(pages::inquiries::fire)
+        .service(pages::inquiries::comment)
         .service(pages::systems::list)
         .service(pages::systems::new_form)
         .service(pages::systems::effects_page)

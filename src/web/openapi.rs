@@ -7,7 +7,8 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::{
-    admin, auth, consultations, dashboard, directory, error, export, health, metrics, systems,
+    admin, auth, consultations, dashboard, directory, error, export, faq, health, inquiries,
+    metrics, systems,
 };
 use crate::db::departments::Department;
 use crate::domain;
@@ -24,6 +25,9 @@ use crate::reports::dashboard as report;
         directory::update_department,
         consultations::list, consultations::similar, consultations::create, consultations::get, consultations::update,
         consultations::transition, consultations::timeline, consultations::comment,
+        faq::list, faq::create, faq::suggest, faq::solved, faq::get, faq::update,
+        inquiries::list, inquiries::askers, inquiries::create, inquiries::get, inquiries::transition, inquiries::timeline,
+        inquiries::comment,
         admin::list_outbox, admin::retry_outbox,
         dashboard::get, export::consultations_csv, export::consultations_xlsx,
         export::systems_csv, export::systems_xlsx,
@@ -41,6 +45,11 @@ use crate::reports::dashboard as report;
         domain::consultation::NewConsultationInput, domain::consultation::ConsultationEditInput,
         domain::workflow::TransitionInput, domain::Role, domain::State, domain::Event,
         domain::Category, domain::Priority,
+        inquiries::InquiryView, inquiries::InquiryPageView, inquiries::InquiryTimeline, inquiries::InquiryCommentView, inquiries::AskerView, inquiries::AskerList,
+        faq::FaqView, faq::FaqList, faq::FaqSuggestions, faq::AnsweredInquiry, faq::SolvedInput,
+        domain::faq::FaqInput,
+        domain::inquiry::NewInquiryInput, domain::inquiry::InquiryTransitionInput, domain::inquiry::InquiryState,
+        domain::inquiry::InquiryEvent, domain::inquiry::Topic, domain::inquiry::Channel,
         report::Dashboard, report::YearTotals, report::MonthCount, report::Count, report::StageTime,
         report::Ratio, report::Satisfaction, report::FiledResolved, report::DivisionRow, report::SeRow,
         systems::SystemView, systems::SystemPage, systems::LinkedConsultation, systems::SystemHistoryItem,

@@ -23,6 +23,12 @@ const POST_ROUTES: &[&str] = &[
     "/consultations",
     "/consultations/{id}/events",
     "/consultations/{id}/comments",
+    "/inquiries",
+    "/inquiries/{id}/events",
+    "/inquiries/{id}/comments",
+    "/faq",
+    "/faq/{id}",
+    "/faq/{id}/solved",
     "/systems",
     "/systems/{id}",
     "/admin/users",
@@ -145,6 +151,8 @@ struct Fixture {
     actor_token: Option<String>,
     consultation: Value,
     system: Value,
+    inquiry: Value,
+    article: Value,
     /// A token of se2, the target of the admin's "end sessions".
     target_token: String,
 }
@@ -171,6 +179,17 @@ fn world(app: &TestApp, f: &Fixture, actor: Option<&Session>) -> String {
             .body
             .to_string(),
         app.get("/api/v1/departments", &f.admin).body.to_string(),
+        app.get("/api/v1/inquiries?limit=200", &f.admin)
+            .body
+            .to_string(),
+        app.get(
+            &format!("/api/v1/inquiries/{}/events", f.inquiry["id"]),
+            &f.admin,
+        )
+        .body
+        .to_string(),
+        app.get("/api/v1/faq", &f.admin).body.to_string(),
+        format!("deflections: {}", deflections(app)),
         format!(
             "target session: {}",
             app.get("/api/v1/me", &f.target_token).status
@@ -192,6 +211,32 @@ fn world(app: &TestApp, f: &Fixture, actor: Option<&Session>) -> String {
         }
     }
     parts.join("\n")
+}
+
+fn deflections(app: &TestApp) -> i64 {
+    use diesel::prelude::*;
+    let mut conn = app.pool.get().expect("connection");
+    digicon::db::schema::deflections::table
+        .count()
+        .get_result(&mut *conn)
+        .expect("count")
+}
+
+/// An inquiry asked by the requester and an FAQ article, for the fixtures.
+fn inquiry_and_article(app: &TestApp, requester: &str) -> (Value, Value) {
+    let inquiry = app.post(
+        "/api/v1/inquiries",
+        requester,
+        serde_json::json!({"subject": "CSRF試験の質問", "question": "質問", "topic": "other"}),
+    );
+    assert_eq!(inquiry.status, 201, "{:?}", inquiry.body);
+    let article = app.post(
+        "/api/v1/faq",
+        &app.login(&app.org.se),
+        serde_json::json!({"title": "CSRF試験の記事", "question": "質問", "answer": "回答", "topic": "other"}),
+    );
+    assert_eq!(article.status, 201, "{:?}", article.body);
+    (inquiry.body, article.body)
 }
 
 /// The form's fields and, if given, a `_csrf` token.
@@ -229,11 +274,14 @@ fn every_page_post_without_a_valid_csrf_token_is_refused_and_changes_nothing(app
                            "department_id": org.shimin_division, "owner_id": org.requester.id}),
     );
     assert_eq!(system.status, 201, "{:?}", system.body);
+    let (inquiry, article) = inquiry_and_article(app, &requester);
     let mut f = Fixture {
         admin: admin.clone(),
         actor_token: None,
         consultation,
         system: system.body,
+        inquiry,
+        article,
         target_token: app.login(&org.se2),
     };
     let hearing = datetime_local_next_week();
@@ -295,6 +343,61 @@ fn every_page_post_without_a_valid_csrf_token_is_refused_and_changes_nothing(app
                 Some(&org.requester),
                 format!("/consultations/{c}/comments"),
                 vec![("body", "CSRFで書かれたコメント".into())],
+            ),
+            "/inquiries" => (
+                Some(&org.requester),
+                "/inquiries".into(),
+                vec![
+                    ("subject", "CSRFで送られた質問".into()),
+                    ("question", "質問".into()),
+                    ("topic", "other".into()),
+                ],
+            ),
+            "/inquiries/{id}/events" => {
+                let i = &f.inquiry["id"];
+                let version =
+                    app.get(&format!("/api/v1/inquiries/{i}"), &admin).body["version"].to_string();
+                (
+                    Some(&org.se),
+                    format!("/inquiries/{i}/events"),
+                    vec![("event", "take".into()), ("version", version)],
+                )
+            }
+            "/inquiries/{id}/comments" => (
+                Some(&org.requester),
+                format!("/inquiries/{}/comments", f.inquiry["id"]),
+                vec![("body", "CSRFで書かれたコメント".into())],
+            ),
+            "/faq" => (
+                Some(&org.se),
+                "/faq".into(),
+                vec![
+                    ("title", "CSRFで書かれた記事".into()),
+                    ("question", "質問".into()),
+                    ("answer", "回答".into()),
+                    ("topic", "other".into()),
+                ],
+            ),
+            "/faq/{id}" => {
+                let a = &f.article["id"];
+                let version =
+                    app.get(&format!("/api/v1/faq/{a}"), &admin).body["version"].to_string();
+                (
+                    Some(&org.se),
+                    format!("/faq/{a}"),
+                    vec![
+                        ("version", version),
+                        ("title", "CSRFで改題".into()),
+                        ("question", "質問".into()),
+                        ("answer", "回答".into()),
+                        ("topic", "other".into()),
+                    ],
+                )
+            }
+            "/faq/{id}/solved" => (
+                Some(&org.dx_manager),
+                format!("/faq/{}/solved", f.article["id"]),
+                vec![],
             ),
             "/systems" => (
                 Some(&org.dx),
@@ -489,11 +592,14 @@ fn api_writes_with_only_the_page_cookie_are_refused_and_change_nothing(app: &Tes
     assert_eq!(system.status, 201, "{:?}", system.body);
     let outbox = app.get("/api/v1/admin/outbox", &admin);
     let message = outbox.body["items"][0]["id"].clone();
+    let (inquiry, article) = inquiry_and_article(app, &requester);
     let f = Fixture {
         admin: admin.clone(),
         actor_token: Some(app.login(&org.admin)),
         consultation,
         system: system.body,
+        inquiry,
+        article,
         target_token: app.login(&org.se2),
     };
     let mut browser = Session::new(app);
@@ -531,6 +637,10 @@ fn api_writes_with_only_the_page_cookie_are_refused_and_change_nothing(app: &Tes
             f.system["id"].to_string()
         } else if template.starts_with("/api/v1/users/") {
             org.se2.id.to_string()
+        } else if template.starts_with("/api/v1/inquiries/") {
+            f.inquiry["id"].to_string()
+        } else if template.starts_with("/api/v1/faq/") {
+            f.article["id"].to_string()
         } else if template.starts_with("/api/v1/departments/") {
             org.hoiku_division.to_string()
         } else {

@@ -315,6 +315,94 @@ fn fire(
     *version = reply.body["version"].clone();
 }
 
+/// The generated helpdesk stream: every inquiry's timeline follows the inquiry
+/// table with its version equal to its events, numbers run 1..n per fiscal year
+/// and the counters stand at n, nothing is dated after now.
+fn check_inquiries(conn: &mut DbConn, expected: i64) {
+    use digicon::db::schema::{inquiries, inquiry_counters, inquiry_events};
+    use digicon::domain::inquiry::{inquiry_transition, InquiryEvent, InquiryState};
+    let rows: Vec<(i64, String, i32, String, i32, chrono::NaiveDateTime)> = inquiries::table
+        .select((
+            inquiries::id,
+            inquiries::number,
+            inquiries::fiscal_year,
+            inquiries::state,
+            inquiries::version,
+            inquiries::updated_at,
+        ))
+        .load(conn)
+        .expect("inquiries");
+    assert_eq!(rows.len() as i64, expected);
+    let events: Vec<(i64, String, Option<String>, String, i32)> = inquiry_events::table
+        .order((inquiry_events::inquiry_id, inquiry_events::version))
+        .select((
+            inquiry_events::inquiry_id,
+            inquiry_events::event,
+            inquiry_events::from_state,
+            inquiry_events::to_state,
+            inquiry_events::version,
+        ))
+        .load(conn)
+        .expect("events");
+    let mut timelines: HashMap<i64, Vec<(String, Option<String>, String, i32)>> = HashMap::new();
+    for (id, event, from, to, version) in events {
+        timelines
+            .entry(id)
+            .or_default()
+            .push((event, from, to, version));
+    }
+    let now = chrono::Utc::now().naive_utc();
+    let mut per_year: HashMap<i32, Vec<i64>> = HashMap::new();
+    for (id, number, fy, state, version, updated_at) in &rows {
+        assert!(*updated_at <= now, "{number} dated in the future");
+        let timeline = timelines.get(id).expect("a timeline");
+        assert_eq!(
+            timeline.len() as i32,
+            *version,
+            "{number}: version = events"
+        );
+        let mut at = None::<String>;
+        for (n, (event, from, to, v)) in timeline.iter().enumerate() {
+            assert_eq!(*v, n as i32 + 1);
+            let row = inquiry_transition(InquiryEvent::parse(event).expect("an inquiry event"));
+            let from_state = from
+                .as_deref()
+                .map(|f| InquiryState::parse(f).expect("state"));
+            match from_state {
+                None => assert!(row.from.is_empty(), "{number}: {event} creates"),
+                Some(f) => assert!(row.from.contains(&f), "{number}: {event} from {f:?}"),
+            }
+            assert_eq!(from, &at, "{number}: {event} starts where the last ended");
+            at = Some(to.clone());
+        }
+        assert_eq!(
+            at.as_deref(),
+            Some(state.as_str()),
+            "{number}: ends in its state"
+        );
+        let seq: i64 = number
+            .strip_prefix(&format!("HD-{fy}-"))
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("{number} is HD-{fy}-NNNNN"));
+        per_year.entry(*fy).or_default().push(seq);
+    }
+    for (fy, mut seqs) in per_year {
+        seqs.sort_unstable();
+        let n = seqs.len() as i64;
+        assert_eq!(
+            seqs,
+            (1..=n).collect::<Vec<_>>(),
+            "FY{fy} numbers without gaps"
+        );
+        let counter: i64 = inquiry_counters::table
+            .find(fy)
+            .select(inquiry_counters::last_seq)
+            .first(conn)
+            .expect("counter");
+        assert_eq!(counter, n, "FY{fy} counter");
+    }
+}
+
 fn a_generated_history_is_consistent_and_usable(backend: Backend) {
     let dir = tempfile::tempdir().expect("tempdir");
     let Some(settings) = test_settings(backend, dir.path()) else {
@@ -344,6 +432,12 @@ fn a_generated_history_is_consistent_and_usable(backend: Backend) {
     let pool = db::build_pool(&url, 1).expect("pool");
     let mut conn = pool.get().expect("connection");
     check_consistency(&mut conn, COUNT);
+
+    assert!(
+        report.contains("generated 7000 helpdesk inquiries"),
+        "{report}"
+    );
+    check_inquiries(&mut conn, 7_000);
 
     let staff: i64 = users::table.count().get_result(&mut *conn).expect("users");
     assert_eq!(staff, 8_000);

@@ -147,6 +147,8 @@ fn the_openapi_document_covers_every_endpoint() {
         ("/api/v1/auth/logout", "post"),
         ("/api/v1/me/sessions", "delete"),
         ("/api/v1/users/{id}/sessions", "delete"),
+        ("/api/v1/inquiries", "post"),
+        ("/api/v1/inquiries/{id}/transitions", "post"),
     ] {
         assert!(
             expected.contains(&(required.0.to_string(), required.1.to_string())),

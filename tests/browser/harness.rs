@@ -30,6 +30,10 @@ fn chromedriver() -> String {
 }
 
 /// How long to wait for an element or a page before failing.
+/// The WebDriver key codes of Tab and Enter.
+pub const TAB: &str = "\u{e004}";
+pub const ENTER: &str = "\u{e007}";
+
 pub const TIMEOUT: Duration = Duration::from_secs(10);
 const POLL: Duration = Duration::from_millis(50);
 
@@ -542,6 +546,37 @@ impl Browser {
             .await
             .unwrap_or_else(|e| panic!("click `{selector}`: {e}"));
         self.wait_new_page(&format!("clicking `{selector}`")).await;
+    }
+
+    /// Types into whatever has the focus, as a keyboard would: text, and
+    /// WebDriver keys such as `TAB` and `ENTER` below.
+    pub async fn keys(&self, text: &str) {
+        self.client
+            .active_element()
+            .await
+            .expect("a focused element")
+            .send_keys(text)
+            .await
+            .unwrap_or_else(|e| panic!("type {text:?}: {e}"));
+    }
+
+    /// The id of the focused element.
+    pub async fn focused_id(&self) -> String {
+        self.client
+            .active_element()
+            .await
+            .expect("a focused element")
+            .attr("id")
+            .await
+            .expect("id")
+            .unwrap_or_default()
+    }
+
+    /// Presses Enter on the focused element and waits for the page it leads to.
+    pub async fn enter_and_wait(&self) {
+        self.mark_page().await;
+        self.keys(ENTER).await;
+        self.wait_new_page("pressing Enter").await;
     }
 
     /// Logs in through the login form and waits for the page it leads to.

@@ -22,6 +22,7 @@ mod harness;
 mod access;
 mod dashboard;
 mod escaping;
+mod helpdesk;
 mod language;
 mod ledger;
 mod login;

@@ -76,7 +76,7 @@ pub fn file(
     idempotency: Option<&Idempotency>,
 ) -> Result<Filed> {
     if !may_file(caller.role) {
-        return Err(Error::ForbiddenEvent(Event::File));
+        return Err(Error::ForbiddenEvent(Event::File.as_str()));
     }
     let fields = input.parse()?;
     let replay = |conn: &mut DbConn, request: &Idempotency| -> Result<Option<Filed>> {
@@ -92,16 +92,17 @@ pub fn file(
             return Ok(first);
         }
     }
-    let department_id = filing_department(conn, caller, fields.department_id)?;
-    let filed = file_as(
-        app,
-        conn,
-        &fields,
-        caller.id,
+    let requester_id = requester_of_record(conn, caller, input.requester_id)?;
+    let department_id = match (fields.department_id, requester_id == caller.id) {
+        (None, false) => requester_division(conn, requester_id)?,
+        (requested, _) => filing_department(conn, caller, requested)?,
+    };
+    let by = Filer {
+        requester_id,
+        filed_by: caller.id,
         department_id,
-        idempotency,
-        Utc::now(),
-    );
+    };
+    let filed = file_for(app, conn, &fields, &by, idempotency, Utc::now());
     match filed {
         Ok(c) => Ok(Filed {
             shown: Shown::new(app, caller, c),
@@ -118,9 +119,8 @@ pub fn file(
     }
 }
 
-/// Writes a filing made at `at` by a requester for a department, with its hearing
-/// due time, search entry, receipt and intake mail, in one transaction. `file` is
-/// the door for callers; the demo loader replays its history through this.
+/// Writes a filing made at `at` by a requester for a department (see [`file_for`]).
+/// The demo loader and the benchmarks replay history through this.
 pub fn file_as(
     app: &App,
     conn: &mut DbConn,
@@ -130,11 +130,40 @@ pub fn file_as(
     idempotency: Option<&Idempotency>,
     at: DateTime<Utc>,
 ) -> Result<Consultation, FileError> {
+    let by = Filer {
+        requester_id,
+        filed_by: requester_id,
+        department_id,
+    };
+    file_for(app, conn, fields, &by, idempotency, at)
+}
+
+/// Who a filing is for and who typed it.
+#[derive(Debug, Clone, Copy)]
+pub struct Filer {
+    /// The person of record, who gets the receipt and every later mail.
+    pub requester_id: i64,
+    /// The staff member who typed it (the requester, or the DX office on behalf).
+    pub filed_by: i64,
+    pub department_id: i64,
+}
+
+/// Writes a filing with its hearing due time, search entry, receipt and intake
+/// mail, in one transaction. `file` is the door for callers.
+pub fn file_for(
+    app: &App,
+    conn: &mut DbConn,
+    fields: &NewConsultationFields,
+    by: &Filer,
+    idempotency: Option<&Idempotency>,
+    at: DateTime<Utc>,
+) -> Result<Consultation, FileError> {
     let clock = app.sla.on_file(&app.calendar, fields.priority, at);
     let filing = Filing {
         fields,
-        department_id,
-        requester_id,
+        department_id: by.department_id,
+        requester_id: by.requester_id,
+        filed_by: by.filed_by,
         fiscal_year: fiscal_year(at.with_timezone(&app.timezone).date_naive()),
         idempotency: idempotency.map(Idempotency::parts),
         now: stored(at),
@@ -152,6 +181,32 @@ pub fn file_as(
         },
     };
     consultations::file(conn, &filing, &work)
+}
+
+/// The person a consultation is filed for: the caller, or (the DX office and
+/// admins filing on behalf, DESIGN.md) the active user they name.
+fn requester_of_record(conn: &mut DbConn, caller: &Caller, named: Option<i64>) -> Result<i64> {
+    let Some(id) = named.filter(|id| *id != caller.id) else {
+        return Ok(caller.id);
+    };
+    if !matches!(caller.role, Role::DxOffice | Role::Admin) {
+        return Err(Error::Forbidden);
+    }
+    match users::find(conn, id)? {
+        Some(user) if user.active => Ok(id),
+        _ => Err(Error::invalid_field(
+            "requester_id",
+            "validation.unknown_user",
+        )),
+    }
+}
+
+/// The division of a user's department.
+fn requester_division(conn: &mut DbConn, user_id: i64) -> Result<i64> {
+    let user = users::find(conn, user_id)?.ok_or(Error::NotFound)?;
+    let department = departments::find(conn, user.department_id)?
+        .ok_or_else(|| Error::internal("user without department"))?;
+    Ok(departments::division_of(conn, &department)?)
 }
 
 /// The department a consultation is filed for: the requester's own division by
@@ -209,7 +264,7 @@ pub fn edit(
         });
     }
     if current.state.is_terminal() {
-        return Err(Error::Terminal(current.state));
+        return Err(Error::Terminal(current.state.as_str()));
     }
     let (changes, payload) = consultations::edit_changes(&current, &edit);
     if payload["changes"].as_object().is_some_and(|m| m.is_empty()) {
@@ -557,7 +612,7 @@ fn entries(conn: &mut DbConn, caller: &Caller, id: i64) -> Result<Vec<Entry>> {
 /// they choose from. Requesters file for their own division, so they choose none.
 pub fn filing_form(conn: &mut DbConn, caller: &Caller) -> Result<Vec<departments::Department>> {
     if !may_file(caller.role) {
-        return Err(Error::ForbiddenEvent(Event::File));
+        return Err(Error::ForbiddenEvent(Event::File.as_str()));
     }
     if caller.role == Role::Requester {
         return Ok(vec![]);

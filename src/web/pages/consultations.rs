@@ -198,6 +198,7 @@ async fn new_page(
     data["draft"] = json!({
         "title": draft.get("title"), "current_work": draft.get("current_work"), "wish": draft.get("wish"),
         "desired_by": draft.get("desired_by"), "contact": draft.get("contact"),
+        "requester": draft.get("requester"), "requester_id": draft.get("requester_id"),
     });
     data["idempotency_key"] = json!(draft
         .get("idempotency_key")
@@ -306,6 +307,7 @@ fn filing_input(form: &HashMap<String, String>, locale: Locale) -> NewConsultati
         department_id: field("department_id").map(|d| d.parse().unwrap_or(-1)),
         desired_by: field("desired_by"),
         contact: field("contact"),
+        requester_id: field("requester_id").map(|d| d.parse().unwrap_or(-1)),
     }
 }
 
@@ -335,10 +337,16 @@ pub async fn create(
     check_csrf(&req, form.get("_csrf"))?;
     let locale = page_locale(&req, Some(&user));
     let draft = form.into_inner();
-    let input = filing_input(&draft, locale);
+    let mut input = filing_input(&draft, locale);
+    let named = value(&draft, "requester").filter(|_| input.requester_id.is_none());
     let key = form_idempotency(&draft);
     let result = state
         .call(&user, move |app, conn, caller| {
+            // On behalf, without script: the person found from what was typed.
+            if let Some(text) = named {
+                input.requester_id =
+                    Some(crate::app::inquiries::resolve_asker(conn, caller, &text)?);
+            }
             use_case::file(app, conn, caller, &input, key.as_ref())
         })
         .await;

@@ -7,7 +7,9 @@ pub mod admin;
 pub mod auth;
 pub mod consultations;
 pub mod dashboard;
+pub mod faq;
 pub mod form;
+pub mod inquiries;
 pub mod systems;
 
 use actix_web::cookie::{Cookie, SameSite};
@@ -64,6 +66,23 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../../views/pages/admin_departments.hbs"),
     ),
     ("error", include_str!("../../../views/pages/error.hbs")),
+    (
+        "inquiries",
+        include_str!("../../../views/pages/inquiries.hbs"),
+    ),
+    ("inquiry", include_str!("../../../views/pages/inquiry.hbs")),
+    (
+        "faq_list",
+        include_str!("../../../views/pages/faq_list.hbs"),
+    ),
+    (
+        "faq_article",
+        include_str!("../../../views/pages/faq_article.hbs"),
+    ),
+    (
+        "new_inquiry",
+        include_str!("../../../views/pages/new_inquiry.hbs"),
+    ),
     ("chart", include_str!("../../../views/partials/chart.hbs")),
     (
         "dashboard",

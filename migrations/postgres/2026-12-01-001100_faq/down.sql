@@ -1,0 +1,2 @@
+DROP TABLE deflections;
+DROP TABLE faq_articles;
