@@ -11,6 +11,7 @@ mod concurrency;
 mod contract;
 mod dashboard;
 mod directory;
+mod faults;
 mod fuzz;
 mod generate;
 mod helpers;

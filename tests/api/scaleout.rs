@@ -16,7 +16,7 @@ use crate::helpers::{future_hearing, send_to, spawn_app, start, Backend, TestApp
 
 /// Every consultation's events carry versions 1..=version with no gap or
 /// repeat, and the last one leads to its current state.
-fn assert_timelines_match_versions(conn: &mut DbConn) -> usize {
+pub(crate) fn assert_timelines_match_versions(conn: &mut DbConn) -> usize {
     let rows: Vec<(i64, i32, String)> = consultations::table
         .select((
             consultations::id,
