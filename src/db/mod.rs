@@ -94,8 +94,9 @@ fn without_gssapi_by_default(url: &str) -> String {
 #[derive(Debug, Clone)]
 pub struct ConnectionManager {
     backend: Backend,
-    /// PostgreSQL gives up on a statement after this long (the server's pool, so
-    /// that no request holds a connection for long; SQLite has no such switch).
+    /// PostgreSQL gives up on a statement after this long, and SQLite on waiting
+    /// for the write lock (the server's pool, so that no request holds a
+    /// connection for long; elsewhere SQLite waits 10 s).
     statement_timeout_ms: Option<u64>,
 }
 
@@ -125,10 +126,11 @@ impl ManageConnection for ConnectionManager {
                 // cache, but they count in the process's resident set: 128 MiB keeps
                 // the hot indexes mapped (1 GiB raised VmHWM at 1M from 129 to 211 MiB
                 // for no throughput).
-                conn.batch_execute(
-                    "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; \
-                     PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA mmap_size = 134217728;",
-                )
+                let busy_ms = self.statement_timeout_ms.unwrap_or(10_000);
+                conn.batch_execute(&format!(
+                    "PRAGMA busy_timeout = {busy_ms}; PRAGMA journal_mode = WAL; \
+                     PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA mmap_size = 134217728;"
+                ))
                 .map_err(r2d2::Error::QueryError)?;
                 Ok(DbConn::Sqlite(conn))
             }
@@ -205,7 +207,8 @@ pub fn build_pool(database_url: &str, max_size: u32) -> Result<Pool, String> {
 }
 
 /// The server's pool: on PostgreSQL every statement gives up after
-/// `statement_timeout_ms` (0: never), so a request answers "unavailable" instead
+/// `statement_timeout_ms` (0: never) and SQLite waits that long for the write lock
+/// (0: 10 s), so a request answers "unavailable" instead
 /// of holding a connection for long. A request waits at most `connection_timeout`
 /// for a connection: while the database is away it answers 503 within it, and
 /// the pool connects again by itself once the database is back.

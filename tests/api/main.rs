@@ -19,6 +19,7 @@ mod ledger;
 mod lifecycle;
 mod meta;
 mod notifications;
+mod outages;
 mod pages;
 mod postgres;
 mod scaleout;
