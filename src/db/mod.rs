@@ -352,11 +352,13 @@ pub fn is_unavailable(error: &diesel::result::Error) -> bool {
 }
 
 /// Whether an error is the disk (or the file-size limit) running out of room.
+/// SQLite says "database or disk is full" when a write comes up short and "disk
+/// I/O error" when it fails outright (`EFBIG` past a file-size limit).
 pub fn is_disk_full(error: &diesel::result::Error) -> bool {
     matches!(
         error,
         diesel::result::Error::DatabaseError(_, info)
-            if ["database or disk is full", "no space left on device", "could not extend file"]
+            if ["database or disk is full", "disk i/o error", "no space left on device", "could not extend file"]
                 .iter()
                 .any(|p| info.message().to_ascii_lowercase().contains(p))
     )

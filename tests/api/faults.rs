@@ -29,13 +29,36 @@ pub(crate) fn serve_child(
     data_dir: &std::path::Path,
     env: &[(&str, String)],
 ) -> (Child, String) {
+    serve_child_in(app, data_dir, env, None, Stdio::inherit())
+}
+
+/// Like `serve_child`, started through `sh -c "<shell>; exec digicon serve"` when
+/// a shell prefix is given (to set signal dispositions), with its log to `stderr`.
+pub(crate) fn serve_child_in(
+    app: &TestApp,
+    data_dir: &std::path::Path,
+    env: &[(&str, String)],
+    shell: Option<&str>,
+    stderr: Stdio,
+) -> (Child, String) {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(data_dir, std::fs::Permissions::from_mode(0o700))
         .expect("a private data folder");
     let port = free_port();
-    let mut command = Command::new(env!("CARGO_BIN_EXE_digicon"));
+    let binary = env!("CARGO_BIN_EXE_digicon");
+    let mut command = match shell {
+        Some(prefix) => {
+            let mut c = Command::new("sh");
+            c.args(["-c", &format!("{prefix}; exec \"$0\" serve"), binary]);
+            c
+        }
+        None => {
+            let mut c = Command::new(binary);
+            c.arg("serve");
+            c
+        }
+    };
     command
-        .arg("serve")
         .env("DATABASE_URL", &app.database_url)
         .env("JWT_SECRET", &app.settings.jwt_secret)
         .env("DIGICON_DATA_DIR", data_dir)
@@ -44,7 +67,7 @@ pub(crate) fn serve_child(
         .env("RUST_LOG", "warn")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(Stdio::inherit());
+        .stderr(stderr);
     for (name, value) in env {
         command.env(name, value);
     }

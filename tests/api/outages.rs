@@ -13,7 +13,7 @@ use diesel::prelude::*;
 use digicon::db::schema::{consultations, outbox};
 use serde_json::json;
 
-use crate::faults::{kill_9, serve_child};
+use crate::faults::{kill_9, serve_child, serve_child_in};
 use crate::helpers::{spawn_app_in, spawn_app_with, test_settings, Backend, TestApp};
 use crate::postgres::OwnServer;
 use crate::scaleout::assert_timelines_match_versions;
@@ -316,3 +316,136 @@ fn kill_9_among_8_filers_keeps_every_acknowledged_filing(app: &TestApp) {
 }
 
 crate::both_backends!(kill_9_among_8_filers_keeps_every_acknowledged_filing);
+
+/// Sets the largest file a running process may write (`prlimit`), in bytes: the
+/// soft limit only, so that it may be raised again without privileges.
+fn limit_file_size(pid: u32, bytes: Option<u64>) {
+    let limit = format!(
+        "{}:unlimited",
+        bytes.map_or("unlimited".to_string(), |b| b.to_string())
+    );
+    let status = std::process::Command::new("prlimit")
+        .args(["--pid", &pid.to_string(), &format!("--fsize={limit}")])
+        .status()
+        .expect("prlimit (util-linux) runs");
+    assert!(status.success(), "prlimit --fsize={limit}");
+}
+
+fn file_size(path: &std::path::Path) -> u64 {
+    std::fs::metadata(path).map(|m| m.len()).unwrap_or(0)
+}
+
+/// A full disk, played by a file-size limit on the server process (mounting a
+/// small file system needs privileges a test cannot count on; `SIGXFSZ` is
+/// ignored, as a server should, so writes past the limit fail with `EFBIG`):
+/// filings answer 503 with `Retry-After` and the log says the disk is full;
+/// nothing is half-written (every consultation has its timeline and its mail,
+/// `PRAGMA integrity_check` is ok); once there is room again filings succeed
+/// without a restart.
+#[test]
+fn sqlite_on_a_full_disk_answers_503_and_recovers_once_there_is_room() {
+    let app = spawn_app_with(Backend::Sqlite, |s| s.run_worker = false).expect("app");
+    let token = app.login(&app.org.requester);
+    let data = tempfile::tempdir().expect("tempdir");
+    let log_path = data.path().join("server.log");
+    let log = std::fs::File::create(&log_path).expect("a log file");
+    let (mut child, base) =
+        serve_child_in(&app, data.path(), &[], Some("trap '' XFSZ"), log.into());
+    let agent = ureq::AgentBuilder::new()
+        .timeout(Duration::from_secs(15))
+        .build();
+    let file = |title: &str| -> (u16, bool) {
+        let reply = agent
+            .post(&format!("{base}/api/v1/consultations"))
+            .set("Authorization", &format!("Bearer {token}"))
+            .send_json(json!({"title": title, "body": "本文です。", "category": "other"}));
+        match reply {
+            Ok(r) => (r.status(), false),
+            Err(ureq::Error::Status(code, r)) => (code, r.header("Retry-After").is_some()),
+            Err(e) => panic!("{title}: no answer: {e}"),
+        }
+    };
+    for i in 0..3 {
+        assert_eq!(file(&format!("空きのある時の相談 {i}")).0, 201);
+    }
+    let db_path = app
+        .database_url
+        .strip_prefix("sqlite://")
+        .expect("a SQLite URL")
+        .to_string();
+    let wal = format!("{db_path}-wal");
+    let room = file_size(db_path.as_ref()).max(file_size(wal.as_ref())) + 64 * 1024;
+    limit_file_size(child.id(), Some(room));
+
+    let mut acknowledged = HashSet::new();
+    let (mut full, mut odd) = (0, vec![]);
+    let started = Instant::now();
+    for i in 0.. {
+        let title = format!("ディスク満杯の相談 {i}");
+        match file(&title) {
+            (201, _) => {
+                acknowledged.insert(title);
+            }
+            (503, true) => full += 1,
+            other => odd.push(other),
+        }
+        if full >= 3 || started.elapsed() > Duration::from_secs(60) {
+            break;
+        }
+    }
+    let before_full = acknowledged.len();
+    limit_file_size(child.id(), None);
+    let freed = Instant::now();
+    let mut recovered = None;
+    for i in 0..100 {
+        let (status, _) = file(&format!("空きが戻った相談 {i}"));
+        if status == 201 {
+            acknowledged.insert(format!("空きが戻った相談 {i}"));
+            recovered = Some(freed.elapsed());
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    kill_9(&mut child);
+    let logged = std::fs::read_to_string(&log_path).unwrap_or_default();
+    let stored = stored_titles(&app);
+    let missing = acknowledged.difference(&stored).count();
+    let mut conn = app.pool.get().expect("connection");
+    let integrity: Vec<String> = diesel::sql_query("PRAGMA integrity_check")
+        .load::<Integrity>(&mut *conn)
+        .expect("integrity_check")
+        .into_iter()
+        .map(|r| r.integrity_check)
+        .collect();
+    let without_mail: i64 = consultations::table
+        .filter(diesel::dsl::not(diesel::dsl::exists(outbox::table.filter(
+            outbox::consultation_id.eq(consultations::id.nullable()),
+        ))))
+        .count()
+        .get_result(&mut *conn)
+        .expect("count");
+    println!(
+        "SQLite with {room} bytes a file: {before_full} filed after the limit before it was full, {full} answered 503, \
+         other answers {odd:?}; first filing {:.2} s after room was made; missing {missing}, \
+         without mail {without_mail}, integrity {integrity:?}",
+        recovered.map_or(f64::NAN, |d| d.as_secs_f64()),
+    );
+    assert!(full >= 3, "the disk filled up: {full} 503s");
+    assert!(odd.is_empty(), "only 201 or 503 with Retry-After: {odd:?}");
+    assert!(
+        logged.contains("the disk is full"),
+        "the log says why: {logged}"
+    );
+    assert_eq!(integrity, vec!["ok".to_string()]);
+    assert_eq!(missing, 0);
+    assert_eq!(without_mail, 0, "no consultation without its mail");
+    assert_timelines_match_versions(&mut conn);
+    let recovered = recovered.expect("filings succeed once there is room");
+    assert!(recovered < Duration::from_secs(5), "{recovered:?}");
+}
+
+#[derive(QueryableByName)]
+struct Integrity {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    integrity_check: String,
+}
