@@ -68,6 +68,7 @@ fn main() -> Result<(), String> {
         settings.smtp_url.as_deref(),
         &settings.mail_dir(),
         &settings.mail_from,
+        std::time::Duration::from_secs(settings.smtp_timeout_secs),
     )?;
     let worker = Worker::new(pool.clone(), mailer, WorkerConfig::from_settings(&settings));
     let stop = AtomicBool::new(false);

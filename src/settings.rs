@@ -45,6 +45,15 @@ pub struct Settings {
     pub sla_sweep_secs: u64,
     /// SMTP connections the worker sends over at once.
     pub mail_concurrency: usize,
+    /// How long a worker's claim on a message holds without renewal
+    /// (`DIGICON_MAIL_LEASE_SECS`); mail of a dead worker is sent again after it.
+    pub mail_lease_secs: i64,
+    /// How long the SMTP client waits to connect and for each answer
+    /// (`DIGICON_SMTP_TIMEOUT_SECS`).
+    pub smtp_timeout_secs: u64,
+    /// How long a request waits for a database connection before answering 503
+    /// (`DIGICON_DB_CONNECT_TIMEOUT_MS`).
+    pub db_connect_timeout_ms: u64,
     /// Working hours of one full-time staff member a year, to express hours saved
     /// as staff (`DIGICON_HOURS_PER_PERSON_YEAR`).
     pub hours_per_person_year: i64,
@@ -126,6 +135,9 @@ impl Settings {
             mail_retry_base_secs: 30,
             sla_sweep_secs: 60,
             mail_concurrency: 8,
+            mail_lease_secs: 20,
+            smtp_timeout_secs: 20,
+            db_connect_timeout_ms: 3_000,
             hours_per_person_year: 1920,
             annual_target_hours: 100_000,
             metrics_token: None,
@@ -191,6 +203,13 @@ impl Settings {
         s.mail_retry_base_secs = number("DIGICON_MAIL_RETRY_BASE_SECS", s.mail_retry_base_secs)?;
         s.mail_concurrency =
             number("DIGICON_MAIL_CONCURRENCY", s.mail_concurrency as i64)? as usize;
+        s.mail_lease_secs = number("DIGICON_MAIL_LEASE_SECS", s.mail_lease_secs)?;
+        s.smtp_timeout_secs =
+            number("DIGICON_SMTP_TIMEOUT_SECS", s.smtp_timeout_secs as i64)? as u64;
+        s.db_connect_timeout_ms = number(
+            "DIGICON_DB_CONNECT_TIMEOUT_MS",
+            s.db_connect_timeout_ms as i64,
+        )? as u64;
         s.hours_per_person_year = number("DIGICON_HOURS_PER_PERSON_YEAR", s.hours_per_person_year)?;
         s.annual_target_hours = number("DIGICON_ANNUAL_TARGET_HOURS", s.annual_target_hours)?;
         s.sla_sweep_secs = number("DIGICON_SLA_SWEEP_SECS", s.sla_sweep_secs as i64)? as u64;

@@ -51,6 +51,7 @@ impl RunningWorker {
             settings.smtp_url.as_deref(),
             &settings.mail_dir(),
             &settings.mail_from,
+            std::time::Duration::from_secs(settings.smtp_timeout_secs),
         )?;
         let background = Background {
             worker: Worker::new(pool.clone(), mailer, WorkerConfig::from_settings(settings)),
@@ -86,6 +87,7 @@ pub fn prepare_database(settings: &Settings) -> Result<Pool, String> {
         &settings.database_url,
         settings.db_pool_size,
         settings.statement_timeout_ms,
+        std::time::Duration::from_millis(settings.db_connect_timeout_ms),
     )
 }
 

@@ -103,8 +103,14 @@ impl std::error::Error for Error {}
 
 impl From<diesel::result::Error> for Error {
     fn from(e: diesel::result::Error) -> Self {
-        if crate::db::is_statement_timeout(&e) {
-            // The database gave up on a statement that ran too long: try again later.
+        if crate::db::is_disk_full(&e) {
+            log::error!(
+                "cannot write the database: the disk is full or the file is over its size \
+                 limit ({e}); requests answer 503 until there is room"
+            );
+            Error::Unavailable(format!("database: {e}"))
+        } else if crate::db::is_unavailable(&e) {
+            // Away, busy or out of its budget for now: try again later.
             Error::Unavailable(format!("database: {e}"))
         } else {
             Error::Internal(format!("database: {e}"))

@@ -139,27 +139,21 @@ pub struct Background {
 }
 
 impl Background {
-    /// Runs until `stop` is set; the message being sent is finished first.
+    /// Runs until `stop` is set: the outbox lanes deliver on their own threads
+    /// (each finishing the message it is sending) while this one sweeps.
     pub fn run(&self, stop: &AtomicBool) {
-        let mut last_sweep: Option<Instant> = None;
-        while !stop.load(Ordering::SeqCst) {
-            if last_sweep.is_none_or(|at| at.elapsed() >= self.sweep_every) {
+        std::thread::scope(|scope| {
+            scope.spawn(|| self.worker.run(stop, self.poll));
+            while !stop.load(Ordering::SeqCst) {
                 if let Err(e) = self.sweep() {
                     log::warn!("SLA sweep failed: {e}");
                 }
-                last_sweep = Some(Instant::now());
-            }
-            let busy = match self.worker.deliver(stop) {
-                Ok(round) => round.sent + round.retried + round.failed > 0,
-                Err(e) => {
-                    log::warn!("mail delivery round failed: {e}");
-                    false
+                let next = Instant::now() + self.sweep_every;
+                while !stop.load(Ordering::SeqCst) && Instant::now() < next {
+                    std::thread::sleep(StdDuration::from_millis(100).min(self.sweep_every));
                 }
-            };
-            if !busy {
-                std::thread::sleep(self.poll);
             }
-        }
+        });
     }
 
     /// One sweep on a pooled connection.

@@ -96,8 +96,9 @@ fn without_gssapi_by_default(url: &str) -> String {
 #[derive(Debug, Clone)]
 pub struct ConnectionManager {
     backend: Backend,
-    /// PostgreSQL gives up on a statement after this long (the server's pool, so
-    /// that no request holds a connection for long; SQLite has no such switch).
+    /// PostgreSQL gives up on a statement after this long, and SQLite on waiting
+    /// for the write lock (the server's pool, so that no request holds a
+    /// connection for long; elsewhere SQLite waits 10 s).
     statement_timeout_ms: Option<u64>,
 }
 
@@ -127,10 +128,11 @@ impl ManageConnection for ConnectionManager {
                 // cache, but they count in the process's resident set: 128 MiB keeps
                 // the hot indexes mapped (1 GiB raised VmHWM at 1M from 129 to 211 MiB
                 // for no throughput).
-                conn.batch_execute(
-                    "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; \
-                     PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA mmap_size = 134217728;",
-                )
+                let busy_ms = self.statement_timeout_ms.unwrap_or(10_000);
+                conn.batch_execute(&format!(
+                    "PRAGMA busy_timeout = {busy_ms}; PRAGMA journal_mode = WAL; \
+                     PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA mmap_size = 134217728;"
+                ))
                 .map_err(r2d2::Error::QueryError)?;
                 Ok(DbConn::Sqlite(conn))
             }
@@ -202,28 +204,37 @@ pub fn build_pool(database_url: &str, max_size: u32) -> Result<Pool, String> {
     pool_of(
         ConnectionManager::new(Backend::from_url(database_url)?),
         max_size,
+        Duration::from_secs(10),
     )
 }
 
 /// The server's pool: on PostgreSQL every statement gives up after
-/// `statement_timeout_ms` (0: never), so a request answers "unavailable" instead
-/// of holding a connection for long.
+/// `statement_timeout_ms` (0: never) and SQLite waits that long for the write lock
+/// (0: 10 s), so a request answers "unavailable" instead
+/// of holding a connection for long. A request waits at most `connection_timeout`
+/// for a connection: while the database is away it answers 503 within it, and
+/// the pool connects again by itself once the database is back.
 pub fn build_server_pool(
     database_url: &str,
     max_size: u32,
     statement_timeout_ms: u64,
+    connection_timeout: Duration,
 ) -> Result<Pool, String> {
     let mut manager = ConnectionManager::new(Backend::from_url(database_url)?);
     manager.statement_timeout_ms = (statement_timeout_ms > 0).then_some(statement_timeout_ms);
-    pool_of(manager, max_size)
+    pool_of(manager, max_size, connection_timeout)
 }
 
-fn pool_of(manager: ConnectionManager, max_size: u32) -> Result<Pool, String> {
+fn pool_of(
+    manager: ConnectionManager,
+    max_size: u32,
+    connection_timeout: Duration,
+) -> Result<Pool, String> {
     prepare_sqlite_file(&manager.backend)?;
     r2d2::Pool::builder()
         .max_size(max_size)
         .min_idle(Some(1))
-        .connection_timeout(Duration::from_secs(10))
+        .connection_timeout(connection_timeout)
         .build(manager)
         .map_err(|e| format!("cannot connect to the database: {e}"))
 }
@@ -304,6 +315,54 @@ pub fn is_statement_timeout(error: &diesel::result::Error) -> bool {
         error,
         diesel::result::Error::DatabaseError(_, info)
             if info.message().contains("statement timeout")
+    )
+}
+
+/// Whether a statement failed because the database is away or cannot take the
+/// write for now, so the same request may well succeed in a few seconds: a
+/// statement past its budget, a connection the server closed (PostgreSQL stopped
+/// or restarting), SQLite busy or locked past its busy timeout, or a full disk.
+pub fn is_unavailable(error: &diesel::result::Error) -> bool {
+    use diesel::result::{DatabaseErrorKind, Error};
+    const PASSING: &[&str] = &[
+        "statement timeout",
+        "database is locked",
+        "database is busy",
+        "database table is locked",
+        "database or disk is full",
+        "disk i/o error",
+        "no space left on device",
+        "could not extend file",
+        "terminating connection",
+        "the database system is",
+        "server closed the connection",
+        "no connection to the server",
+        "connection to server",
+        "could not connect",
+    ];
+    match error {
+        Error::DatabaseError(
+            DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
+            _,
+        ) => true,
+        Error::DatabaseError(_, info) => {
+            let message = info.message().to_ascii_lowercase();
+            PASSING.iter().any(|p| message.contains(p))
+        }
+        _ => false,
+    }
+}
+
+/// Whether an error is the disk (or the file-size limit) running out of room.
+/// SQLite says "database or disk is full" when a write comes up short and "disk
+/// I/O error" when it fails outright (`EFBIG` past a file-size limit).
+pub fn is_disk_full(error: &diesel::result::Error) -> bool {
+    matches!(
+        error,
+        diesel::result::Error::DatabaseError(_, info)
+            if ["database or disk is full", "disk i/o error", "no space left on device", "could not extend file"]
+                .iter()
+                .any(|p| info.message().to_ascii_lowercase().contains(p))
     )
 }
 

@@ -70,17 +70,23 @@ struct ClaimedId {
     id: i64,
 }
 
+// A person's mail goes out in order: nobody whose mail another lane or worker
+// holds (an unexpired claim) gets a second lane.
 const CLAIM_POSTGRES: &str = "UPDATE outbox SET status = 'sending', claimed_until = $1, attempts = attempts + 1 \
      WHERE id IN (SELECT id FROM outbox \
-       WHERE (status = 'pending' AND next_attempt_at <= $2) OR (status = 'sending' AND claimed_until < $2) \
+       WHERE ((status = 'pending' AND next_attempt_at <= $2) OR (status = 'sending' AND claimed_until < $2)) \
+         AND recipient_email NOT IN (SELECT recipient_email FROM outbox \
+           WHERE status = 'sending' AND claimed_until >= $2) \
        ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED) \
      RETURNING id";
 
 // SQLite has one writer at a time, so the plain UPDATE is already exclusive.
-const CLAIM_SQLITE: &str = "UPDATE outbox SET status = 'sending', claimed_until = ?, attempts = attempts + 1 \
+const CLAIM_SQLITE: &str = "UPDATE outbox SET status = 'sending', claimed_until = ?1, attempts = attempts + 1 \
      WHERE id IN (SELECT id FROM outbox \
-       WHERE (status = 'pending' AND next_attempt_at <= ?) OR (status = 'sending' AND claimed_until < ?) \
-       ORDER BY id LIMIT ?) \
+       WHERE ((status = 'pending' AND next_attempt_at <= ?2) OR (status = 'sending' AND claimed_until < ?2)) \
+         AND recipient_email NOT IN (SELECT recipient_email FROM outbox \
+           WHERE status = 'sending' AND claimed_until >= ?2) \
+       ORDER BY id LIMIT ?3) \
      RETURNING id";
 
 /// Claims up to `limit` messages that are due, or whose previous claim expired (a
@@ -101,7 +107,6 @@ pub fn claim(
         DbConn::Sqlite(c) => diesel::sql_query(CLAIM_SQLITE)
             .bind::<Timestamp, _>(lease_until)
             .bind::<Timestamp, _>(now)
-            .bind::<Timestamp, _>(now)
             .bind::<BigInt, _>(limit)
             .load(c)?,
     };
@@ -113,6 +118,33 @@ pub fn claim(
         .order(outbox::id.asc())
         .select(OutboxRow::as_select())
         .load(conn)
+}
+
+/// Extends the claims this worker still holds (it is alive and sending).
+pub fn renew(conn: &mut DbConn, ids: &[i64], lease_until: NaiveDateTime) -> QueryResult<usize> {
+    diesel::update(
+        outbox::table
+            .filter(outbox::id.eq_any(ids))
+            .filter(outbox::status.eq("sending")),
+    )
+    .set(outbox::claimed_until.eq(Some(lease_until)))
+    .execute(conn)
+}
+
+/// Gives back claimed messages that were not tried (the worker is stopping):
+/// due at once, the claim's attempt not counted.
+pub fn release(conn: &mut DbConn, ids: &[i64]) -> QueryResult<usize> {
+    diesel::update(
+        outbox::table
+            .filter(outbox::id.eq_any(ids))
+            .filter(outbox::status.eq("sending")),
+    )
+    .set((
+        outbox::status.eq("pending"),
+        outbox::claimed_until.eq(None::<NaiveDateTime>),
+        outbox::attempts.eq(outbox::attempts - 1),
+    ))
+    .execute(conn)
 }
 
 pub fn mark_sent(conn: &mut DbConn, id: i64, now: NaiveDateTime) -> QueryResult<usize> {

@@ -37,7 +37,15 @@ pub struct Mailer {
 impl Mailer {
     /// SMTP when a URL is given (`smtp://user:pass@host:587?tls=required`,
     /// `smtps://host:465`, `smtp://localhost:2525` for plain), otherwise files.
-    pub fn new(smtp_url: Option<&str>, mail_dir: &Path, from: &str) -> Result<Mailer, String> {
+    /// `timeout` bounds connecting and the wait for each answer (the greeting,
+    /// every command, the end of the data), so a server that hangs fails one
+    /// message, which is tried again later, instead of holding its lane.
+    pub fn new(
+        smtp_url: Option<&str>,
+        mail_dir: &Path,
+        from: &str,
+        timeout: std::time::Duration,
+    ) -> Result<Mailer, String> {
         let from: Mailbox = from
             .parse()
             .map_err(|e| format!("MAIL_FROM {from:?}: {e}"))?;
@@ -45,6 +53,7 @@ impl Mailer {
             Some(url) => Transport::Smtp(
                 SmtpTransport::from_url(url)
                     .map_err(|e| format!("SMTP_URL: {e}"))?
+                    .timeout(Some(timeout))
                     .build(),
             ),
             None => {

@@ -1,7 +1,10 @@
 //! One error type for every handler. It renders `application/problem+json`
 //! (`type`, `title`, `status`, `detail`, and `errors` per field for validation
 //! failures) in the caller's language. Policy: a client error says exactly what to
-//! fix; a server error logs its whole cause and shows the client nothing internal.
+//! fix; a server error logs its whole cause and shows the client nothing internal;
+//! a database that is away, busy, locked or out of disk (no connection within the
+//! pool's timeout, or `db::is_unavailable`) is 503 with `Retry-After`, because the
+//! same request may succeed in a few seconds.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -334,9 +337,11 @@ impl From<app::Error> for AppError {
     }
 }
 
+/// A database that is away, busy or full is a 503 with `Retry-After` (the
+/// request may be repeated as it is); any other database error is a fault.
 impl From<diesel::result::Error> for AppError {
     fn from(e: diesel::result::Error) -> Self {
-        AppError::internal(format!("database: {e}"))
+        app::Error::from(e).into()
     }
 }
 

@@ -131,13 +131,18 @@ pub fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Settings)) -
     let dir = tempfile::tempdir().expect("tempdir");
     let mut settings = test_settings(backend, dir.path())?;
     configure(&mut settings);
+    Some(spawn_app_in(dir, settings))
+}
+
+/// The app on its settings (any database URL), seeded with the fixture.
+pub fn spawn_app_in(dir: tempfile::TempDir, settings: Settings) -> TestApp {
     let (base, handle) = start(settings.clone());
     let pool = db::build_pool(&settings.database_url, 2).expect("test pool");
     let org = {
         let mut conn = pool.get().expect("connection");
         seed(&mut conn)
     };
-    Some(TestApp {
+    TestApp {
         base,
         database_url: settings.database_url.clone(),
         pool,
@@ -145,7 +150,7 @@ pub fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Settings)) -
         settings,
         handle,
         _dir: dir,
-    })
+    }
 }
 
 fn department(

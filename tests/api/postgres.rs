@@ -14,6 +14,83 @@ struct Server {
     port: u16,
 }
 
+/// A PostgreSQL server of one test's own, which the test may stop and start
+/// again (an outage) without disturbing the shared one.
+pub struct OwnServer {
+    pub port: u16,
+    bin: PathBuf,
+    root: bool,
+    data: PathBuf,
+    dir: PathBuf,
+}
+
+impl OwnServer {
+    /// A new server, or `None` (after saying why) outside CI when PostgreSQL is missing.
+    pub fn start(name: &str) -> Option<OwnServer> {
+        match start_in(name) {
+            Ok((port, dir)) => Some(OwnServer {
+                port,
+                bin: bin_dir(),
+                root: is_root(),
+                data: dir.join("data"),
+                dir,
+            }),
+            Err(reason) => {
+                if std::env::var("CI").as_deref() == Ok("true") {
+                    panic!("PostgreSQL tests cannot be skipped under CI=true: {reason}");
+                }
+                eprintln!("skipping a PostgreSQL test: {reason}");
+                None
+            }
+        }
+    }
+
+    /// A new empty database on it.
+    pub fn database_url(&self, name: &str) -> String {
+        let admin = format!("postgres://postgres@127.0.0.1:{}/postgres", self.port);
+        let mut conn = PgConnection::establish(&admin).expect("connect to the test server");
+        conn.batch_execute(&format!("CREATE DATABASE {name}"))
+            .expect("create a test database");
+        format!("postgres://postgres@127.0.0.1:{}/{name}", self.port)
+    }
+
+    fn pg_ctl(&self, args: &[&str]) {
+        let output = pg_command(&self.bin.join("pg_ctl"), self.root)
+            .arg("-D")
+            .arg(&self.data)
+            .args(args)
+            .output()
+            .expect("pg_ctl runs");
+        assert!(
+            output.status.success(),
+            "pg_ctl {args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+
+    /// Stops the server the way an operator would (`pg_ctl stop -m fast`:
+    /// sessions are ended, nothing new is accepted).
+    pub fn stop(&self) {
+        self.pg_ctl(&["-m", "fast", "-w", "stop"]);
+    }
+
+    /// Starts it again on the same port.
+    pub fn resume(&self) {
+        let options = server_options(self.port, &self.dir);
+        let log = self.dir.join("server.log");
+        let log = log.to_str().expect("a UTF-8 path");
+        self.pg_ctl(&["-o", &options, "-l", log, "-w", "start"]);
+    }
+}
+
+fn server_options(port: u16, dir: &Path) -> String {
+    format!(
+        "-p {port} -k {} -c listen_addresses=127.0.0.1 -c max_connections=400 \
+         -c fsync=off -c synchronous_commit=off -c full_page_writes=off",
+        dir.display()
+    )
+}
+
 const DEFAULT_BIN: &str = "/usr/lib/postgresql/15/bin";
 
 fn bin_dir() -> PathBuf {
@@ -48,12 +125,18 @@ fn free_port() -> u16 {
 }
 
 fn start() -> Result<Server, String> {
+    start_in("shared").map(|(port, _)| Server { port })
+}
+
+/// initdb and start a server in a folder of its own, stopped and removed when
+/// the test process exits.
+fn start_in(name: &str) -> Result<(u16, PathBuf), String> {
     let bin = bin_dir();
     if !bin.join("initdb").exists() {
         return Err(format!("no PostgreSQL binaries in {}", bin.display()));
     }
     let root = is_root();
-    let dir = std::env::temp_dir().join(format!("digicon-pg-{}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!("digicon-pg-{}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
     if root {
@@ -86,11 +169,7 @@ fn start() -> Result<Server, String> {
         ));
     }
     let port = free_port();
-    let options = format!(
-        "-p {port} -k {} -c listen_addresses=127.0.0.1 -c max_connections=400 \
-         -c fsync=off -c synchronous_commit=off -c full_page_writes=off",
-        dir.display()
-    );
+    let options = server_options(port, &dir);
     let output = pg_command(&bin.join("pg_ctl"), root)
         .arg("-D")
         .arg(&data)
@@ -125,7 +204,7 @@ fn start() -> Result<Server, String> {
         .stderr(Stdio::null())
         .spawn()
         .map_err(|e| e.to_string())?;
-    Ok(Server { port })
+    Ok((port, dir))
 }
 
 fn server() -> Option<&'static Server> {

@@ -16,7 +16,7 @@ use crate::helpers::{future_hearing, send_to, spawn_app, start, Backend, TestApp
 
 /// Every consultation's events carry versions 1..=version with no gap or
 /// repeat, and the last one leads to its current state.
-fn assert_timelines_match_versions(conn: &mut DbConn) -> usize {
+pub(crate) fn assert_timelines_match_versions(conn: &mut DbConn) -> usize {
     let rows: Vec<(i64, i32, String)> = consultations::table
         .select((
             consultations::id,
@@ -358,22 +358,29 @@ crate::both_backends!(
     metrics_count_requests_per_route_and_report_the_database,
 );
 
+/// `digicon backup` while filings run: the copy, restored into a new data
+/// folder and served from there, passes `PRAGMA integrity_check`, its timelines
+/// are whole and it holds every filing acknowledged before the backup began.
 #[test]
 fn backup_copies_a_live_sqlite_database_while_it_is_written() {
     let app = spawn_app(Backend::Sqlite).expect("sqlite app");
     let requester = app.login(&app.org.requester);
     let target = app.settings.data_dir.join("backup.db");
     let stop = std::sync::atomic::AtomicBool::new(false);
-    let output = std::thread::scope(|s| {
+    let filed = std::sync::Mutex::new(Vec::<String>::new());
+    let (output, before) = std::thread::scope(|s| {
         let writer = s.spawn(|| {
             let mut n = 0;
             while !stop.load(std::sync::atomic::Ordering::SeqCst) {
-                app.file(&requester, &format!("バックアップ中の相談 {n}"));
+                let title = format!("バックアップ中の相談 {n}");
+                app.file(&requester, &title);
+                filed.lock().expect("lock").push(title);
                 n += 1;
             }
             n
         });
         std::thread::sleep(Duration::from_millis(300));
+        let before: Vec<String> = filed.lock().expect("lock").clone();
         let output = Command::new(env!("CARGO_BIN_EXE_digicon"))
             .arg("backup")
             .arg(&target)
@@ -384,16 +391,20 @@ fn backup_copies_a_live_sqlite_database_while_it_is_written() {
             .expect("digicon backup runs");
         stop.store(true, std::sync::atomic::Ordering::SeqCst);
         assert!(writer.join().expect("writer") > 0);
-        output
+        (output, before)
     });
     assert!(
         output.status.success(),
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    // The copy opens as a database of its own and is consistent.
-    let copy = digicon::db::build_pool(&format!("sqlite://{}", target.display()), 1)
-        .expect("the copy opens");
+    // Restored into a new data folder, the copy is a database of its own,
+    // consistent, and a server starts on it.
+    let restored = tempfile::tempdir().expect("tempdir");
+    let restored_db = restored.path().join("digicon.db");
+    std::fs::copy(&target, &restored_db).expect("restore the copy");
+    let restored_url = format!("sqlite://{}", restored_db.display());
+    let copy = digicon::db::build_pool(&restored_url, 1).expect("the copy opens");
     let mut conn = copy.get().expect("connection");
     #[derive(QueryableByName)]
     struct Check {
@@ -405,6 +416,43 @@ fn backup_copies_a_live_sqlite_database_while_it_is_written() {
         .expect("integrity check");
     assert_eq!(check.integrity_check, "ok");
     assert!(assert_timelines_match_versions(&mut conn) > 0);
+    let titles: HashSet<String> = consultations::table
+        .select(consultations::title)
+        .load::<String>(&mut *conn)
+        .expect("titles")
+        .into_iter()
+        .collect();
+    let missing: Vec<&String> = before.iter().filter(|t| !titles.contains(*t)).collect();
+    println!(
+        "backup under load: {} acknowledged before it began, {} in the copy, missing {}",
+        before.len(),
+        titles.len(),
+        missing.len()
+    );
+    assert!(!before.is_empty(), "filings ran before the backup");
+    assert!(
+        missing.is_empty(),
+        "acknowledged before the backup: {missing:?}"
+    );
+    drop(conn);
+    let (mut server, base) = crate::faults::serve_child(
+        &app,
+        restored.path(),
+        &[
+            ("DATABASE_URL", restored_url),
+            ("DIGICON_WORKER", "off".into()),
+        ],
+    );
+    let ready = ureq::get(&format!("{base}/readyz"))
+        .call()
+        .map(|r| r.status());
+    server.kill().expect("stop the restored server");
+    let _ = server.wait();
+    assert_eq!(
+        ready.ok(),
+        Some(200),
+        "a server runs on the restored folder"
+    );
 
     // An existing file is never overwritten.
     let again = Command::new(env!("CARGO_BIN_EXE_digicon"))

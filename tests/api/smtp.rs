@@ -1,7 +1,9 @@
 //! A real SMTP server on a local port for the tests: it speaks enough of RFC 5321
 //! (EHLO/HELO, MAIL, RCPT, DATA, RSET, NOOP, QUIT) for lettre to deliver over TCP,
 //! keeps what it receives, and can be stopped and started again on the same port
-//! to play an outage.
+//! to play an outage. A `Behaviour` makes it a bad server: slow to accept each
+//! message, refusing some recipients for good (550), or taking connections and
+//! never saying a word.
 
 use std::io::{BufRead, BufReader, Write};
 
@@ -9,7 +11,18 @@ use mail_parser::MimeHeaders;
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+/// How the server misbehaves.
+#[derive(Debug, Clone, Default)]
+pub struct Behaviour {
+    /// The wait before accepting each message's data.
+    pub delay: Duration,
+    /// Recipients refused with `550 no such user`.
+    pub reject: Vec<String>,
+    /// This many connections (the first ones) are accepted and never answered.
+    pub hang_first: usize,
+}
 
 /// One message as it arrived.
 #[derive(Debug, Clone)]
@@ -17,6 +30,8 @@ pub struct Received {
     pub mail_from: String,
     pub rcpt_to: Vec<String>,
     pub data: String,
+    /// When its data was accepted.
+    pub at: Instant,
 }
 
 impl Received {
@@ -72,21 +87,31 @@ pub struct SmtpReceiver {
     received: Arc<Mutex<Vec<Received>>>,
     running: Arc<AtomicBool>,
     connections: Arc<Mutex<Vec<TcpStream>>>,
+    behaviour: Behaviour,
 }
 
 impl SmtpReceiver {
     pub fn start() -> SmtpReceiver {
-        SmtpReceiver::start_on(0, Arc::new(Mutex::new(vec![])))
+        SmtpReceiver::start_with(Behaviour::default())
     }
 
-    fn start_on(port: u16, received: Arc<Mutex<Vec<Received>>>) -> SmtpReceiver {
+    pub fn start_with(behaviour: Behaviour) -> SmtpReceiver {
+        SmtpReceiver::start_on(0, Arc::new(Mutex::new(vec![])), behaviour)
+    }
+
+    fn start_on(
+        port: u16,
+        received: Arc<Mutex<Vec<Received>>>,
+        behaviour: Behaviour,
+    ) -> SmtpReceiver {
         let listener = TcpListener::bind(("127.0.0.1", port)).expect("bind the SMTP receiver");
         let port = listener.local_addr().expect("address").port();
         let running = Arc::new(AtomicBool::new(true));
         let connections = Arc::new(Mutex::new(vec![]));
         let (run, inbox, open) = (running.clone(), received.clone(), connections.clone());
+        let rules = behaviour.clone();
         std::thread::spawn(move || {
-            for stream in listener.incoming() {
+            for (n, stream) in listener.incoming().enumerate() {
                 if !run.load(Ordering::SeqCst) {
                     break;
                 }
@@ -94,9 +119,13 @@ impl SmtpReceiver {
                 if let Ok(clone) = stream.try_clone() {
                     open.lock().expect("lock").push(clone);
                 }
-                let inbox = inbox.clone();
+                if n < rules.hang_first {
+                    // Held open (its clone is kept above) and never answered.
+                    continue;
+                }
+                let (inbox, rules) = (inbox.clone(), rules.clone());
                 std::thread::spawn(move || {
-                    let _ = serve(stream, &inbox);
+                    let _ = serve(stream, &inbox, &rules);
                 });
             }
         });
@@ -105,6 +134,7 @@ impl SmtpReceiver {
             received,
             running,
             connections,
+            behaviour,
         }
     }
 
@@ -125,7 +155,7 @@ impl SmtpReceiver {
 
     /// Listens again on the same port, keeping what was received before.
     pub fn restart(&self) -> SmtpReceiver {
-        SmtpReceiver::start_on(self.port, self.received.clone())
+        SmtpReceiver::start_on(self.port, self.received.clone(), self.behaviour.clone())
     }
 
     pub fn messages(&self) -> Vec<Received> {
@@ -153,7 +183,11 @@ fn address(arg: &str) -> String {
         .to_string()
 }
 
-fn serve(stream: TcpStream, inbox: &Mutex<Vec<Received>>) -> std::io::Result<()> {
+fn serve(
+    stream: TcpStream,
+    inbox: &Mutex<Vec<Received>>,
+    rules: &Behaviour,
+) -> std::io::Result<()> {
     let mut writer = stream.try_clone()?;
     let mut reader = BufReader::new(stream);
     writer.write_all(b"220 test.local ESMTP ready\r\n")?;
@@ -161,6 +195,7 @@ fn serve(stream: TcpStream, inbox: &Mutex<Vec<Received>>) -> std::io::Result<()>
         mail_from: String::new(),
         rcpt_to: vec![],
         data: String::new(),
+        at: Instant::now(),
     };
     let mut line = String::new();
     loop {
@@ -182,12 +217,18 @@ fn serve(stream: TcpStream, inbox: &Mutex<Vec<Received>>) -> std::io::Result<()>
                     mail_from: address(&command),
                     rcpt_to: vec![],
                     data: String::new(),
+                    at: Instant::now(),
                 };
                 writer.write_all(b"250 OK\r\n")?
             }
             "RCPT" => {
-                current.rcpt_to.push(address(&command));
-                writer.write_all(b"250 OK\r\n")?
+                let to = address(&command);
+                if rules.reject.iter().any(|r| r.eq_ignore_ascii_case(&to)) {
+                    writer.write_all(b"550 5.1.1 no such user here\r\n")?
+                } else {
+                    current.rcpt_to.push(to);
+                    writer.write_all(b"250 OK\r\n")?
+                }
             }
             "DATA" => {
                 writer.write_all(b"354 End data with <CR><LF>.<CR><LF>\r\n")?;
@@ -203,7 +244,9 @@ fn serve(stream: TcpStream, inbox: &Mutex<Vec<Received>>) -> std::io::Result<()>
                     let unstuffed = line.strip_prefix('.').unwrap_or(&line);
                     data.push_str(unstuffed);
                 }
+                std::thread::sleep(rules.delay);
                 current.data = data;
+                current.at = Instant::now();
                 inbox.lock().expect("lock").push(current.clone());
                 writer.write_all(b"250 OK queued\r\n")?
             }
