@@ -344,7 +344,9 @@ fn check_inquiries(conn: &mut DbConn, expected: i64) {
         ))
         .load(conn)
         .expect("events");
-    let mut timelines: HashMap<i64, Vec<(String, Option<String>, String, i32)>> = HashMap::new();
+    // (event, from, to, version) per inquiry.
+    type Step = (String, Option<String>, String, i32);
+    let mut timelines: HashMap<i64, Vec<Step>> = HashMap::new();
     for (id, event, from, to, version) in events {
         timelines
             .entry(id)
