@@ -145,6 +145,22 @@ fn a_consultation_is_clicked_from_filed_to_closed() {
             &["provide_info", "withdraw"],
         )
         .await;
+        // It says, first, that the question waits on them, whose and what it is,
+        // with the answer box already open.
+        let banner = requester.text("#awaiting-reply").await;
+        assert!(banner.contains("鈴木さんから質問があります"), "{banner}");
+        assert!(
+            banner.contains("現在の申請書の様式を添付してください。"),
+            "{banner}"
+        );
+        assert_eq!(requester.text("#state").await, "あなたの回答待ち");
+        assert!(
+            requester
+                .exists("details[open] form[data-event=provide_info] textarea[name=message]")
+                .await,
+            "the answer box is open"
+        );
+        requester.screenshot("consultation-waiting-on-you").await;
         requester
             .fill(&field("provide_info", "message"), "様式を添付しました。")
             .await;

@@ -47,6 +47,9 @@ pub struct Detail {
     pub similar: Suggestions,
     /// Who changed it last (`None`: the system), to name in a conflict.
     pub last_actor: Option<i64>,
+    /// The consultation waits on the caller: who asked and what (the last
+    /// `request_info`), when the caller may answer it now.
+    pub awaiting_reply: Option<(Option<i64>, String)>,
 }
 
 pub fn detail(app: &App, conn: &mut DbConn, caller: &Caller, id: ConsultationId) -> Result<Detail> {
@@ -79,6 +82,19 @@ pub fn detail(app: &App, conn: &mut DbConn, caller: &Caller, id: ConsultationId)
         Entry::Event(e) => Some(e.actor_id),
         Entry::Comment(_) => None,
     });
+    let awaiting_reply = if allowed.contains(&Event::ProvideInfo) {
+        timeline.iter().rev().find_map(|e| match e {
+            Entry::Event(e) if e.event == Event::RequestInfo.as_str() => {
+                let payload: serde_json::Value =
+                    serde_json::from_str(&e.payload).unwrap_or_default();
+                let message = payload["message"].as_str().unwrap_or_default().to_string();
+                Some((e.actor_id, message))
+            }
+            _ => None,
+        })
+    } else {
+        None
+    };
     let people = timeline
         .iter()
         .filter_map(|e| match e {
@@ -111,5 +127,6 @@ pub fn detail(app: &App, conn: &mut DbConn, caller: &Caller, id: ConsultationId)
         take_it,
         similar,
         last_actor: last_actor.flatten(),
+        awaiting_reply,
     })
 }

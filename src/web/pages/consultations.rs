@@ -481,6 +481,8 @@ async fn detail_page(
         .map(|action| {
             let event = action.event.as_str();
             let draft_here = drafts.event.as_deref() == Some(event);
+            // What the consultation waits on is answered first: its form is open.
+            let awaited = d.awaiting_reply.is_some() && action.event == crate::domain::Event::ProvideInfo;
             let fields: Vec<Value> = action
                 .fields
                 .iter()
@@ -511,7 +513,7 @@ async fn detail_page(
                 "label": label(locale, "event", event),
                 "submit": label(locale, "event", event),
                 "fields": fields,
-                "open": draft_here,
+                "open": draft_here || awaited,
             })
         })
         .collect();
@@ -538,7 +540,8 @@ async fn detail_page(
     data["flash"] = flash;
     data["c"] = json!({
         "id": c.id, "number": c.number, "title": c.title, "body": c.body, "version": c.version,
-        "state": c.state, "state_label": label(locale, "state", c.state.as_str()),
+        "state": c.state,
+        "state_label": if d.awaiting_reply.is_some() { t(locale, "detail.waiting_on_you", &[]) } else { label(locale, "state", c.state.as_str()) },
         "priority": c.priority, "priority_label": label(locale, "priority", c.priority.as_str()),
         "category_label": label(locale, "category", c.category.as_str()),
         "department": d.department, "requester": name_of(c.requester_id),
@@ -549,6 +552,19 @@ async fn detail_page(
         "desired_by": c.desired_by.map(|d| d.format("%Y-%m-%d").to_string()), "contact": c.contact,
         "resolution": c.resolution, "rating": c.rating, "system_id": c.system_id,
     });
+    data["awaiting_reply"] = json!(d.awaiting_reply.as_ref().map(|(by, message)| json!({
+        "text": t(locale, "detail.question_from", &[("name", by.map(name_of).unwrap_or_default())]),
+        "message": message,
+    })));
+    data["comment_label"] = json!(t(
+        locale,
+        if user.role == crate::domain::Role::Requester {
+            "detail.comment_to_staff"
+        } else {
+            "detail.comment"
+        },
+        &[],
+    ));
     data["has_actions"] = json!(!actions.is_empty() || take_it.is_some());
     data["actions"] = json!(actions);
     data["take_it"] = json!(take_it);
