@@ -200,6 +200,13 @@ pub fn update_user(
     let id = id.0;
     users::find(conn, id)?.ok_or(Error::NotFound)?;
     let edit = input.parse()?;
+    if id == caller.id && edit.active == Some(false) {
+        // Nobody would be left to switch the account back on.
+        return Err(Error::invalid_field(
+            "active",
+            "validation.self_deactivation",
+        ));
+    }
     if let Some(d) = edit.department_id {
         if departments::find(conn, d)?.is_none() {
             return Err(Error::invalid_field(

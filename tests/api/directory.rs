@@ -117,7 +117,25 @@ fn users_are_listed_page_by_page(app: &TestApp) {
     assert_eq!(seen.len(), 10);
 }
 
+fn an_admin_cannot_deactivate_themselves(app: &TestApp) {
+    let admin = app.login(&app.org.admin);
+    let own = format!("/api/v1/users/{}", app.org.admin.id);
+    let refused = app.patch(&own, &admin, serde_json::json!({"active": false}));
+    assert_eq!(refused.status, 422, "{:?}", refused.body);
+    assert!(
+        refused.body["errors"]["active"].is_array(),
+        "{:?}",
+        refused.body
+    );
+    assert_eq!(app.get("/api/v1/me", &admin).status, 200, "still signed in");
+    let other = format!("/api/v1/users/{}", app.org.se2.id);
+    let done = app.patch(&other, &admin, serde_json::json!({"active": false}));
+    assert_eq!(done.status, 200, "{:?}", done.body);
+    assert_eq!(done.body["active"], false);
+}
+
 both_backends!(
+    an_admin_cannot_deactivate_themselves,
     an_admin_builds_a_department_tree_and_adds_a_user_who_can_log_in,
     directory_mistakes_are_reported_per_field,
     users_are_listed_page_by_page,

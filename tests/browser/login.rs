@@ -134,6 +134,26 @@ fn an_admin_logs_in_and_lands_on_the_users() {
         assert!(b.exists("form#new-user button#create-user").await);
         assert!(b.exists("table#users form.toggle-active").await);
         b.screenshot("admin-users").await;
+        // Deactivating takes a second, deliberate click, and is not offered on
+        // the admin's own row; languages read as languages.
+        let own = format!("table#users tr[data-email='{}']", ctx.app.org.admin.email);
+        assert!(!b.exists(&format!("{own} form.toggle-active")).await);
+        let other = format!("table#users tr[data-email='{}']", ctx.app.org.se2.email);
+        assert!(b.text(&other).await.contains("日本語"));
+        let confirm = format!("{other} details.confirm-deactivate form.toggle-active button");
+        assert!(!b
+            .find(&confirm)
+            .await
+            .is_displayed()
+            .await
+            .expect("displayed"));
+        b.find(&format!("{other} details.confirm-deactivate summary"))
+            .await
+            .click()
+            .await
+            .expect("open");
+        b.click_and_wait(&confirm).await;
+        assert!(b.exists(&format!("{other}.inactive")).await, "deactivated");
     });
 }
 

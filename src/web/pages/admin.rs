@@ -62,6 +62,9 @@ async fn users_page(
         .map(|u| {
             json!({
                 "id": u.id, "name": u.name, "email": u.email, "active": u.active, "locale": u.locale,
+                "locale_label": t(locale, &format!("lang.{}", u.locale), &[]),
+                // An admin does not switch themselves off (the use case refuses it too).
+                "is_self": u.id == user.id,
                 "role_label": t(locale, &format!("role.{}", u.role.as_str()), &[]),
                 "department": names.get(&u.department_id).cloned().unwrap_or_default(),
                 "roles": role_options(u.role.as_str()), "departments": department_options(Some(u.department_id)),
