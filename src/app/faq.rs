@@ -157,6 +157,7 @@ pub fn suggest(conn: &mut DbConn, caller: &Caller, text: &str) -> Result<Suggest
 /// "This solved it": an article or an answered inquiry the caller may see
 /// answered their question, which they then did not ask.
 pub fn solved(
+    app: &super::App,
     conn: &mut DbConn,
     caller: &Caller,
     faq_id: Option<i64>,
@@ -173,11 +174,17 @@ pub fn solved(
         }
         _ => return Err(Error::invalid_field("faq_id", "validation.required")),
     }
-    Ok(faq::deflect(
-        conn,
-        caller.id,
-        faq_id,
-        inquiry_id,
-        crate::db::now(),
-    )?)
+    let now = crate::db::now();
+    let department = crate::db::departments::find(conn, caller.department_id)?
+        .ok_or_else(|| Error::internal("user without department"))?;
+    let division = crate::db::departments::division_of(conn, &department)?;
+    let year = crate::domain::fiscal::fiscal_year(
+        chrono::TimeZone::from_utc_datetime(&app.timezone, &now).date_naive(),
+    );
+    let facts = crate::domain::inquiry_rollup::deflection_facts(year, division, now, &app.timezone);
+    conn.transaction(|conn| {
+        faq::deflect(conn, caller.id, faq_id, inquiry_id, now)?;
+        crate::db::stats::add(conn, &facts)?;
+        Ok(())
+    })
 }

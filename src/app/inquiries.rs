@@ -16,7 +16,7 @@ use crate::db::inquiries::{
     self, Asking, Holder, Inquiry, InquiryChange, InquiryChanges, InquiryComment, InquiryEventRow,
     InquiryQuery,
 };
-use crate::db::{departments, users, DbConn};
+use crate::db::{departments, stats, users, DbConn};
 use crate::domain::consultation::{
     may_comment, CommentInput, NewConsultationFields, TEXT_MAX_CHARS,
 };
@@ -26,6 +26,8 @@ use crate::domain::inquiry::{
     may_ask, may_ask_on_behalf, Channel, InquiryEvent, InquiryPayload, InquiryState,
     InquiryTransitionInput, NewInquiryInput, Topic, INQUIRY_REMIND_BEFORE,
 };
+use crate::domain::inquiry_rollup::inquiry_facts;
+use crate::domain::rollup::Facts;
 use crate::domain::workflow::Actor;
 use crate::domain::{Category, FieldErrors};
 
@@ -137,6 +139,7 @@ pub fn ask(
     .to_string();
     let written = conn.transaction(|conn| {
         let asked = inquiries::insert(conn, &asking, &payload)?;
+        stats::add(conn, &inquiry_facts(&asked.counted(), &app.timezone))?;
         app.notifier
             .inquiry_asked(conn, &asked, fields.answer.is_some())?;
         let Some(answer) = &fields.answer else {
@@ -461,6 +464,9 @@ fn write_event(
     .ok_or(Error::Stale {
         current: current.version + 1,
     })?;
+    let before = inquiry_facts(&current.counted(), &app.timezone);
+    let after = inquiry_facts(&updated.counted(), &app.timezone);
+    stats::add(conn, &Facts::change(Some(&before), &after))?;
     app.notifier
         .inquiry_event(conn, &updated, actor_id, payload)?;
     Ok(updated)

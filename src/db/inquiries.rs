@@ -44,6 +44,20 @@ pub struct Inquiry {
 }
 
 impl Inquiry {
+    /// What the rollups count of it (its department is already a division).
+    pub fn counted(&self) -> crate::domain::inquiry_rollup::CountedInquiry {
+        crate::domain::inquiry_rollup::CountedInquiry {
+            division_id: self.department_id,
+            fiscal_year: self.fiscal_year,
+            created_at: self.created_at,
+            topic: self.topic,
+            channel: self.channel,
+            state: self.state,
+            assignee_id: self.assignee_id,
+            first_answered_at: self.first_answered_at,
+        }
+    }
+
     /// What the workflow rules need to know about it.
     pub fn subject(&self) -> InquirySubject {
         InquirySubject {

@@ -246,6 +246,38 @@ pub fn rebuild(conn: &mut DbConn, zone: &Tz) -> QueryResult<usize> {
             }
         }
         add(conn, &all)?;
+        add_inquiries(conn, zone, 0)?;
         Ok(counted_rows)
     })
+}
+
+/// Adds the facts of the inquiries after `after_id` (all of them from 0: a
+/// recount, after the rows were emptied; a bulk load's new ones otherwise).
+pub fn add_inquiries(conn: &mut DbConn, zone: &Tz, after_id: i64) -> QueryResult<usize> {
+    use super::inquiries::Inquiry;
+    use super::schema::inquiries;
+    use crate::domain::inquiry_rollup::inquiry_facts;
+    let mut all = Facts::default();
+    let mut after = after_id;
+    let mut counted = 0;
+    loop {
+        let batch: Vec<Inquiry> = inquiries::table
+            .filter(inquiries::id.gt(after))
+            .order(inquiries::id.asc())
+            .limit(10_000)
+            .select(Inquiry::as_select())
+            .load(conn)?;
+        let Some(last) = batch.last() else { break };
+        after = last.id;
+        counted += batch.len();
+        for inquiry in batch {
+            for (slot, (n, total)) in inquiry_facts(&inquiry.counted(), zone).0 {
+                let entry = all.0.entry(slot).or_default();
+                entry.0 += n;
+                entry.1 += total;
+            }
+        }
+    }
+    add(conn, &all)?;
+    Ok(counted)
 }

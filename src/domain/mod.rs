@@ -9,6 +9,7 @@ pub mod faq;
 pub mod fiscal;
 pub mod ids;
 pub mod inquiry;
+pub mod inquiry_rollup;
 pub mod ledger;
 pub mod password;
 pub mod queue;

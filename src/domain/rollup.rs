@@ -110,7 +110,8 @@ pub fn bucket(hours: i64) -> i64 {
 }
 
 impl Facts {
-    fn add(
+    /// Adds to a slot of a division and of the whole organisation.
+    pub fn add(
         &mut self,
         year: i32,
         division: i64,

@@ -281,6 +281,9 @@ pub fn generate(
 
     let inquiries_started = Instant::now();
     let inquiry_count = options.inquiries.unwrap_or(options.consultations * 7 / 2);
+    let before: Option<i64> = crate::db::schema::inquiries::table
+        .select(diesel::dsl::max(crate::db::schema::inquiries::id))
+        .first(conn)?;
     let inquiry_events = inquiries::generate_inquiries(
         conn,
         inquiry_count,
@@ -288,6 +291,7 @@ pub fn generate(
         options.as_of,
         settings.timezone,
     )?;
+    crate::db::stats::add_inquiries(conn, &settings.timezone, before.unwrap_or(0))?;
     let inquiry_seconds = inquiries_started.elapsed().as_secs_f64();
     let per_state = State::ALL
         .iter()

@@ -191,8 +191,8 @@ pub async fn solved(
 ) -> Result<HttpResponse, AppError> {
     let input = body.value;
     state
-        .call(&user, move |_, conn, caller| {
-            use_case::solved(conn, caller, input.faq_id, input.inquiry_id)
+        .call(&user, move |app, conn, caller| {
+            use_case::solved(app, conn, caller, input.faq_id, input.inquiry_id)
         })
         .await?;
     Ok(HttpResponse::NoContent().finish())

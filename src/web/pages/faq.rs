@@ -174,8 +174,8 @@ pub async fn solved(
     check_csrf(&req, form.get("_csrf"))?;
     let id = id.into_inner();
     state
-        .call(&user, move |_, conn, caller| {
-            use_case::solved(conn, caller, Some(id), None)
+        .call(&user, move |app, conn, caller| {
+            use_case::solved(app, conn, caller, Some(id), None)
         })
         .await?;
     Ok(redirect(&format!("/faq/{id}?solved=1")))
