@@ -105,3 +105,8 @@ function showSimilarSystemsWhileTyping() {
     show(`/api/v1/systems/similar?${query}`);
   });
 }
+
+// The effects report's print button (no inline script under the CSP).
+for (const button of document.querySelectorAll("[data-print]")) {
+  button.addEventListener("click", () => window.print());
+}

@@ -307,6 +307,8 @@ mod tests {
             created_at: at,
             updated_at: at,
             verified: true,
+            development_cost_avoided: None,
+            other_effects: "[]".into(),
         }
     }
 

@@ -1,6 +1,7 @@
 //! Reports for managers: the dashboard's aggregates, the ledger's effects, their
 //! charts (SVG drawn on the server) and exports of tables to CSV and XLSX.
 
+pub mod annual;
 pub mod charts;
 pub mod dashboard;
 pub mod export;

@@ -13,6 +13,7 @@ pub mod error;
 pub mod export;
 pub mod health;
 
+pub mod effects;
 pub mod json;
 pub mod login_limits;
 pub mod metrics;
@@ -177,6 +178,13 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(systems::create)
         .service(systems::get)
         .service(systems::update)
+        .service(effects::report)
+        .service(effects::report_csv)
+        .service(effects::report_xlsx)
+        .service(effects::close)
+        .service(effects::reopen)
+        .service(effects::get_settings)
+        .service(effects::put_settings)
         .service(assets::asset)
         .service(pages::auth::start)
         .service(pages::auth::login_form)
@@ -212,6 +220,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(export::systems_csv)
         .service(export::systems_xlsx)
         .service(pages::dashboard::page)
+        .service(pages::effects::report)
+        .service(pages::effects::close)
+        .service(pages::effects::reopen)
+        .service(pages::effects::settings)
+        .service(pages::effects::save_settings)
         .default_service(web::to(not_found));
 }
 

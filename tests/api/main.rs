@@ -11,6 +11,7 @@ mod concurrency;
 mod contract;
 mod dashboard;
 mod directory;
+mod effects;
 mod fuzz;
 mod generate;
 mod helpers;

@@ -7,7 +7,9 @@ pub mod admin;
 pub mod auth;
 pub mod consultations;
 pub mod dashboard;
+pub mod effects;
 pub mod form;
+pub mod other_effects;
 pub mod systems;
 
 use actix_web::cookie::{Cookie, SameSite};
@@ -78,6 +80,14 @@ const TEMPLATES: &[(&str, &str)] = &[
     (
         "systems_effects",
         include_str!("../../../views/pages/systems_effects.hbs"),
+    ),
+    (
+        "effects_report",
+        include_str!("../../../views/pages/effects_report.hbs"),
+    ),
+    (
+        "effects_settings",
+        include_str!("../../../views/pages/effects_settings.hbs"),
     ),
 ];
 
