@@ -60,6 +60,15 @@ fn edit(app: &TestApp, token: &str, id: &Value, body: Value) -> crate::helpers::
     app.patch(&format!("/api/v1/systems/{id}"), token, body)
 }
 
+/// The fiscal year of today in Tokyo.
+pub fn current_fiscal_year() -> i32 {
+    digicon::domain::fiscal::fiscal_year(
+        chrono::Utc::now()
+            .with_timezone(&chrono_tz::Asia::Tokyo)
+            .date_naive(),
+    )
+}
+
 fn report(app: &TestApp, token: &str, year: i32) -> Value {
     let reply = app.get(&format!("/api/v1/effects/report?fiscal_year={year}"), token);
     assert_eq!(reply.status, 200, "{:?}", reply.body);
@@ -261,7 +270,8 @@ fn the_in_house_rate_counts_only_systems_in_operation(app: &TestApp) {
         edit(app, &dx, &gone["id"], json!({"phase": "retired"})).status,
         200
     );
-    let f = &report(app, &dx, 2026)["figures"];
+    let year = current_fiscal_year();
+    let f = &report(app, &dx, year)["figures"];
     assert_eq!(
         (
             f["in_house"].as_i64(),
@@ -274,7 +284,7 @@ fn the_in_house_rate_counts_only_systems_in_operation(app: &TestApp) {
     let session_page = {
         let mut session = Session::new(app);
         session.login(&app.org.dx.email);
-        session.get("/effects/report?fiscal_year=2026")
+        session.get(&format!("/effects/report?fiscal_year={year}"))
     };
     assert_eq!(session_page.status, 200);
     assert!(
@@ -359,6 +369,8 @@ fn targets_are_set_on_the_settings_page(app: &TestApp) {
         unchanged["target_hours"], 100_000,
         "the environment's default: {unchanged}"
     );
+    let year = current_fiscal_year();
+    let target_year = (year + 2).to_string();
     let saved = session.post(
         "/admin/effects",
         &[
@@ -366,14 +378,14 @@ fn targets_are_set_on_the_settings_page(app: &TestApp) {
             ("start_fiscal_year", "2019"),
             ("target_hours", "100,000"),
             ("target_amount", "5000000000"),
-            ("target_fiscal_year", "2028"),
+            ("target_fiscal_year", &target_year),
         ],
     );
     assert_eq!(saved.status, 303, "{}", saved.body);
     let settings = app.get("/api/v1/effects/settings", &admin).body;
     assert_eq!(
         settings,
-        json!({"start_fiscal_year": 2019, "target_hours": 100000, "target_amount": 5_000_000_000_i64, "target_fiscal_year": 2028})
+        json!({"start_fiscal_year": 2019, "target_hours": 100000, "target_amount": 5_000_000_000_i64, "target_fiscal_year": year + 2})
     );
     live_system(
         app,
@@ -382,7 +394,7 @@ fn targets_are_set_on_the_settings_page(app: &TestApp) {
         json!({"hours_saved_per_year": 40_000}),
         tokyo(2020, 4, 1),
     );
-    let r = report(app, &dx, 2026);
+    let r = report(app, &dx, year);
     assert_eq!(r["hours_progress"]["percent"], 40.0);
     assert_eq!(
         r["hours_progress"]["needed_per_year"], 30_000,
@@ -484,7 +496,59 @@ fn the_report_tables_read_back_from_csv_and_xlsx(app: &TestApp) {
     );
 }
 
+fn the_command_line_closes_a_year_and_refuses_mistakes(app: &TestApp) {
+    let dx = app.login(&app.org.dx);
+    live_system(
+        app,
+        &dx,
+        "転入届RPA",
+        json!({"hours_saved_per_year": 600}),
+        tokyo(2023, 4, 1),
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let run = |args: &[&str]| crate::cli::digicon(&app.database_url, dir.path(), args, "");
+    let closed = run(&["effects", "close", "--fiscal-year", "2024"]);
+    assert!(
+        closed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&closed.stderr)
+    );
+    let said = String::from_utf8_lossy(&closed.stdout);
+    assert!(
+        said.contains("fiscal year 2024 closed: 600 hours saved"),
+        "{said}"
+    );
+    let r = report(app, &dx, 2024);
+    assert_eq!(r["closed"], true);
+    assert_eq!(
+        r["history"][0]["actor"],
+        Value::Null,
+        "closed from the command line"
+    );
+    let again = run(&["effects", "close", "--fiscal-year", "2024"]);
+    assert_eq!(again.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("closed already"));
+    let out_of_range = run(&["effects", "close", "--fiscal-year", "1999"]);
+    assert_eq!(out_of_range.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out_of_range.stderr).contains("fiscal_year"));
+    let reopened = run(&[
+        "effects",
+        "reopen",
+        "--fiscal-year",
+        "2024",
+        "--reason",
+        "訂正",
+    ]);
+    assert!(
+        reopened.status.success(),
+        "{}",
+        String::from_utf8_lossy(&reopened.stderr)
+    );
+    assert_eq!(report(app, &dx, 2024)["closed"], false);
+}
+
 both_backends!(
+    the_command_line_closes_a_year_and_refuses_mistakes,
     a_phase_change_in_mid_year_counts_pro_rata_by_month,
     a_closed_year_is_unchanged_after_a_system_is_retired,
     the_in_house_rate_counts_only_systems_in_operation,
