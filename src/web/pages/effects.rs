@@ -7,6 +7,7 @@ use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use serde_json::{json, Value};
 
 use super::consultations::{labelled_error_flash, time, value};
+use super::other_effects::figure;
 use super::systems::grouped;
 use super::{base, check_csrf, page_locale, redirect, render_status};
 use crate::app::effects::{self, Report};
@@ -105,7 +106,7 @@ fn report_data(state: &AppState, locale: Locale, r: &Report) -> Value {
             "rank": i + 1, "name": s.name, "department": s.department, "months": s.months,
             "hours": grouped(s.hours_saved), "cost": grouped(s.cost_saved)})).collect::<Vec<_>>(),
         "other_effects": f.other_effects.iter().map(|l| json!({
-            "system": l.system, "what": l.effect.what, "before": l.effect.before, "after": l.effect.after,
+            "system": l.system, "what": l.effect.what, "before": figure(l.effect.before), "after": figure(l.effect.after),
             "unit": l.effect.unit, "note": l.effect.note})).collect::<Vec<_>>(),
         "years": r.years.iter().map(|y| json!({
             "label": year_label(locale, y.fiscal_year), "hours": grouped(y.hours_saved),

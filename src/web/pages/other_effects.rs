@@ -49,8 +49,8 @@ pub fn from_form(form: &HashMap<String, String>) -> Option<Vec<OtherEffectInput>
 pub fn draft(effects: &[OtherEffect], draft: &mut HashMap<String, String>) {
     for (i, e) in effects.iter().enumerate() {
         draft.insert(format!("effect_{i}_what"), e.what.clone());
-        draft.insert(format!("effect_{i}_before"), e.before.to_string());
-        draft.insert(format!("effect_{i}_after"), e.after.to_string());
+        draft.insert(format!("effect_{i}_before"), figure(e.before));
+        draft.insert(format!("effect_{i}_after"), figure(e.after));
         draft.insert(format!("effect_{i}_unit"), e.unit.clone());
         if let Some(note) = &e.note {
             draft.insert(format!("effect_{i}_note"), note.clone());
@@ -76,10 +76,19 @@ pub fn rows(draft: &HashMap<String, String>) -> Vec<Value> {
         .collect()
 }
 
+/// A before or after figure as people write it: `100`, `5.8`.
+pub fn figure(n: f64) -> String {
+    if n.fract() == 0.0 && n.abs() < 1e15 {
+        format!("{}", n as i64)
+    } else {
+        n.to_string()
+    }
+}
+
 /// An entry's effects for its page.
 pub fn view(effects: &[OtherEffect]) -> Vec<Value> {
     effects
         .iter()
-        .map(|e| json!({"what": e.what, "before": e.before, "after": e.after, "unit": e.unit, "note": e.note}))
+        .map(|e| json!({"what": e.what, "before": figure(e.before), "after": figure(e.after), "unit": e.unit, "note": e.note}))
         .collect()
 }
