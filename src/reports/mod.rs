@@ -4,5 +4,6 @@
 pub mod annual;
 pub mod charts;
 pub mod dashboard;
+pub mod dashboard_tables;
 pub mod export;
 pub mod ledger;

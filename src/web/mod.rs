@@ -215,6 +215,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(pages::admin::departments_create)
         .service(pages::admin::departments_update)
         .service(dashboard::get)
+        .service(dashboard::dashboard_csv)
+        .service(dashboard::dashboard_xlsx)
         .service(export::consultations_csv)
         .service(export::consultations_xlsx)
         .service(export::systems_csv)

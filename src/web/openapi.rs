@@ -26,7 +26,7 @@ use crate::reports::dashboard as report;
         consultations::list, consultations::similar, consultations::create, consultations::get, consultations::update,
         consultations::transition, consultations::timeline, consultations::comment,
         admin::list_outbox, admin::retry_outbox,
-        dashboard::get, export::consultations_csv, export::consultations_xlsx,
+        dashboard::get, dashboard::dashboard_csv, dashboard::dashboard_xlsx, export::consultations_csv, export::consultations_xlsx,
         export::systems_csv, export::systems_xlsx,
         systems::list, systems::similar, systems::effects_report, systems::create, systems::get,
         systems::update,

@@ -8,7 +8,9 @@
 
 use serde_json::{json, Value};
 
-use crate::attack_matrix::{scene, Division, Misses, Who, EVERYONE, OUR_SYSTEM, THEIR_SYSTEM};
+use crate::attack_matrix::{
+    expect_dashboard, scene, Division, Misses, Who, EVERYONE, OUR_SYSTEM, THEIR_SYSTEM,
+};
 use crate::both_backends;
 use crate::helpers::TestApp;
 use crate::session::Session;
@@ -225,4 +227,53 @@ fn the_effects_report_answers_each_user_as_the_rules_say(app: &TestApp) {
     misses.assert_none(cells);
 }
 
-both_backends!(the_effects_report_answers_each_user_as_the_rules_say);
+/// The dashboard's tables as CSV and XLSX answer as the dashboard does, per
+/// division, and hold only the caller's scope.
+fn dashboard_exports_answer_each_user_as_the_dashboard_does(app: &TestApp) {
+    let scene = scene(app);
+    let org = &app.org;
+    let mut misses = Misses::new();
+    let mut cells = 0;
+    for who in EVERYONE {
+        let token = scene.token(who);
+        for (department, division) in [
+            (None, None),
+            (Some(org.shimin_division), Some(Division::Shimin)),
+            (Some(org.hoiku_division), Some(Division::Hoiku)),
+        ] {
+            let query = department
+                .map(|d| format!("?department={d}&table=divisions"))
+                .unwrap_or_else(|| "?table=divisions".into());
+            for format in ["csv", "xlsx"] {
+                let path = format!("/api/v1/export/dashboard.{format}{query}");
+                let reply = app.send("GET", &path, Some(token), None, &[]);
+                misses.check(
+                    &format!("GET {path}"),
+                    who,
+                    expect_dashboard(who, division),
+                    reply.status,
+                    &json!(null),
+                );
+                cells += 1;
+            }
+        }
+        if who.sees_reports() {
+            let (_, csv) = app.download("/api/v1/export/dashboard.csv?table=divisions", token);
+            let text = String::from_utf8_lossy(&csv);
+            cells += 1;
+            if text.contains("市民課") != who.sees(Division::Shimin)
+                || text.contains("保育課") != who.sees(Division::Hoiku)
+            {
+                misses.fail(format!(
+                    "{who:?} dashboard CSV holds the wrong divisions: {text}"
+                ));
+            }
+        }
+    }
+    misses.assert_none(cells);
+}
+
+both_backends!(
+    the_effects_report_answers_each_user_as_the_rules_say,
+    dashboard_exports_answer_each_user_as_the_dashboard_does,
+);

@@ -439,6 +439,58 @@ fn other_effects_are_kept_per_system_and_shown_in_the_report(app: &TestApp) {
     session.login(&app.org.dx.email);
     let page = session.get(&format!("/systems/{}", s["id"]));
     assert!(page.body.contains("応援職員") && page.body.contains("人/日"));
+
+    // The edit form: its rows replace the list; a figure that is not a number is
+    // refused and nothing changes.
+    let form = session.get(&format!("/systems/{}/edit", s["id"]));
+    assert!(
+        form.body.contains("name=\"effect_0_what\" ") && form.body.contains("value=\"応援職員\"")
+    );
+    assert!(
+        form.body.contains("name=\"effect_2_what\""),
+        "blank rows to add more"
+    );
+    let csrf = session.csrf();
+    let path = format!("/systems/{}", s["id"]);
+    let version = app
+        .get(&path.replace("/systems", "/api/v1/systems"), &dx)
+        .body["version"]
+        .to_string();
+    let fields = |before: &'static str| {
+        vec![
+            ("_csrf", csrf.clone()),
+            ("version", version.clone()),
+            ("other_effects_rows", "1".to_string()),
+            ("effect_0_what", "残業時間".to_string()),
+            ("effect_0_before", before.to_string()),
+            ("effect_0_after", "40".to_string()),
+            ("effect_0_unit", "時間/月".to_string()),
+            ("effect_1_what", String::new()),
+            ("development_cost_avoided", "4,000,000".to_string()),
+        ]
+    };
+    let bad = fields("たくさん");
+    let bad: Vec<(&str, &str)> = bad.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let refused = session.post(&path, &bad);
+    assert_eq!(refused.status, 422, "{}", refused.body);
+    assert_eq!(
+        app.get(&path.replace("/systems", "/api/v1/systems"), &dx)
+            .body["other_effects"][0]["what"],
+        "応援職員",
+        "nothing changed"
+    );
+    let good = fields("55");
+    let good: Vec<(&str, &str)> = good.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let saved = session.post(&path, &good);
+    assert_eq!(saved.status, 303, "{}", saved.body);
+    let got = app
+        .get(&path.replace("/systems", "/api/v1/systems"), &dx)
+        .body;
+    assert_eq!(
+        got["other_effects"],
+        json!([{"what": "残業時間", "before": 55.0, "after": 40.0, "unit": "時間/月", "note": null}])
+    );
+    assert_eq!(got["development_cost_avoided"], 4_000_000);
 }
 
 fn the_report_tables_read_back_from_csv_and_xlsx(app: &TestApp) {
