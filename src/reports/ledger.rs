@@ -62,9 +62,12 @@ pub struct PhaseCount {
 pub struct Effects {
     pub systems: i64,
     pub by_phase: Vec<PhaseCount>,
-    /// Systems built by the divisions themselves.
+    /// Systems in operation (confirmed, in production): the in-house rate's
+    /// denominator, as the city counts it (trials and retired systems are not).
+    pub in_operation: i64,
+    /// Of those, built by the divisions themselves.
     pub in_house: i64,
-    /// `in_house` of `systems`, in percent to one decimal (281 of 307 = 91.5).
+    /// `in_house` of `in_operation`, in percent to one decimal (281 of 307 = 91.5).
     pub in_house_rate: f64,
     /// Working hours a year saved by the systems in production.
     pub hours_saved: i64,
@@ -137,7 +140,7 @@ pub fn effects(systems: &[System], settings: EffectsSettings) -> Effects {
     };
     let in_house = systems
         .iter()
-        .filter(|s| s.built_by == BuiltBy::InHouse)
+        .filter(|s| s.phase == Phase::Production && s.verified && s.built_by == BuiltBy::InHouse)
         .count() as i64;
     Effects {
         systems: total.systems,
@@ -148,8 +151,9 @@ pub fn effects(systems: &[System], settings: EffectsSettings) -> Effects {
                 systems: systems.iter().filter(|s| s.phase == *p).count() as i64,
             })
             .collect(),
+        in_operation: total.in_production,
         in_house,
-        in_house_rate: percent(in_house, total.systems),
+        in_house_rate: percent(in_house, total.in_production),
         hours_saved: total.hours_saved,
         cost_saved: total.cost_saved,
         full_time_staff: (total.hours_saved as f64 * 10.0
@@ -326,14 +330,20 @@ mod tests {
                     i,
                     1,
                     "rpa",
-                    "trial",
+                    "production",
                     if i < 281 { "in_house" } else { "vendor" },
                     0,
                 )
             })
+            // Trials and retired systems, in-house or not, are not in operation.
+            .chain((400..450).map(|i| system(i, 1, "rpa", "trial", "in_house", 0)))
+            .chain((500..520).map(|i| system(i, 1, "rpa", "retired", "vendor", 0)))
             .collect();
         let e = effects(&systems, SETTINGS);
-        assert_eq!((e.in_house, e.systems, e.in_house_rate), (281, 307, 91.5));
+        assert_eq!(
+            (e.in_house, e.in_operation, e.in_house_rate),
+            (281, 307, 91.5)
+        );
     }
 
     #[test]

@@ -452,7 +452,7 @@ pub async fn effects_page(
     let rate = e.in_house_rate.to_string();
     data["totals"] = json!({
         "systems": e.systems,
-        "in_house": t(locale, "ledger.effects.in_house_of", &[("in_house", e.in_house.to_string()), ("systems", e.systems.to_string()), ("rate", rate)]),
+        "in_house": t(locale, "ledger.effects.in_house_of", &[("in_house", e.in_house.to_string()), ("systems", e.in_operation.to_string()), ("rate", rate)]),
         "hours": t(locale, "ledger.effects.hours_value", &[("hours", grouped(e.hours_saved))]),
         "staff": t(locale, "ledger.effects.staff_value", &[("staff", e.full_time_staff.to_string()), ("per", grouped(e.hours_per_person_year))]),
         "cost": t(locale, "ledger.effects.cost_value", &[("cost", grouped(e.cost_saved))]),
