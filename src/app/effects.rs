@@ -239,7 +239,23 @@ pub fn report(app: &App, conn: &mut DbConn, caller: &Caller, year: Option<i64>) 
             at: e.created_at,
         })
         .collect();
-    let previous = years.iter().rev().nth(1).cloned();
+    // The year before, for the comparison, even when it lies before the start year.
+    let previous = match years.iter().rev().nth(1) {
+        Some(line) => Some(line.clone()),
+        None if year > *YEAR_RANGE.start() as i32 => {
+            let f = ledger.figures(year - 1)?;
+            Some(YearLine {
+                fiscal_year: year - 1,
+                hours_saved: f.hours_saved,
+                effect_amount: f.effect_amount,
+                cumulative_amount: 0,
+                in_operation: f.in_operation,
+                in_house_rate: f.in_house_rate,
+                closed: ledger.closed.contains_key(&(year - 1)),
+            })
+        }
+        None => None,
+    };
     Ok(Report {
         hours_progress: progress(
             targets.target_hours,

@@ -342,6 +342,14 @@ fn cumulative_money_adds_the_years_since_the_start_year(app: &TestApp) {
     assert_eq!(later_start.status, 200);
     let r = report(app, &dx, 2025);
     assert_eq!(r["cumulative_amount"], 1_500_000);
+    assert_eq!(
+        (
+            r["previous"]["fiscal_year"].as_i64(),
+            r["previous"]["hours_saved"].as_i64()
+        ),
+        (Some(2024), Some(100)),
+        "last year is compared even before the start year"
+    );
     assert!(r["amount_progress"].is_null(), "no money target set");
 }
 
