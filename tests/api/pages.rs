@@ -335,7 +335,9 @@ fn the_ledger_pages_warn_of_similar_systems_and_refuse_production_without_a_manu
     // The in-house rate is over confirmed systems in operation: this requester's
     // entry awaits the DX office, so it is counted apart and the denominator is 0.
     assert!(
-        effects.body.contains("0 / 0 件 (0%、分母は稼働中のシステム)")
+        effects
+            .body
+            .contains("0 / 0 件 (0%、分母は稼働中のシステム)")
             && effects.body.contains("id=\"effects-unconfirmed\""),
         "{}",
         effects.body
