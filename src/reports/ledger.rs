@@ -199,6 +199,8 @@ pub const EXPORT_FIELDS: &[&str] = &[
     "review_on",
     "flags",
     "updated_at",
+    "development_cost_avoided",
+    "other_effects",
 ];
 
 /// The ledger as a table for export: localised headers and one row of cells per
@@ -246,10 +248,23 @@ pub fn export_table(
                 s.review_on.map(|d| d.to_string()).into(),
                 flags(locale, s, today).join(", ").into(),
                 time(s.updated_at).into(),
+                s.development_cost_avoided.into(),
+                other_effects_text(&s.other_effects()).into(),
             ]
         })
         .collect();
     (headers, rows)
+}
+
+/// Other effects in one cell: `応援職員 100 → 15 人/日; …`.
+fn other_effects_text(effects: &[crate::domain::savings::OtherEffect]) -> Option<String> {
+    (!effects.is_empty()).then(|| {
+        effects
+            .iter()
+            .map(|e| format!("{} {} → {} {}", e.what, e.before, e.after, e.unit))
+            .collect::<Vec<_>>()
+            .join("; ")
+    })
 }
 
 /// What a production entry lacks or that its review is overdue, in words.
@@ -422,6 +437,12 @@ mod tests {
             ]
         );
         assert_eq!(rows[0][8], Cell::Number(1200.0));
+        assert_eq!(
+            rows[0][16],
+            Cell::Empty,
+            "no development cost avoided given"
+        );
+        assert_eq!(rows[0][17], Cell::Empty, "no other effects");
         assert_eq!(rows[0][12], text("田中"));
         assert!(
             matches!(&rows[0][14], Cell::Text(f) if f.contains("次回見直し日が未登録")),
