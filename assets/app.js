@@ -212,3 +212,8 @@ function suggestAnswersWhileTyping() {
     box.hidden = false;
   });
 }
+
+// The effects report's print button (no inline script under the CSP).
+for (const button of document.querySelectorAll("[data-print]")) {
+  button.addEventListener("click", () => window.print());
+}

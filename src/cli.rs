@@ -43,6 +43,12 @@ pub enum Command {
     },
     /// Rebuild the search index from the consultations (after a bulk load or restore).
     Reindex,
+    /// The effects report: close a fiscal year (its figures never change after) or
+    /// reopen it.
+    Effects {
+        #[command(subcommand)]
+        action: EffectsAction,
+    },
     /// Manage departments.
     Department {
         #[command(subcommand)]
@@ -101,6 +107,23 @@ pub enum DepartmentAction {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum EffectsAction {
+    /// Freeze a fiscal year's figures (the DX office's year-end close).
+    Close {
+        /// The fiscal year (April–March), e.g. 2025.
+        #[arg(long)]
+        fiscal_year: i64,
+    },
+    /// Open a closed fiscal year again; the reason is recorded.
+    Reopen {
+        #[arg(long)]
+        fiscal_year: i64,
+        #[arg(long)]
+        reason: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 pub enum UserAction {
     /// Create a user; the password is read from standard input.
     Add {
@@ -148,6 +171,7 @@ fn describe(error: app::Error) -> CliError {
                 .collect();
             CliError::Input(lines.join("\n"))
         }
+        app::Error::Conflict(key) => CliError::Input(t(cli_locale(), key, &[])),
         other => CliError::Failure(other.to_string()),
     }
 }
@@ -220,6 +244,7 @@ fn execute(command: Command, settings: Settings) -> Result<(), CliError> {
                 inquiries,
             },
         ),
+        Command::Effects { action } => effects(&settings, action),
         Command::Migrate => {
             connect(&settings)?;
             println!("migrations applied");
@@ -300,6 +325,34 @@ fn generate(settings: &Settings, options: Options) -> Result<(), CliError> {
             GenerateError::Failed(m) => CliError::Failure(m),
         })?;
     print!("{}", summary.report());
+    Ok(())
+}
+
+fn effects(settings: &Settings, action: EffectsAction) -> Result<(), CliError> {
+    let mut conn = connect(settings)?;
+    match action {
+        EffectsAction::Close { fiscal_year } => {
+            let app = App::new(settings).map_err(CliError::Failure)?;
+            let figures =
+                app::effects::close(&app, &mut conn, None, Some(fiscal_year)).map_err(describe)?;
+            println!(
+                "fiscal year {fiscal_year} closed: {} hours saved, in-house {} of {} systems in operation ({}%), effect amount {} yen",
+                figures.hours_saved,
+                figures.in_house,
+                figures.in_operation,
+                figures.in_house_rate,
+                figures.effect_amount
+            );
+        }
+        EffectsAction::Reopen {
+            fiscal_year,
+            reason,
+        } => {
+            app::effects::reopen(&mut conn, None, Some(fiscal_year), Some(&reason))
+                .map_err(describe)?;
+            println!("fiscal year {fiscal_year} reopened");
+        }
+    }
     Ok(())
 }
 

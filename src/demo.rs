@@ -12,6 +12,7 @@ use crate::db::{comments, outbox, systems, users, DbConn};
 use crate::domain::consultation::NewConsultationFields;
 use crate::domain::directory::{NewDepartmentInput, NewUserInput};
 use crate::domain::ledger::{BuiltBy, Phase, Platform, SystemFields};
+use crate::domain::savings::OtherEffect;
 use crate::domain::workflow::{Actor, TransitionInput};
 use crate::domain::{Category, Event, Priority, Role, State};
 use crate::settings::Settings;
@@ -403,6 +404,28 @@ fn load_ledger(
             // Registered by the DX office; one production entry waits for its
             // confirmation so the page shows what that looks like.
             verified: i != 1,
+            // A vendor's quote for building it, avoided by building in-house.
+            development_cost_avoided: (*built_by == BuiltBy::InHouse)
+                .then(|| savings.map(|s| s.1 * 2))
+                .flatten(),
+            other_effects: if i == 0 {
+                vec![OtherEffect {
+                    what: "窓口の応援職員".into(),
+                    before: 6.0,
+                    after: 2.0,
+                    unit: "人/日".into(),
+                    note: Some("繁忙期 (3〜4月)".into()),
+                }]
+            } else {
+                vec![]
+            },
+        };
+        // Production systems went live in earlier years, so the effects report has
+        // a history: the first a little over three years ago, the next ones later.
+        let registered_at = if *phase == Phase::Production {
+            now - Duration::days((1_200 - 250 * i as i64).max(20))
+        } else {
+            now
         };
         systems::register(
             conn,
@@ -413,7 +436,7 @@ fn load_ledger(
                 actor_id: Some(people.dx),
                 idempotency: None,
             },
-            now,
+            registered_at,
         )
         .map_err(err)?;
     }

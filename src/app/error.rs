@@ -36,6 +36,8 @@ pub enum Error {
     IdempotencyMismatch,
     /// A message that has not failed cannot be sent again.
     NotFailed { status: String },
+    /// The request conflicts with the current state (a catalog key says how).
+    Conflict(&'static str),
     /// The database cannot be reached now.
     Unavailable(String),
     /// A fault; logged, never shown.

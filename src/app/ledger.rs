@@ -213,6 +213,7 @@ pub fn new_form(conn: &mut DbConn, caller: &Caller) -> Result<Vec<Department>> {
 
 /// What registering did.
 #[derive(Debug)]
+#[allow(clippy::large_enum_variant)] // built once per request; boxing buys nothing
 pub enum Registration {
     Registered {
         system: System,

@@ -12,6 +12,7 @@
 pub mod caller;
 pub mod consultations;
 pub mod directory;
+pub mod effects;
 pub mod error;
 pub mod faq;
 pub mod idempotency;

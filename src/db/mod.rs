@@ -5,6 +5,7 @@ pub mod comments;
 pub mod consultations;
 pub mod dashboard;
 pub mod departments;
+pub mod effects;
 pub mod events;
 pub mod faq;
 pub mod inquiries;

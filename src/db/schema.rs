@@ -183,6 +183,40 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         verified -> Bool,
+        development_cost_avoided -> Nullable<BigInt>,
+        other_effects -> Text,
+    }
+}
+
+diesel::table! {
+    effects_years (fiscal_year) {
+        fiscal_year -> Integer,
+        figures -> Text,
+        closed_by -> Nullable<BigInt>,
+        closed_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    effects_year_events (id) {
+        id -> BigInt,
+        fiscal_year -> Integer,
+        action -> Text,
+        actor_id -> Nullable<BigInt>,
+        reason -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    effects_settings (id) {
+        id -> Integer,
+        start_fiscal_year -> Integer,
+        target_hours -> BigInt,
+        target_amount -> Nullable<BigInt>,
+        target_fiscal_year -> Integer,
+        updated_by -> Nullable<BigInt>,
+        updated_at -> Timestamp,
     }
 }
 
@@ -338,4 +372,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     sessions,
     consultation_stats,
     similar_cache,
+    effects_years,
+    effects_year_events,
+    effects_settings,
 );

@@ -11,6 +11,7 @@ use super::consultations::{Consultation, Scope};
 use super::schema::{consultations, system_events, system_idempotency_keys, systems};
 use super::DbConn;
 use crate::domain::ledger::{BuiltBy, Phase, Platform, SystemFields};
+use crate::domain::savings::OtherEffect;
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = systems)]
@@ -36,6 +37,10 @@ pub struct System {
     pub updated_at: NaiveDateTime,
     /// Confirmed by the DX office; only confirmed entries count in the effects.
     pub verified: bool,
+    /// Yen, once (a vendor's estimate of building it).
+    pub development_cost_avoided: Option<i64>,
+    /// JSON list of [`OtherEffect`]; read it with [`System::other_effects`].
+    pub other_effects: String,
 }
 
 impl System {
@@ -56,7 +61,14 @@ impl System {
             owner_id: Some(self.owner_id),
             review_on: self.review_on,
             verified: self.verified,
+            development_cost_avoided: self.development_cost_avoided,
+            other_effects: self.other_effects(),
         }
+    }
+
+    /// The effects that are not hours (none if the stored list is unreadable).
+    pub fn other_effects(&self) -> Vec<OtherEffect> {
+        serde_json::from_str(&self.other_effects).unwrap_or_default()
     }
 }
 
@@ -81,6 +93,8 @@ struct SystemRow<'a> {
     version: i32,
     updated_at: NaiveDateTime,
     verified: bool,
+    development_cost_avoided: Option<i64>,
+    other_effects: String,
 }
 
 fn row<'a>(
@@ -109,6 +123,8 @@ fn row<'a>(
         version,
         updated_at: now,
         verified: f.verified,
+        development_cost_avoided: f.development_cost_avoided,
+        other_effects: serde_json::to_string(&f.other_effects).unwrap_or_else(|_| "[]".into()),
     }
 }
 
@@ -122,6 +138,8 @@ fn fields_json(f: &SystemFields) -> Map<String, Value> {
         "holds_personal_data": f.holds_personal_data, "manual_location": f.manual_location,
         "owner_id": f.owner_id, "review_on": f.review_on.map(|d| d.to_string()),
         "verified": f.verified,
+        "development_cost_avoided": f.development_cost_avoided,
+        "other_effects": f.other_effects,
     });
     match value {
         Value::Object(map) => map,

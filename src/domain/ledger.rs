@@ -10,6 +10,7 @@ use utoipa::ToSchema;
 
 use super::consultation::{wire_enum, TEXT_MAX_CHARS, TITLE_MAX_CHARS};
 use super::role::Role;
+use super::savings::{parse_other_effects, OtherEffect, OtherEffectInput};
 use super::search::{grams, normalize};
 use super::validation::FieldErrors;
 
@@ -116,6 +117,10 @@ pub struct SystemFields {
     pub review_on: Option<NaiveDate>,
     /// Confirmed by the DX office (see [`may_verify`]).
     pub verified: bool,
+    /// Yen, once: what a vendor would have charged to build it (their estimate).
+    pub development_cost_avoided: Option<i64>,
+    /// Effects that are not hours.
+    pub other_effects: Vec<OtherEffect>,
 }
 
 /// A field that may be absent (leave it), `null` (clear it) or a value.
@@ -174,6 +179,13 @@ pub struct SystemInput {
     /// Edits only: the DX office confirms the entry (`true`) or takes the
     /// confirmation back; only confirmed entries count in the effects.
     pub verified: Option<bool>,
+    /// Yen, once: a vendor's estimate of building it, avoided by building in-house.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<i64>, minimum = 0, maximum = 10000000000_i64)]
+    pub development_cost_avoided: Option<Option<i64>>,
+    /// Effects that are not hours; an edit replaces the whole list.
+    #[schema(max_items = 20)]
+    pub other_effects: Option<Vec<OtherEffectInput>>,
 }
 
 fn choice<T: Copy>(
@@ -274,6 +286,16 @@ impl SystemInput {
             review_on: date(&mut errors, "review_on", flat(&self.review_on).as_deref()),
             // Confirmation is the DX office's, decided by the use case.
             verified: false,
+            development_cost_avoided: amount(
+                &mut errors,
+                "development_cost_avoided",
+                self.development_cost_avoided.flatten(),
+                COST_MAX,
+            ),
+            other_effects: parse_other_effects(
+                &mut errors,
+                self.other_effects.as_deref().unwrap_or_default(),
+            ),
         };
         if fields.phase == Phase::Retired {
             errors.add("phase", "validation.phase_move");
@@ -351,6 +373,13 @@ impl SystemInput {
         }
         if let Some(v) = self.cost_saved_per_year {
             next.cost_saved_per_year = amount(&mut errors, "cost_saved_per_year", v, COST_MAX);
+        }
+        if let Some(v) = self.development_cost_avoided {
+            next.development_cost_avoided =
+                amount(&mut errors, "development_cost_avoided", v, COST_MAX);
+        }
+        if let Some(list) = &self.other_effects {
+            next.other_effects = parse_other_effects(&mut errors, list);
         }
         if let Some(v) = self.holds_personal_data {
             next.holds_personal_data = v;

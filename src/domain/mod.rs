@@ -15,6 +15,7 @@ pub mod password;
 pub mod queue;
 pub mod role;
 pub mod rollup;
+pub mod savings;
 pub mod search;
 pub mod sla;
 pub mod validation;

@@ -330,8 +330,8 @@ pub enum Payload {
     Resolve {
         resolution: String,
         system_id: Option<i64>,
-        /// A ledger entry to register with the resolution.
-        new_system: Option<SystemFields>,
+        /// A ledger entry to register with the resolution (boxed: it is large).
+        new_system: Option<Box<SystemFields>>,
     },
     Reopen {
         reason: String,
@@ -569,7 +569,7 @@ fn parse_payload(
                     None
                 }
                 Some(system) => match system.parse_new() {
-                    Ok(fields) => Some(fields),
+                    Ok(fields) => Some(Box::new(fields)),
                     Err(invalid) => {
                         for (field, keys) in invalid.0 {
                             for key in keys {

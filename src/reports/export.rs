@@ -146,6 +146,36 @@ impl XlsxTable {
     }
 }
 
+/// A small workbook of several sheets (a report's tables), in memory: each sheet
+/// a name, headers and rows.
+pub fn workbook(sheets: &[(String, Vec<String>, Vec<Row>)]) -> Result<Vec<u8>, XlsxError> {
+    let mut workbook = Workbook::new();
+    let bold = Format::new().set_bold();
+    for (name, headers, rows) in sheets {
+        let sheet = workbook.add_worksheet();
+        sheet.set_name(name)?;
+        for (col, header) in headers.iter().enumerate() {
+            sheet.write_string_with_format(0, col as u16, header, &bold)?;
+        }
+        for (r, row) in rows.iter().enumerate() {
+            let r = r as u32 + 1;
+            for (col, cell) in row.iter().enumerate() {
+                match cell {
+                    Cell::Text(s) => {
+                        sheet.write_string(r, col as u16, s)?;
+                    }
+                    Cell::Number(n) => {
+                        sheet.write_number(r, col as u16, *n)?;
+                    }
+                    Cell::Empty => {}
+                }
+            }
+        }
+        sheet.set_freeze_panes(1, 0)?;
+    }
+    workbook.save_to_buffer()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -62,9 +62,12 @@ pub struct PhaseCount {
 pub struct Effects {
     pub systems: i64,
     pub by_phase: Vec<PhaseCount>,
-    /// Systems built by the divisions themselves.
+    /// Systems in operation (confirmed, in production): the in-house rate's
+    /// denominator, as the city counts it (trials and retired systems are not).
+    pub in_operation: i64,
+    /// Of those, built by the divisions themselves.
     pub in_house: i64,
-    /// `in_house` of `systems`, in percent to one decimal (281 of 307 = 91.5).
+    /// `in_house` of `in_operation`, in percent to one decimal (281 of 307 = 91.5).
     pub in_house_rate: f64,
     /// Working hours a year saved by the systems in production.
     pub hours_saved: i64,
@@ -137,7 +140,7 @@ pub fn effects(systems: &[System], settings: EffectsSettings) -> Effects {
     };
     let in_house = systems
         .iter()
-        .filter(|s| s.built_by == BuiltBy::InHouse)
+        .filter(|s| s.phase == Phase::Production && s.verified && s.built_by == BuiltBy::InHouse)
         .count() as i64;
     Effects {
         systems: total.systems,
@@ -148,8 +151,9 @@ pub fn effects(systems: &[System], settings: EffectsSettings) -> Effects {
                 systems: systems.iter().filter(|s| s.phase == *p).count() as i64,
             })
             .collect(),
+        in_operation: total.in_production,
         in_house,
-        in_house_rate: percent(in_house, total.systems),
+        in_house_rate: percent(in_house, total.in_production),
         hours_saved: total.hours_saved,
         cost_saved: total.cost_saved,
         full_time_staff: (total.hours_saved as f64 * 10.0
@@ -195,6 +199,8 @@ pub const EXPORT_FIELDS: &[&str] = &[
     "review_on",
     "flags",
     "updated_at",
+    "development_cost_avoided",
+    "other_effects",
 ];
 
 /// The ledger as a table for export: localised headers and one row of cells per
@@ -242,10 +248,23 @@ pub fn export_table(
                 s.review_on.map(|d| d.to_string()).into(),
                 flags(locale, s, today).join(", ").into(),
                 time(s.updated_at).into(),
+                s.development_cost_avoided.into(),
+                other_effects_text(&s.other_effects()).into(),
             ]
         })
         .collect();
     (headers, rows)
+}
+
+/// Other effects in one cell: `応援職員 100 → 15 人/日; …`.
+fn other_effects_text(effects: &[crate::domain::savings::OtherEffect]) -> Option<String> {
+    (!effects.is_empty()).then(|| {
+        effects
+            .iter()
+            .map(|e| format!("{} {} → {} {}", e.what, e.before, e.after, e.unit))
+            .collect::<Vec<_>>()
+            .join("; ")
+    })
 }
 
 /// What a production entry lacks or that its review is overdue, in words.
@@ -307,6 +326,8 @@ mod tests {
             created_at: at,
             updated_at: at,
             verified: true,
+            development_cost_avoided: None,
+            other_effects: "[]".into(),
         }
     }
 
@@ -324,14 +345,20 @@ mod tests {
                     i,
                     1,
                     "rpa",
-                    "trial",
+                    "production",
                     if i < 281 { "in_house" } else { "vendor" },
                     0,
                 )
             })
+            // Trials and retired systems, in-house or not, are not in operation.
+            .chain((400..450).map(|i| system(i, 1, "rpa", "trial", "in_house", 0)))
+            .chain((500..520).map(|i| system(i, 1, "rpa", "retired", "vendor", 0)))
             .collect();
         let e = effects(&systems, SETTINGS);
-        assert_eq!((e.in_house, e.systems, e.in_house_rate), (281, 307, 91.5));
+        assert_eq!(
+            (e.in_house, e.in_operation, e.in_house_rate),
+            (281, 307, 91.5)
+        );
     }
 
     #[test]
@@ -410,6 +437,12 @@ mod tests {
             ]
         );
         assert_eq!(rows[0][8], Cell::Number(1200.0));
+        assert_eq!(
+            rows[0][16],
+            Cell::Empty,
+            "no development cost avoided given"
+        );
+        assert_eq!(rows[0][17], Cell::Empty, "no other effects");
         assert_eq!(rows[0][12], text("田中"));
         assert!(
             matches!(&rows[0][14], Cell::Text(f) if f.contains("次回見直し日が未登録")),

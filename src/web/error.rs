@@ -331,6 +331,7 @@ impl From<app::Error> for AppError {
             app::Error::NotFailed { status } => {
                 AppError::new(Kind::Conflict, "error.not_failed").arg("status", status)
             }
+            app::Error::Conflict(key) => AppError::new(Kind::Conflict, key),
             app::Error::Unavailable(cause) => AppError::unavailable(cause),
             app::Error::Internal(cause) => AppError::internal(cause),
         }

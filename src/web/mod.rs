@@ -15,6 +15,7 @@ pub mod faq;
 pub mod health;
 pub mod inquiries;
 
+pub mod effects;
 pub mod json;
 pub mod login_limits;
 pub mod metrics;
@@ -192,6 +193,13 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(systems::create)
         .service(systems::get)
         .service(systems::update)
+        .service(effects::report)
+        .service(effects::report_csv)
+        .service(effects::report_xlsx)
+        .service(effects::close)
+        .service(effects::reopen)
+        .service(effects::get_settings)
+        .service(effects::put_settings)
         .service(assets::asset)
         .service(pages::auth::start)
         .service(pages::auth::login_form)
@@ -233,11 +241,18 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(pages::admin::departments_create)
         .service(pages::admin::departments_update)
         .service(dashboard::get)
+        .service(dashboard::dashboard_csv)
+        .service(dashboard::dashboard_xlsx)
         .service(export::consultations_csv)
         .service(export::consultations_xlsx)
         .service(export::systems_csv)
         .service(export::systems_xlsx)
         .service(pages::dashboard::page)
+        .service(pages::effects::report)
+        .service(pages::effects::close)
+        .service(pages::effects::reopen)
+        .service(pages::effects::settings)
+        .service(pages::effects::save_settings)
         .default_service(web::to(not_found));
 }
 

@@ -7,8 +7,8 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::{
-    admin, auth, consultations, dashboard, directory, error, export, faq, health, inquiries,
-    metrics, systems,
+    admin, auth, consultations, dashboard, directory, effects, error, export, faq, health,
+    inquiries, metrics, systems,
 };
 use crate::db::departments::Department;
 use crate::domain;
@@ -29,10 +29,12 @@ use crate::reports::dashboard as report;
         inquiries::list, inquiries::askers, inquiries::create, inquiries::get, inquiries::transition, inquiries::timeline,
         inquiries::comment,
         admin::list_outbox, admin::retry_outbox,
-        dashboard::get, export::consultations_csv, export::consultations_xlsx,
+        dashboard::get, dashboard::dashboard_csv, dashboard::dashboard_xlsx, export::consultations_csv, export::consultations_xlsx,
         export::systems_csv, export::systems_xlsx,
         systems::list, systems::similar, systems::effects_report, systems::create, systems::get,
         systems::update,
+        effects::report, effects::report_csv, effects::report_xlsx, effects::close, effects::reopen,
+        effects::get_settings, effects::put_settings,
     ),
     components(schemas(
         error::Problem, auth::TokenRequest, auth::TokenResponse,
@@ -54,6 +56,11 @@ use crate::reports::dashboard as report;
         report::Ratio, report::Satisfaction, report::FiledResolved, report::DivisionRow, report::SeRow,
         systems::SystemView, systems::SystemPage, systems::LinkedConsultation, systems::SystemHistoryItem,
         systems::SimilarSystem, systems::SimilarSystemList, domain::ledger::SystemInput,
+        effects::ReportView, effects::YearEventView, effects::YearInput,
+        crate::reports::annual::YearFigures, crate::reports::annual::YearLine, crate::reports::annual::BureauFigures,
+        crate::reports::annual::SystemFigures, crate::reports::annual::OtherEffectLine,
+        domain::savings::Targets, domain::savings::TargetsInput, domain::savings::Progress,
+        domain::savings::OtherEffect, domain::savings::OtherEffectInput,
         domain::ledger::Platform, domain::ledger::Phase, domain::ledger::BuiltBy,
         crate::reports::ledger::Effects, crate::reports::ledger::Breakdown, crate::reports::ledger::PhaseCount,
         crate::reports::ledger::Unconfirmed,

@@ -17,6 +17,7 @@ use crate::domain::ids::SystemId;
 use crate::domain::ledger::{
     missing_fields, review_overdue, BuiltBy, Phase, Platform, SystemInput,
 };
+use crate::domain::savings::OtherEffect;
 use crate::domain::State;
 use crate::reports::ledger::Effects;
 
@@ -51,6 +52,10 @@ pub struct SystemView {
     pub flagged: bool,
     /// Confirmed by the DX office; only confirmed entries count in the effects.
     pub verified: bool,
+    /// Yen, once: a vendor's estimate of building it, avoided by building in-house.
+    pub development_cost_avoided: Option<i64>,
+    /// Effects that are not hours.
+    pub other_effects: Vec<OtherEffect>,
     /// The consultations it came from (single resource only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub consultations: Option<Vec<LinkedConsultation>>,
@@ -100,6 +105,8 @@ impl SystemView {
             missing_fields: missing,
             review_overdue: overdue,
             verified: s.verified,
+            development_cost_avoided: s.development_cost_avoided,
+            other_effects: s.other_effects(),
             name: s.name,
             department_id: s.department_id,
             platform: s.platform,

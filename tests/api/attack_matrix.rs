@@ -144,7 +144,7 @@ fn expect_ledger_edit(who: Who, division: Division) -> u16 {
 }
 
 /// The dashboard of a division: report roles, within their scope.
-fn expect_dashboard(who: Who, division: Option<Division>) -> u16 {
+pub fn expect_dashboard(who: Who, division: Option<Division>) -> u16 {
     if !who.sees_reports() {
         return 403;
     }

@@ -5,7 +5,12 @@ use std::process::{Command, Output, Stdio};
 
 use crate::postgres::fresh_database_url;
 
-fn digicon(database_url: &str, data_dir: &std::path::Path, args: &[&str], stdin: &str) -> Output {
+pub fn digicon(
+    database_url: &str,
+    data_dir: &std::path::Path,
+    args: &[&str],
+    stdin: &str,
+) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_digicon"))
         .args(args)
         .env("DATABASE_URL", database_url)

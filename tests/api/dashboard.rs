@@ -507,7 +507,65 @@ fn rollups_kept_change_by_change_equal_a_recount(app: &TestApp) {
     assert_eq!(section.body["by_division"][0]["filed"], 1);
 }
 
+/// The dashboard's own tables (not the consultation list) as CSV and XLSX, with
+/// the page's numbers and the caller's scope.
+fn dashboard_tables_export_to_csv_and_xlsx_and_read_back(app: &TestApp) {
+    let requester = app.login(&app.org.requester);
+    app.file(&requester, "窓口の受付簿を電子化したい");
+    app.file(&requester, "申請書の様式を統一したい");
+    let outsider = app.login(&app.org.outsider);
+    app.file(&outsider, "保育の申込書を電子化したい");
+    let manager = app.login(&app.org.other_manager);
+    let dx = app.login(&app.org.dx);
+
+    let (content_type, csv) = app.download("/api/v1/export/dashboard.csv?table=divisions", &dx);
+    assert!(content_type.starts_with("text/csv"), "{content_type}");
+    assert!(csv.starts_with(b"\xEF\xBB\xBF"), "UTF-8 with BOM");
+    let text = String::from_utf8(csv[3..].to_vec()).expect("utf-8");
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines[0], "所属,受付,解決,未完了",
+        "the page's headers: {text}"
+    );
+    assert!(lines.contains(&"市民課,2,0,2"), "{text}");
+    assert!(lines.iter().any(|l| l.starts_with("保育課,1,")), "{text}");
+
+    // A division manager's export holds only their scope.
+    let (_, theirs) = app.download("/api/v1/export/dashboard.csv?table=divisions", &manager);
+    let theirs = String::from_utf8_lossy(&theirs).to_string();
+    assert!(
+        theirs.contains("保育課") && !theirs.contains("市民課"),
+        "{theirs}"
+    );
+    assert_eq!(
+        app.get("/api/v1/export/dashboard.csv", &requester).status,
+        403
+    );
+    assert_eq!(
+        app.get("/api/v1/export/dashboard.csv?table=nope", &dx)
+            .status,
+        400
+    );
+    assert_eq!(
+        app.get("/api/v1/export/dashboard.xlsx?fiscal_year=abc", &dx)
+            .status,
+        400
+    );
+
+    let (content_type, xlsx) = app.download("/api/v1/export/dashboard.xlsx", &dx);
+    assert!(content_type.contains("spreadsheetml"), "{content_type}");
+    let mut book: Xlsx<_> = Xlsx::new(Cursor::new(xlsx)).expect("xlsx");
+    assert_eq!(book.sheet_names().len(), 8);
+    let states = book.worksheet_range("状態別").expect("by state");
+    let received = states
+        .rows()
+        .find(|r| r[0] == Data::String("受付".into()))
+        .map(|r| r[1].clone());
+    assert_eq!(received, Some(Data::Float(3.0)), "numbers stay numbers");
+}
+
 both_backends!(
+    dashboard_tables_export_to_csv_and_xlsx_and_read_back,
     rollups_kept_change_by_change_equal_a_recount,
     aggregates_match_a_hand_computed_history,
     each_role_sees_the_dashboard_of_its_scope_or_nothing,

@@ -241,8 +241,11 @@ fn effects_total_hours_cost_staff_and_the_in_house_rate(app: &TestApp) {
     assert_eq!(e.status, 200, "{:?}", e.body);
     let e = e.body;
     assert_eq!(e["systems"], 4);
-    assert_eq!(e["in_house"], 3);
-    assert_eq!(e["in_house_rate"], 75.0);
+    // The city's in-house rate is over the systems in operation (issue 20): the
+    // two in production, one of them in-house; the trial and verification are not.
+    assert_eq!(e["in_operation"], 2);
+    assert_eq!(e["in_house"], 1);
+    assert_eq!(e["in_house_rate"], 50.0);
     assert_eq!(e["hours_saved"], 5760, "only production systems count");
     assert_eq!(e["cost_saved"], 14_400_000);
     assert_eq!(e["full_time_staff"], 3.0);

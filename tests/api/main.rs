@@ -4,6 +4,7 @@
 mod attack_csrf;
 mod attack_input;
 mod attack_matrix;
+mod attack_matrix_effects;
 mod attack_xss;
 mod auth;
 mod cli;
@@ -11,6 +12,7 @@ mod concurrency;
 mod contract;
 mod dashboard;
 mod directory;
+mod effects;
 mod faq;
 mod faults;
 mod fuzz;

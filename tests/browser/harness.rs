@@ -664,6 +664,30 @@ impl Browser {
         path
     }
 
+    /// The page printed to PDF by Chromium (its print CSS and `@page` size), through
+    /// the DevTools protocol's `Page.printToPDF`.
+    pub async fn print_pdf(&self) -> Vec<u8> {
+        let session = self
+            .client
+            .session_id()
+            .await
+            .expect("session")
+            .expect("a session id");
+        let endpoint = format!("{}/session/{session}/goog/cdp/execute", self.driver);
+        let reply: Value = ureq::post(&endpoint)
+            .timeout(Duration::from_secs(30))
+            .send_json(json!({ "cmd": "Page.printToPDF",
+                               "params": { "preferCSSPageSize": true, "printBackground": true } }))
+            .expect("Page.printToPDF")
+            .into_json()
+            .expect("JSON");
+        base64::Engine::decode(
+            &base64::engine::general_purpose::STANDARD,
+            reply["value"]["data"].as_str().expect("PDF data"),
+        )
+        .expect("base64")
+    }
+
     /// The whole page through Chromium's DevTools protocol (chromedriver passes
     /// `goog/cdp/execute` on), at most 8,000 CSS pixels high.
     async fn full_page_png(&self) -> Option<Vec<u8>> {

@@ -21,6 +21,7 @@ mod harness;
 
 mod access;
 mod dashboard;
+mod effects;
 mod escaping;
 mod helpdesk;
 mod language;

@@ -7,9 +7,11 @@ pub mod admin;
 pub mod auth;
 pub mod consultations;
 pub mod dashboard;
+pub mod effects;
 pub mod faq;
 pub mod form;
 pub mod inquiries;
+pub mod other_effects;
 pub mod systems;
 
 use actix_web::cookie::{Cookie, SameSite};
@@ -97,6 +99,14 @@ const TEMPLATES: &[(&str, &str)] = &[
     (
         "systems_effects",
         include_str!("../../../views/pages/systems_effects.hbs"),
+    ),
+    (
+        "effects_report",
+        include_str!("../../../views/pages/effects_report.hbs"),
+    ),
+    (
+        "effects_settings",
+        include_str!("../../../views/pages/effects_settings.hbs"),
     ),
 ];
 

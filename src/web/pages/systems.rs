@@ -32,7 +32,7 @@ fn label(locale: Locale, prefix: &str, value: &str) -> String {
 }
 
 /// `1234567` → `1,234,567`.
-fn grouped(n: i64) -> String {
+pub fn grouped(n: i64) -> String {
     let digits = n.unsigned_abs().to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
@@ -174,6 +174,10 @@ fn form_input(form: &HashMap<String, String>) -> SystemInput {
         verified: form
             .contains_key("verification")
             .then(|| form.get("verified").is_some_and(|v| v == "true")),
+        development_cost_avoided: form
+            .contains_key("development_cost_avoided")
+            .then(|| number("development_cost_avoided")),
+        other_effects: super::other_effects::from_form(form),
     }
 }
 
@@ -208,6 +212,11 @@ fn draft_of(system: &System) -> HashMap<String, String> {
     put("review_on", system.review_on.map(|d| d.to_string()));
     put("version", Some(system.version.to_string()));
     put("verified", system.verified.then(|| "true".to_string()));
+    put(
+        "development_cost_avoided",
+        system.development_cost_avoided.map(|n| n.to_string()),
+    );
+    super::other_effects::draft(&system.other_effects(), &mut draft);
     draft
 }
 
@@ -278,7 +287,9 @@ async fn form_page(
         "manual_location": get("manual_location"), "review_on": get("review_on"), "version": get("version"),
         "verified": get("verified") == Some("true"),
         "owner_email": get("owner_email"),
+        "development_cost_avoided": get("development_cost_avoided"),
     });
+    data["other_effects"] = json!(super::other_effects::rows(page.draft));
     data["platforms"] = json!(options(
         &wire(Platform::ALL, Platform::as_str),
         "ledger.platform",
@@ -441,7 +452,7 @@ pub async fn effects_page(
     let rate = e.in_house_rate.to_string();
     data["totals"] = json!({
         "systems": e.systems,
-        "in_house": t(locale, "ledger.effects.in_house_of", &[("in_house", e.in_house.to_string()), ("systems", e.systems.to_string()), ("rate", rate)]),
+        "in_house": t(locale, "ledger.effects.in_house_of", &[("in_house", e.in_house.to_string()), ("systems", e.in_operation.to_string()), ("rate", rate)]),
         "hours": t(locale, "ledger.effects.hours_value", &[("hours", grouped(e.hours_saved))]),
         "staff": t(locale, "ledger.effects.staff_value", &[("staff", e.full_time_staff.to_string()), ("per", grouped(e.hours_per_person_year))]),
         "cost": t(locale, "ledger.effects.cost_value", &[("cost", grouped(e.cost_saved))]),
@@ -531,6 +542,7 @@ pub async fn show(
     data["title"] = json!(s.name.clone());
     data["flags"] = json!(flags(locale, &s, today));
     data["can_edit"] = json!(entry.may_edit);
+    let other_effects = super::other_effects::view(&s.other_effects());
     data["s"] = json!({
         "id": s.id, "name": s.name, "department": department,
         "platform_label": label(locale, "platform", s.platform.as_str()),
@@ -538,6 +550,7 @@ pub async fn show(
         "built_by_label": label(locale, "built_by", s.built_by.as_str()),
         "workflow_before": s.workflow_before, "workflow_after": s.workflow_after,
         "hours": s.hours_saved_per_year.map(grouped), "cost": s.cost_saved_per_year.map(grouped),
+        "development_cost_avoided": s.development_cost_avoided.map(grouped),
         "personal_data": t(locale, if s.holds_personal_data { "ledger.yes" } else { "ledger.no" }, &[]),
         "manual_location": s.manual_location, "owner": names.get(&s.owner_id).cloned().unwrap_or_default(),
         "review_on": s.review_on.map(|d| d.to_string()),
@@ -549,6 +562,7 @@ pub async fn show(
                         "state": c.state, "state_label": t(locale, &format!("state.{}", c.state.as_str()), &[])}))
         .collect::<Vec<_>>());
     data["history"] = json!(history);
+    data["other_effects"] = json!(other_effects);
     render_status(&state, &req, "system", data, StatusCode::OK)
 }
 
