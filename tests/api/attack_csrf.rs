@@ -31,6 +31,9 @@ const POST_ROUTES: &[&str] = &[
     "/faq/{id}/solved",
     "/systems",
     "/systems/{id}",
+    "/effects/close",
+    "/effects/reopen",
+    "/admin/effects",
     "/admin/users",
     "/admin/users/{id}",
     "/admin/users/{id}/sessions/end",
@@ -189,6 +192,15 @@ fn world(app: &TestApp, f: &Fixture, actor: Option<&Session>) -> String {
         .body
         .to_string(),
         app.get("/api/v1/faq", &f.admin).body.to_string(),
+        app.get("/api/v1/effects/settings", &f.admin)
+            .body
+            .to_string(),
+        app.get(
+            &format!("/api/v1/effects/report?fiscal_year={}", last_fiscal_year()),
+            &f.admin,
+        )
+        .body
+        .to_string(),
         format!("deflections: {}", deflections(app)),
         format!(
             "target session: {}",
@@ -211,6 +223,14 @@ fn world(app: &TestApp, f: &Fixture, actor: Option<&Session>) -> String {
         }
     }
     parts.join("\n")
+}
+
+/// The fiscal year before this one, which the DX office may close.
+fn last_fiscal_year() -> i32 {
+    let today = chrono::Utc::now()
+        .with_timezone(&chrono_tz::Asia::Tokyo)
+        .date_naive();
+    digicon::domain::fiscal::fiscal_year(today) - 1
 }
 
 fn deflections(app: &TestApp) -> i64 {
@@ -398,6 +418,28 @@ fn every_page_post_without_a_valid_csrf_token_is_refused_and_changes_nothing(app
                 Some(&org.dx_manager),
                 format!("/faq/{}/solved", f.article["id"]),
                 vec![],
+            ),
+            "/effects/close" => (
+                Some(&org.dx),
+                "/effects/close".into(),
+                vec![("fiscal_year", last_fiscal_year().to_string())],
+            ),
+            "/effects/reopen" => (
+                Some(&org.admin),
+                "/effects/reopen".into(),
+                vec![
+                    ("fiscal_year", last_fiscal_year().to_string()),
+                    ("reason", "CSRF試験で再開".into()),
+                ],
+            ),
+            "/admin/effects" => (
+                Some(&org.admin),
+                "/admin/effects".into(),
+                vec![
+                    ("start_fiscal_year", "2020".into()),
+                    ("target_hours", "123456".into()),
+                    ("target_fiscal_year", "2030".into()),
+                ],
             ),
             "/systems" => (
                 Some(&org.dx),
