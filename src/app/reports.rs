@@ -74,6 +74,37 @@ fn covered(
     }
 }
 
+/// The desk's two streams side by side for a fiscal year (default: this one),
+/// within the caller's scope, from the rollups.
+pub fn helpdesk(
+    app: &App,
+    conn: &mut DbConn,
+    caller: &Caller,
+    fiscal_year_wanted: Option<i32>,
+) -> Result<crate::reports::helpdesk::HelpdeskReport> {
+    caller.require(REPORT_ROLES)?;
+    let year = fiscal_year_wanted
+        .unwrap_or_else(|| fiscal_year(Utc::now().with_timezone(&app.timezone).date_naive()));
+    let rows = match &caller.scope {
+        Scope::All => stats::read(conn, &[year], None)?,
+        Scope::Departments(ids) => stats::read(conn, &[year], Some(ids))?,
+    };
+    let mut report = crate::reports::helpdesk::compute(year, &rows);
+    let ids = report
+        .by_se
+        .iter()
+        .filter_map(|r| r.key.parse::<i64>().ok());
+    let names = users::names(conn, ids.collect::<Vec<_>>())?;
+    for row in &mut report.by_se {
+        row.name = row
+            .key
+            .parse::<i64>()
+            .ok()
+            .and_then(|id| names.get(&id).cloned());
+    }
+    Ok(report)
+}
+
 /// The dashboard of a fiscal year for the caller, from the rollups of the
 /// divisions it covers. A scope that is not whole divisions (a section) is
 /// counted on the spot from its consultations, which are few.

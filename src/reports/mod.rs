@@ -6,4 +6,5 @@ pub mod charts;
 pub mod dashboard;
 pub mod dashboard_tables;
 pub mod export;
+pub mod helpdesk;
 pub mod ledger;

@@ -122,3 +122,44 @@ pub async fn dashboard_xlsx(
         ))
         .body(bytes))
 }
+
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct HelpdeskParams {
+    /// April–March year, default the current one.
+    pub fiscal_year: Option<String>,
+}
+
+/// A `fiscal_year` parameter: 2000–2200, or a 400 naming it.
+pub fn report_year(value: Option<&str>) -> Result<Option<i32>, AppError> {
+    match value.map(str::trim).filter(|v| !v.is_empty()) {
+        None => Ok(None),
+        Some(v) => v
+            .parse::<i32>()
+            .ok()
+            .filter(|y| (2000..=2200).contains(y))
+            .map(Some)
+            .ok_or_else(|| AppError::invalid_parameter("fiscal_year", v)),
+    }
+}
+
+/// Consultations and helpdesk inquiries side by side for one fiscal year, with
+/// inquiries by topic, channel and SE, first-answer time, escalations and
+/// deflections; scoped to the caller.
+#[utoipa::path(get, path = "/api/v1/dashboard/helpdesk", tag = "reports", params(HelpdeskParams), security(("bearer" = [])),
+    responses((status = 200, body = crate::reports::helpdesk::HelpdeskReport), (status = 400, body = Problem),
+              (status = 401, body = Problem), (status = 403, body = Problem)))]
+#[get("/api/v1/dashboard/helpdesk")]
+pub async fn helpdesk(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    params: web::Query<HelpdeskParams>,
+) -> Result<HttpResponse, AppError> {
+    let year = report_year(params.fiscal_year.as_deref())?;
+    let report = state
+        .call(&user, move |app, conn, caller| {
+            reports::helpdesk(app, conn, caller, year)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(report))
+}

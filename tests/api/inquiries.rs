@@ -610,7 +610,65 @@ fn bad_input_is_a_clear_error_and_creates_nothing(app: &TestApp) {
     assert_eq!(list.body["items"].as_array().map(Vec::len), Some(1));
 }
 
+/// The two streams side by side, from the rollups each change keeps.
+fn the_report_counts_both_streams_within_the_scope(app: &TestApp) {
+    let requester = app.login(&app.org.requester);
+    let se = app.login(&app.org.se);
+    let dx = app.login(&app.org.dx);
+    app.file(&requester, "報告に数える相談");
+    let first = ask(app, &requester, question("一件目"));
+    ask(
+        app,
+        &requester,
+        json!({"subject": "二件目", "question": "q", "topic": "error"}),
+    );
+    let third = ask(app, &requester, question("三件目"));
+    must_fire(app, &se, &first, "answer", json!({"answer": "回答"}));
+    must_fire(app, &dx, &third, "escalate", json!({}));
+    let article = app.post(
+        "/api/v1/faq",
+        &se,
+        json!({"title": "t", "question": "q", "answer": "a", "topic": "other"}),
+    );
+    let solved = app.post(
+        "/api/v1/faq/solved",
+        &requester,
+        json!({"faq_id": article.body["id"]}),
+    );
+    assert_eq!(solved.status, 204);
+    let report = |token: &str| app.get("/api/v1/dashboard/helpdesk", token);
+    let whole = report(&dx);
+    assert_eq!(whole.status, 200, "{:?}", whole.body);
+    let r = &whole.body;
+    // One filed directly, one escalated from the third inquiry.
+    assert_eq!(r["consultations"], 2, "{r:?}");
+    assert_eq!(r["inquiries"], 3);
+    assert_eq!(r["first_answers"], 1);
+    assert_eq!(r["escalated"], 1);
+    assert_eq!(r["deflected"], 1);
+    let months = r["months"].as_array().expect("months");
+    assert_eq!(months.len(), 12);
+    let inquiries_by_month: i64 = months.iter().filter_map(|m| m["inquiries"].as_i64()).sum();
+    assert_eq!(inquiries_by_month, 3);
+    assert_eq!(
+        r["by_topic"][0],
+        json!({"key": "how_to", "count": 2, "name": null})
+    );
+    assert_eq!(r["by_se"][0]["name"], "鈴木");
+    // 市民局's manager sees them; 保育課's manager counts none of them.
+    assert_eq!(report(&app.login(&app.org.manager)).body["inquiries"], 3);
+    let other = report(&app.login(&app.org.other_manager));
+    assert_eq!(other.body["inquiries"], 0, "{:?}", other.body);
+    assert_eq!(report(&requester).status, 403);
+    assert_eq!(
+        app.get("/api/v1/dashboard/helpdesk?fiscal_year=19", &dx)
+            .status,
+        400
+    );
+}
+
 both_backends!(
+    the_report_counts_both_streams_within_the_scope,
     an_inquiry_goes_from_question_to_closed_with_every_step_on_its_timeline,
     every_illegal_pair_is_refused_and_changes_nothing,
     roles_the_table_does_not_name_are_forbidden,

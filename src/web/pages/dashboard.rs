@@ -156,3 +156,48 @@ pub async fn page(
     }
     render(&state, &req, "dashboard", data)
 }
+
+/// The desk's two streams side by side: the city's
+/// "デジコンとヘルプデスクの相談件数", with the helpdesk's own figures.
+#[get("/dashboard/helpdesk")]
+pub async fn helpdesk(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    user: CurrentUser,
+) -> Result<HttpResponse, AppError> {
+    let locale = page_locale(&req, Some(&user));
+    let wanted = form_urlencoded::parse(req.query_string().as_bytes())
+        .find(|(k, _)| k == "fiscal_year")
+        .map(|(_, v)| v.to_string());
+    let year = crate::web::dashboard::report_year(wanted.as_deref())?;
+    let r = state
+        .call(&user, move |app, conn, caller| {
+            crate::app::reports::helpdesk(app, conn, caller, year)
+        })
+        .await?;
+    let l = |key: &str| t(locale, key, &[]);
+    let most = r
+        .months
+        .iter()
+        .map(|m| m.inquiries.max(m.consultations))
+        .max()
+        .unwrap_or(0)
+        .max(1);
+    let width = |n: i64| (n * 100 / most).max(if n > 0 { 1 } else { 0 });
+    let mut data = base(&req, Some(&user), locale, "helpdesk_report.title");
+    data["r"] = json!({
+        "fiscal_year": r.fiscal_year, "label": r.label, "era_label": r.era_label,
+        "previous": r.fiscal_year - 1, "next": r.fiscal_year + 1,
+        "consultations": r.consultations, "inquiries": r.inquiries, "escalated": r.escalated,
+        "deflected": r.deflected, "first_answers": r.first_answers,
+        "first_answer_hours": r.first_answer_hours.map(|h| format!("{h:.1}")).unwrap_or_else(|| "—".into()),
+        "months": r.months.iter().map(|m| json!({
+            "month": m.month, "consultations": m.consultations, "inquiries": m.inquiries,
+            "deflected": m.deflected, "c_width": width(m.consultations), "i_width": width(m.inquiries),
+        })).collect::<Vec<_>>(),
+        "topics": r.by_topic.iter().map(|k| json!({"name": l(&format!("inquiry.topic.{}", k.key)), "count": k.count})).collect::<Vec<_>>(),
+        "channels": r.by_channel.iter().map(|k| json!({"name": l(&format!("inquiry.channel.{}", k.key)), "count": k.count})).collect::<Vec<_>>(),
+        "ses": r.by_se.iter().map(|k| json!({"name": k.name.clone().unwrap_or_else(|| k.key.clone()), "count": k.count})).collect::<Vec<_>>(),
+    });
+    render(&state, &req, "helpdesk_report", data)
+}

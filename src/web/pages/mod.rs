@@ -74,6 +74,10 @@ const TEMPLATES: &[(&str, &str)] = &[
     ),
     ("inquiry", include_str!("../../../views/pages/inquiry.hbs")),
     (
+        "helpdesk_report",
+        include_str!("../../../views/pages/helpdesk_report.hbs"),
+    ),
+    (
         "faq_list",
         include_str!("../../../views/pages/faq_list.hbs"),
     ),
