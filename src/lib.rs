@@ -15,4 +15,5 @@ pub mod private_files;
 pub mod reports;
 pub mod settings;
 pub mod startup;
+pub mod storage;
 pub mod web;

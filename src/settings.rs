@@ -24,6 +24,9 @@ pub struct Settings {
     pub timezone: Tz,
     pub token_ttl_hours: i64,
     pub reopen_window_days: i64,
+    /// Largest attachment and most a ticket carries
+    /// (`DIGICON_ATTACHMENT_MAX_MB`, `DIGICON_TICKET_ATTACHMENTS_MAX_MB`).
+    pub attachments: crate::domain::attachment::Limits,
     /// Largest accepted request body.
     pub max_body_bytes: usize,
     /// Sign-in attempts a client address may make a minute (failures of one
@@ -123,6 +126,7 @@ impl Settings {
             timezone: chrono_tz::Asia::Tokyo,
             token_ttl_hours: 12,
             reopen_window_days: 14,
+            attachments: crate::domain::attachment::Limits::default(),
             max_body_bytes: 256 * 1024,
             login_attempts_per_address_per_minute: 60,
             trusted_proxies: vec![],
@@ -186,6 +190,17 @@ impl Settings {
             };
         s.token_ttl_hours = number("DIGICON_TOKEN_TTL_HOURS", s.token_ttl_hours)?;
         s.reopen_window_days = number("DIGICON_REOPEN_WINDOW_DAYS", s.reopen_window_days)?;
+        const MB: u64 = 1024 * 1024;
+        s.attachments.file_bytes = number(
+            "DIGICON_ATTACHMENT_MAX_MB",
+            (s.attachments.file_bytes / MB) as i64,
+        )? as u64
+            * MB;
+        s.attachments.ticket_bytes = number(
+            "DIGICON_TICKET_ATTACHMENTS_MAX_MB",
+            (s.attachments.ticket_bytes / MB) as i64,
+        )? as u64
+            * MB;
         s.max_body_bytes = number("DIGICON_MAX_BODY_BYTES", s.max_body_bytes as i64)? as usize;
         s.login_attempts_per_address_per_minute = number(
             "DIGICON_LOGIN_ATTEMPTS_PER_ADDRESS",

@@ -34,6 +34,10 @@ pub enum Error {
     BadParameter { name: String, value: String },
     /// An idempotency key was used before with a different request.
     IdempotencyMismatch,
+    /// A file over the limit of a file or of its ticket (413).
+    TooLarge,
+    /// A kind of file the desk does not take (415).
+    UnsupportedType,
     /// A message that has not failed cannot be sent again.
     NotFailed { status: String },
     /// The request conflicts with the current state (a catalog key says how).

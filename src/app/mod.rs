@@ -9,6 +9,7 @@
 //! Functions here are synchronous and take a database connection: the web layer
 //! runs them on its blocking pool. Nothing here knows about HTTP.
 
+pub mod attachments;
 pub mod caller;
 pub mod consultations;
 pub mod directory;
@@ -46,6 +47,9 @@ pub struct App {
     pub timezone: Tz,
     /// How the ledger's effects are reckoned.
     pub effects: EffectsSettings,
+    /// Where attachments are kept, and how big they may be.
+    pub files: crate::storage::FileStore,
+    pub attachment_limits: crate::domain::attachment::Limits,
 }
 
 impl App {
@@ -58,6 +62,8 @@ impl App {
             calendar: BusinessCalendar::new(settings.timezone),
             notifier: Notifier::new(settings)?,
             timezone: settings.timezone,
+            files: crate::storage::FileStore::new(&settings.data_dir),
+            attachment_limits: settings.attachments,
             effects: EffectsSettings {
                 hours_per_person_year: settings.hours_per_person_year,
                 annual_target_hours: settings.annual_target_hours,

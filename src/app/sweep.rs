@@ -32,6 +32,10 @@ const BATCH: i64 = 500;
 pub fn sweep(app: &App, conn: &mut DbConn) -> Result<usize, Error> {
     let now = db::now();
     let mut done = super::inquiries::sweep(app, conn, now.and_utc())?;
+    // Files no row names (an upload that failed after its file landed).
+    if let Err(e) = super::attachments::sweep_files(app, conn) {
+        log::warn!("sweeping attachment files: {e}");
+    }
     let horizon = now + app.sla.remind_before;
     for (breached, candidates) in [
         (

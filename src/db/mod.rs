@@ -1,6 +1,7 @@
 //! Persistence: one diesel connection type over SQLite and PostgreSQL, the pool that
 //! hands it out, migrations, and the queries of each table in its own module.
 
+pub mod attachments;
 pub mod comments;
 pub mod consultations;
 pub mod dashboard;

@@ -341,6 +341,21 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    attachments (id) {
+        id -> BigInt,
+        consultation_id -> Nullable<BigInt>,
+        inquiry_id -> Nullable<BigInt>,
+        internal -> Bool,
+        name -> Text,
+        content_type -> Text,
+        size -> BigInt,
+        sha256 -> Text,
+        uploaded_by -> BigInt,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(users -> departments (department_id));
 diesel::joinable!(consultations -> departments (department_id));
 diesel::joinable!(consultation_events -> consultations (consultation_id));
@@ -351,6 +366,7 @@ diesel::joinable!(system_events -> systems (system_id));
 diesel::joinable!(sessions -> users (user_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
+    attachments,
     departments,
     users,
     consultation_counters,

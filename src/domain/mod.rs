@@ -1,6 +1,7 @@
 //! Pure rules of the consultation desk: the workflow table, roles, fiscal years and
 //! input validation. Nothing here does I/O, so every rule is unit-tested directly.
 
+pub mod attachment;
 pub mod calendar;
 pub mod consultation;
 pub mod directory;

@@ -29,6 +29,7 @@ pub enum Kind {
     NotFound,
     Conflict,
     PayloadTooLarge,
+    UnsupportedMediaType,
     Unprocessable,
     TooManyRequests,
     Unavailable,
@@ -44,6 +45,7 @@ impl Kind {
             Kind::NotFound => StatusCode::NOT_FOUND,
             Kind::Conflict => StatusCode::CONFLICT,
             Kind::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Kind::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Kind::Unprocessable => StatusCode::UNPROCESSABLE_ENTITY,
             Kind::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
             Kind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -59,6 +61,7 @@ impl Kind {
             Kind::NotFound => "not_found",
             Kind::Conflict => "conflict",
             Kind::PayloadTooLarge => "payload_too_large",
+            Kind::UnsupportedMediaType => "unsupported_media_type",
             Kind::Unprocessable => "unprocessable",
             Kind::TooManyRequests => "too_many_requests",
             Kind::Unavailable => "unavailable",
@@ -325,6 +328,12 @@ impl From<app::Error> for AppError {
             }
             app::Error::Invalid(errors) => AppError::invalid(errors),
             app::Error::BadParameter { name, value } => AppError::invalid_parameter(&name, &value),
+            app::Error::TooLarge => {
+                AppError::new(Kind::PayloadTooLarge, "error.attachment_too_large")
+            }
+            app::Error::UnsupportedType => {
+                AppError::new(Kind::UnsupportedMediaType, "error.attachment_type")
+            }
             app::Error::IdempotencyMismatch => {
                 AppError::new(Kind::Conflict, "error.idempotency_mismatch")
             }

@@ -4,6 +4,7 @@
 
 pub mod admin;
 pub mod assets;
+pub mod attachments;
 pub mod auth;
 pub mod consultations;
 pub mod dashboard;
@@ -166,6 +167,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(directory::list_departments)
         .service(directory::create_department)
         .service(directory::update_department)
+        .service(attachments::attach_to_consultation)
+        .service(attachments::attach_to_inquiry)
+        .service(attachments::list_for_consultation)
+        .service(attachments::download)
         .service(consultations::list)
         .service(consultations::similar)
         .service(consultations::create)

@@ -7,8 +7,8 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::{
-    admin, auth, consultations, dashboard, directory, effects, error, export, faq, health,
-    inquiries, metrics, systems,
+    admin, attachments, auth, consultations, dashboard, directory, effects, error, export, faq,
+    health, inquiries, metrics, systems,
 };
 use crate::db::departments::Department;
 use crate::domain;
@@ -25,6 +25,8 @@ use crate::reports::dashboard as report;
         directory::update_department,
         consultations::list, consultations::similar, consultations::create, consultations::get, consultations::update,
         consultations::transition, consultations::timeline, consultations::comment,
+        attachments::attach_to_consultation, attachments::attach_to_inquiry,
+        attachments::list_for_consultation, attachments::download,
         faq::list, faq::create, faq::suggest, faq::solved, faq::get, faq::update,
         inquiries::list, inquiries::askers, inquiries::create, inquiries::get, inquiries::transition, inquiries::timeline,
         inquiries::comment,
@@ -48,6 +50,7 @@ use crate::reports::dashboard as report;
         domain::workflow::TransitionInput, domain::Role, domain::State, domain::Event,
         domain::Category, domain::Priority,
         inquiries::InquiryView, inquiries::InquiryPageView, inquiries::InquiryTimeline, inquiries::InquiryCommentView, inquiries::AskerView, inquiries::AskerList,
+        attachments::AttachmentView, attachments::AttachmentList,
         faq::FaqView, faq::FaqList, faq::FaqSuggestions, faq::AnsweredInquiry, faq::SolvedInput,
         domain::faq::FaqInput,
         domain::inquiry::NewInquiryInput, domain::inquiry::InquiryTransitionInput, domain::inquiry::InquiryState,

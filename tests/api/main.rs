@@ -1,6 +1,7 @@
 //! Integration tests: the real server over HTTP, on SQLite and on PostgreSQL.
 //! One test binary keeps link time low on two cores.
 
+mod attachments;
 mod attack_csrf;
 mod attack_input;
 mod attack_matrix;

@@ -385,6 +385,7 @@ fn error_slug(error: &AppError) -> &'static str {
         Kind::Conflict => "conflict",
         Kind::BadRequest => "bad_request",
         Kind::PayloadTooLarge => "payload_too_large",
+        Kind::UnsupportedMediaType => "unsupported_media_type",
         Kind::Unprocessable => "unprocessable",
         Kind::TooManyRequests => "too_many_requests",
         Kind::Unauthorized => "unauthorized",
