@@ -13,7 +13,7 @@ use digicon::db::schema::{consultations, outbox};
 use serde_json::{json, Value};
 
 use crate::both_backends;
-use crate::helpers::{TestApp, User};
+use crate::helpers::{spawn_app_with, Backend, TestApp, User};
 
 // ---------------------------------------------------------------- mail
 
@@ -410,6 +410,68 @@ fn reopen_is_refused_after_the_fourteen_day_window(app: &TestApp) {
     );
     let reopened = app.must_fire(&requester, &c, "reopen", json!({"reason": "まだ"}));
     assert_eq!(reopened["state"], "assigned");
+}
+
+/// A resolution breach notifies the assignee and the DX office manager (DESIGN.md),
+/// and no one else: not the requester, nor the division's manager.
+fn a_resolution_breach_notifies_the_assignee_and_the_dx_office_manager(backend: Backend) {
+    let Some(app) = spawn_app_with(backend, |s| s.sla_sweep_secs = 1) else {
+        return;
+    };
+    let app = &app;
+    let requester = app.login(&app.org.requester);
+    let dx = app.login(&app.org.dx);
+    let c = app.file(&requester, "解決期限の超過");
+    let c = app.must_fire(
+        &dx,
+        &c,
+        "assign",
+        json!({"assignee_id": app.org.se.id, "reason": "既知"}),
+    );
+    let at = mark(app);
+    {
+        let past = (Utc::now() - Duration::minutes(5)).naive_utc();
+        let mut conn = app.pool.get().expect("connection");
+        diesel::update(consultations::table.find(c["id"].as_i64().expect("id")))
+            .set((
+                consultations::due_at.eq(Some(past)),
+                consultations::resolution_due_at.eq(Some(past)),
+            ))
+            .execute(&mut *conn)
+            .expect("update");
+    }
+    let breach = || -> BTreeSet<String> {
+        let mut conn = app.pool.get().expect("connection");
+        outbox::table
+            .filter(outbox::id.gt(at))
+            .filter(outbox::kind.eq("breach"))
+            .select(outbox::recipient_email)
+            .load::<String>(&mut *conn)
+            .expect("outbox")
+            .into_iter()
+            .collect()
+    };
+    let expected = emails(&[&app.org.se, &app.org.dx_manager]);
+    let start = std::time::Instant::now();
+    while breach() != expected {
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(30),
+            "breach mail went to {:?}, expected {expected:?}",
+            breach()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert_eq!(mailed_since(app, &c, at), expected, "nothing else was sent");
+}
+
+#[test]
+fn a_resolution_breach_notifies_the_assignee_and_the_dx_office_manager_on_sqlite() {
+    a_resolution_breach_notifies_the_assignee_and_the_dx_office_manager(Backend::Sqlite);
+}
+
+#[test]
+fn a_resolution_breach_notifies_the_assignee_and_the_dx_office_manager_on_postgres() {
+    a_resolution_breach_notifies_the_assignee_and_the_dx_office_manager(Backend::Postgres);
 }
 
 // ---------------------------------------------------------------- readiness
