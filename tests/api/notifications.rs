@@ -27,6 +27,16 @@ fn unsent(app: &TestApp) -> i64 {
     digicon::db::outbox::count_unsent(&mut conn).expect("count")
 }
 
+/// Messages the worker has not yet tried to send.
+fn untried(app: &TestApp) -> i64 {
+    let mut conn = app.pool.get().expect("connection");
+    outbox::table
+        .filter(outbox::attempts.eq(0))
+        .count()
+        .get_result(&mut *conn)
+        .expect("count")
+}
+
 fn wait_until_sent(app: &TestApp) {
     let start = std::time::Instant::now();
     while unsent(app) > 0 {
@@ -431,7 +441,16 @@ fn smtp_down_then_up_delivers_every_message_exactly_once(backend: Backend) {
             json!({"hearing_at": future_hearing(), "hearing_place": "会議室"}),
         );
     }
-    std::thread::sleep(Duration::from_millis(1500));
+    // Wait until the worker has tried (and failed) every message, not a fixed time.
+    let start = std::time::Instant::now();
+    while untried(&app) > 0 {
+        assert!(
+            start.elapsed() < WAIT,
+            "the worker never tried: {} untried",
+            untried(&app)
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
     assert!(unsent(&app) > 0, "nothing can be sent while SMTP is down");
     assert!(receiver.messages().is_empty());
     let back = receiver.restart();
