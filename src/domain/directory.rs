@@ -6,6 +6,22 @@ use utoipa::ToSchema;
 use super::role::Role;
 use super::validation::FieldErrors;
 
+/// A department and the units above it, nearest first (DESIGN.md: "the managers
+/// of the consultation's division or, if it has none, of the nearest unit above
+/// it"). `parent_of` gives a unit's parent; a loop in bad data ends the walk.
+pub fn unit_and_those_above(start: i64, parent_of: impl Fn(i64) -> Option<i64>) -> Vec<i64> {
+    let mut units = vec![start];
+    let mut at = start;
+    while let Some(parent) = parent_of(at) {
+        if units.contains(&parent) {
+            break;
+        }
+        units.push(parent);
+        at = parent;
+    }
+    units
+}
+
 #[derive(Debug, Default, Clone, Deserialize, ToSchema)]
 pub struct NewUserInput {
     #[schema(required = true, value_type = String, format = Email)]
@@ -267,6 +283,21 @@ pub struct MeUpdate {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_unit_comes_first_then_those_above_it_nearest_first() {
+        // bureau 1 → division 2 → section 3; 9 stands alone.
+        let parent = |id: i64| match id {
+            3 => Some(2),
+            2 => Some(1),
+            _ => None,
+        };
+        assert_eq!(unit_and_those_above(3, parent), vec![3, 2, 1]);
+        assert_eq!(unit_and_those_above(2, parent), vec![2, 1]);
+        assert_eq!(unit_and_those_above(9, parent), vec![9]);
+        let looped = |id: i64| Some(if id == 1 { 2 } else { 1 });
+        assert_eq!(unit_and_those_above(1, looped), vec![1, 2]);
+    }
 
     #[test]
     fn emails_need_one_at_sign_and_no_spaces() {

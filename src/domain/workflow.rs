@@ -1042,7 +1042,26 @@ mod tests {
                             _ => {}
                         }
                     }
-                    Err(_) => prop_assert_eq!(&s, &before),
+                    // A refusal must have a reason the table or the input gives.
+                    Err(WorkflowError::NotAllowed { state, allowed }) => {
+                        prop_assert_eq!(state, before.state);
+                        prop_assert!(!transition(event).from.contains(&before.state),
+                            "{:?} refused as not allowed from {:?}", event, before.state);
+                        prop_assert!(!allowed.contains(&event));
+                    }
+                    Err(WorkflowError::Forbidden) => {
+                        // Only the table's `who`, or (for assign) whom one may assign to.
+                        prop_assert!(event == Event::Assign
+                            || !allowed_events(&rules, &before, actor, clock).contains(&event),
+                            "{:?} allowed yet forbidden for {:?} in {:?}", event, actor, before.state);
+                    }
+                    Err(WorkflowError::Invalid(_)) => {
+                        // Blank input, or the event's own rule: a past hearing (the fixed
+                        // input's date), the same assignee again, the reopen window.
+                        prop_assert!(blank || matches!(event,
+                            Event::ScheduleHearing | Event::Assign | Event::Reopen),
+                            "{:?} refused as invalid with full input in {:?}", event, before.state);
+                    }
                 }
             }
         }

@@ -252,7 +252,6 @@ impl Notifier {
     ) -> QueryResult<()> {
         let requester = find_user(conn, Some(after.requester_id))?;
         let assignee = find_user(conn, after.assignee_id)?;
-        let division = [after.department_id];
         let mut people = People::default();
         let mut details: Vec<(&'static str, String)> = vec![];
         let mut calendar = None;
@@ -276,10 +275,7 @@ impl Notifier {
                     people.add("assigned_away", find_user(conn, before.assignee_id)?);
                 }
                 people.add("assigned", requester);
-                people.add_all(
-                    "assigned",
-                    users::with_role(conn, Role::Manager, Some(&division))?,
-                );
+                people.add_all("assigned", division_managers(conn, after.department_id)?);
                 if let Some(reason) = reason {
                     details.push(("email.detail.reason", reason.clone()));
                 }
@@ -294,10 +290,7 @@ impl Notifier {
             }
             Payload::Resolve { resolution, .. } => {
                 people.add("resolved", requester);
-                people.add_all(
-                    "resolved",
-                    users::with_role(conn, Role::Manager, Some(&division))?,
-                );
+                people.add_all("resolved", division_managers(conn, after.department_id)?);
                 details.push(("email.detail.resolution", resolution.clone()));
             }
             Payload::Reopen { reason } => {
@@ -533,6 +526,26 @@ fn find_user(conn: &mut DbConn, id: Option<i64>) -> QueryResult<Option<User>> {
         Some(id) => users::find(conn, id),
         None => Ok(None),
     }
+}
+
+/// The "division manager" of DESIGN.md's notification columns: the managers of the
+/// consultation's department or, if it has none, of the nearest unit above it that
+/// has some.
+fn division_managers(conn: &mut DbConn, department_id: i64) -> QueryResult<Vec<User>> {
+    let parents: std::collections::HashMap<i64, Option<i64>> = departments::list(conn)?
+        .into_iter()
+        .map(|d| (d.id, d.parent_id))
+        .collect();
+    let units = crate::domain::directory::unit_and_those_above(department_id, |id| {
+        parents.get(&id).copied().flatten()
+    });
+    for unit in units {
+        let managers = users::with_role(conn, Role::Manager, Some(&[unit]))?;
+        if !managers.is_empty() {
+            return Ok(managers);
+        }
+    }
+    Ok(vec![])
 }
 
 /// Managers of the DX office, who hear of every breach.

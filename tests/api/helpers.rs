@@ -451,6 +451,15 @@ pub fn future_hearing() -> String {
         .to_string()
 }
 
+/// The date `days` from today in the display zone (JST), `YYYY-MM-DD`: hearing
+/// times built from it stay in the future whenever the suite runs.
+pub fn jst_date_in(days: i64) -> String {
+    (chrono::Utc::now() + chrono::Duration::days(days))
+        .with_timezone(&chrono::FixedOffset::east_opt(9 * 3600).expect("offset"))
+        .format("%Y-%m-%d")
+        .to_string()
+}
+
 /// Runs each named test function on SQLite and on PostgreSQL.
 #[macro_export]
 macro_rules! both_backends {

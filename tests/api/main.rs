@@ -28,6 +28,7 @@ mod notifications;
 mod outages;
 mod pages;
 mod postgres;
+mod rules;
 mod scaleout;
 mod search;
 mod security;

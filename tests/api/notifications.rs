@@ -12,7 +12,7 @@ use digicon::db::schema::{consultations, outbox};
 use icalendar::{Component, EventLike};
 use serde_json::{json, Value};
 
-use crate::helpers::{future_hearing, spawn_app_with, Backend, TestApp};
+use crate::helpers::{future_hearing, jst_date_in, spawn_app_with, Backend, TestApp};
 use crate::smtp::SmtpReceiver;
 
 const WAIT: Duration = Duration::from_secs(10);
@@ -25,6 +25,16 @@ fn app_mailing_to(backend: Backend, receiver: &SmtpReceiver) -> Option<TestApp> 
 fn unsent(app: &TestApp) -> i64 {
     let mut conn = app.pool.get().expect("connection");
     digicon::db::outbox::count_unsent(&mut conn).expect("count")
+}
+
+/// Messages the worker has not yet tried to send.
+fn untried(app: &TestApp) -> i64 {
+    let mut conn = app.pool.get().expect("connection");
+    outbox::table
+        .filter(outbox::attempts.eq(0))
+        .count()
+        .get_result(&mut *conn)
+        .expect("count")
 }
 
 fn wait_until_sent(app: &TestApp) {
@@ -141,17 +151,20 @@ fn hearing_invitations_carry_a_stable_uid_and_a_rising_sequence(
     let requester = app.login(&app.org.requester);
     let dx = app.login(&app.org.dx);
     let c = app.file(&requester, "ヒアリングの招待");
+    // Dates relative to today: a fixed year fails once it has passed.
+    let first = format!("{}T10:00:00+09:00", jst_date_in(30));
+    let second = format!("{}T14:30:00+09:00", jst_date_in(31));
     let c = app.must_fire(
         &dx,
         &c,
         "schedule_hearing",
-        json!({"hearing_at": "2031-04-01T10:00:00+09:00", "hearing_place": "本庁舎5階 会議室A"}),
+        json!({"hearing_at": &first, "hearing_place": "本庁舎5階 会議室A"}),
     );
     app.must_fire(
         &dx,
         &c,
         "schedule_hearing",
-        json!({"hearing_at": "2031-04-02T14:30:00+09:00", "hearing_place": "オンライン"}),
+        json!({"hearing_at": &second, "hearing_place": "オンライン"}),
     );
     wait_until_sent(app);
     let invitations: Vec<String> = receiver
@@ -186,8 +199,8 @@ fn hearing_invitations_carry_a_stable_uid_and_a_rising_sequence(
         }
         other => panic!("unexpected start {other:?}"),
     };
-    assert_eq!(start(&events[0]), "2031-04-01T10:00:00+09:00");
-    assert_eq!(start(&events[1]), "2031-04-02T14:30:00+09:00");
+    assert_eq!(start(&events[0]), first);
+    assert_eq!(start(&events[1]), second);
     assert_eq!(events[1].get_location(), Some("オンライン"));
 }
 
@@ -218,11 +231,13 @@ fn opted_out_comment_mail_stops_but_transitions_still_arrive(
         "assign",
         json!({"assignee_id": app.org.se.id, "reason": "既知"}),
     );
-    app.post(
+    let comment = app.post(
         &format!("/api/v1/consultations/{}/comments", c["id"]),
         &se,
         json!({"body": "ご確認ください"}),
     );
+    // Without this the opt-out check below would pass on a comment never made.
+    assert_eq!(comment.status, 201, "{:?}", comment.body);
     app.must_fire(
         &se,
         &c,
@@ -262,11 +277,25 @@ fn reminders_and_breach_notices_go_out_once_each(app: &TestApp, receiver: &SmtpR
     wait_until_sent(app);
     let before = receiver.to(&app.org.dx.email).len();
     let now = Utc::now().naive_utc();
+    // Wait on the mail itself, not on a guess at how long a sweep takes.
+    let arrived = |needle: &str| {
+        receiver.to(&app.org.dx.email)[before..]
+            .iter()
+            .any(|m| m.subject().contains(needle))
+    };
+    let wait_for = |needle: &str| {
+        let start = std::time::Instant::now();
+        while !arrived(needle) {
+            assert!(start.elapsed() < WAIT * 3, "no {needle} mail came");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
     set_due(app, &c["id"], now + chrono::Duration::hours(2));
-    std::thread::sleep(Duration::from_millis(2500)); // several sweeps
-    wait_until_sent(app);
+    wait_for("が近づいています");
     set_due(app, &c["id"], now - chrono::Duration::minutes(5));
-    std::thread::sleep(Duration::from_millis(2500));
+    wait_for("を過ぎています");
+    // Two more sweeps (one a second here) would show a repeat, if any.
+    std::thread::sleep(Duration::from_secs(2 * app.settings.sla_sweep_secs));
     wait_until_sent(app);
     let dx_mail: Vec<String> = receiver.to(&app.org.dx.email)[before..]
         .iter()
@@ -324,8 +353,10 @@ fn resolved_consultations_close_themselves_after_the_reopen_window(
             .execute(&mut *conn)
             .expect("update");
     }
+    // One token for the whole wait: a login per turn could hit the login limit.
+    let path = format!("/api/v1/consultations/{}", c["id"]);
     let start = std::time::Instant::now();
-    while app.current(&c["id"])["state"] != "closed" {
+    while app.get(&path, &requester).body["state"] != "closed" {
         assert!(start.elapsed() < WAIT, "not closed by the worker");
         std::thread::sleep(Duration::from_millis(200));
     }
@@ -410,7 +441,16 @@ fn smtp_down_then_up_delivers_every_message_exactly_once(backend: Backend) {
             json!({"hearing_at": future_hearing(), "hearing_place": "会議室"}),
         );
     }
-    std::thread::sleep(Duration::from_millis(1500));
+    // Wait until the worker has tried (and failed) every message, not a fixed time.
+    let start = std::time::Instant::now();
+    while untried(&app) > 0 {
+        assert!(
+            start.elapsed() < WAIT,
+            "the worker never tried: {} untried",
+            untried(&app)
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
     assert!(unsent(&app) > 0, "nothing can be sent while SMTP is down");
     assert!(receiver.messages().is_empty());
     let back = receiver.restart();

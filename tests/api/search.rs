@@ -22,15 +22,13 @@ fn numbers(app: &TestApp, token: &str, q: &str) -> Vec<String> {
     );
     let reply = app.get(&path, token);
     assert_eq!(reply.status, 200, "{q}: {:?}", reply.body);
+    // A malformed reply fails here rather than reading as "found nothing".
     reply.body["items"]
         .as_array()
-        .map(|items| {
-            items
-                .iter()
-                .map(|i| i["title"].as_str().unwrap_or_default().to_string())
-                .collect()
-        })
-        .unwrap_or_default()
+        .unwrap_or_else(|| panic!("{q}: no items in {:?}", reply.body))
+        .iter()
+        .map(|i| i["title"].as_str().expect("title").to_string())
+        .collect()
 }
 
 fn japanese_words_are_found_inside_sentences(app: &TestApp) {
@@ -133,7 +131,7 @@ fn all_pages(app: &TestApp, token: &str, q: &str) -> Vec<String> {
         );
         assert_eq!(reply.status, 200, "{:?}", reply.body);
         for item in reply.body["items"].as_array().expect("items") {
-            titles.push(item["title"].as_str().unwrap_or_default().to_string());
+            titles.push(item["title"].as_str().expect("title").to_string());
         }
         match reply.body["next_cursor"].as_str() {
             Some(next) => cursor = next.to_string(),
@@ -272,12 +270,12 @@ fn similar_consultations_suggest_open_and_resolved_ones_the_caller_may_see(app: 
     let similar = |token: &str| -> Vec<Value> {
         let reply = app.get("/api/v1/consultations/similar?title=%E9%9B%BB%E5%AD%90%E7%94%B3%E8%AB%8B&body=%E5%8F%97%E4%BB%98", token);
         assert_eq!(reply.status, 200, "{:?}", reply.body);
-        reply.body["items"].as_array().cloned().unwrap_or_default()
+        reply.body["items"].as_array().cloned().expect("items")
     };
     let mine = similar(&requester);
     let titles: Vec<&str> = mine
         .iter()
-        .map(|i| i["title"].as_str().unwrap_or_default())
+        .map(|i| i["title"].as_str().expect("title"))
         .collect();
     assert_eq!(
         titles.first(),

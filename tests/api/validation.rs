@@ -81,14 +81,28 @@ fn assert_invalid(reply: &Reply, fields: &[&str]) {
     assert_eq!(error_fields(reply), expected, "{:?}", reply.body);
 }
 
-/// What anyone could observe of a consultation: the whole resource and its timeline.
-fn snapshot(app: &TestApp, admin: &str, id: &Value) -> (Value, Vec<Value>) {
+/// What anyone could observe of a consultation: the whole resource, its timeline
+/// and the mail queued (kind and recipient of every outbox row).
+struct Snapshot(Value, Vec<Value>, Vec<(String, String)>);
+
+fn snapshot(app: &TestApp, admin: &str, id: &Value) -> Snapshot {
     let reply = app.get(&format!("/api/v1/consultations/{id}"), admin);
     assert_eq!(reply.status, 200, "{:?}", reply.body);
-    (reply.body, app.timeline(admin, id))
+    Snapshot(reply.body, app.timeline(admin, id), queued_mail(app))
 }
 
-fn assert_unchanged(app: &TestApp, admin: &str, before: &(Value, Vec<Value>), what: &str) {
+fn queued_mail(app: &TestApp) -> Vec<(String, String)> {
+    use diesel::prelude::*;
+    use digicon::db::schema::outbox;
+    let mut conn = app.pool.get().expect("connection");
+    outbox::table
+        .order(outbox::id.asc())
+        .select((outbox::kind, outbox::recipient_email))
+        .load(&mut *conn)
+        .expect("outbox")
+}
+
+fn assert_unchanged(app: &TestApp, admin: &str, before: &Snapshot, what: &str) {
     let id = &before.0["id"];
     let after = snapshot(app, admin, id);
     assert_eq!(
@@ -102,6 +116,7 @@ fn assert_unchanged(app: &TestApp, admin: &str, before: &(Value, Vec<Value>), wh
         after.1
     );
     assert_eq!(after.0, before.0, "{what}: the consultation changed");
+    assert_eq!(after.2, before.2, "{what}: mail was queued");
 }
 
 /// Ids of the consultations a list request returns (one page of up to 200).

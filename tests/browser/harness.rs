@@ -6,7 +6,6 @@
 //! Outside CI a missing `chromium`/`chromedriver` skips the browser tests with a
 //! printed reason; under `CI=true` it fails them.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -157,14 +156,7 @@ pub fn browser_test(name: &str, test: impl AsyncFnOnce(&Ctx)) {
     let driver = match driver() {
         Ok(driver) => driver,
         Err(reason) => {
-            if std::env::var("CI").as_deref() == Ok("true") {
-                panic!("browser tests cannot be skipped under CI=true: {reason}");
-            }
-            // Said once, straight to stderr: the test harness captures `eprintln!`.
-            static SAID: std::sync::Once = std::sync::Once::new();
-            SAID.call_once(|| {
-                let _ = writeln!(std::io::stderr(), "skipping the browser tests: {reason}");
-            });
+            crate::postgres::skip("the browser tests", &reason);
             return;
         }
     };

@@ -101,8 +101,11 @@ fn a_consultation_is_clicked_from_filed_to_closed() {
         dx.goto(&page).await;
         let dx_actions = ["schedule_hearing", "assign", "withdraw"];
         expect(&dx, "the DX office", "received", &dx_actions).await;
-        dx.set_value(&field("schedule_hearing", "hearing_at"), "2031-04-01T10:00")
-            .await;
+        dx.set_value(
+            &field("schedule_hearing", "hearing_at"),
+            &format!("{}T10:00", crate::helpers::jst_date_in(30)),
+        )
+        .await;
         dx.fill(
             &field("schedule_hearing", "hearing_place"),
             "本庁舎 5階 会議室A",
@@ -111,7 +114,11 @@ fn a_consultation_is_clicked_from_filed_to_closed() {
         submit(&dx, "schedule_hearing").await;
         expect(&dx, "the DX office", "hearing", &dx_actions).await;
         let hearing = app.current(&json!(id))["hearing_at"].clone();
-        assert_eq!(hearing, "2031-04-01T10:00:00+09:00", "the hearing time");
+        assert_eq!(
+            hearing,
+            format!("{}T10:00:00+09:00", crate::helpers::jst_date_in(30)),
+            "the hearing time"
+        );
         dx.select(&field("assign", "assignee_id"), &org.se.id.to_string())
             .await;
         submit(&dx, "assign").await;
@@ -258,8 +265,11 @@ fn a_stale_form_shows_who_changed_it_and_keeps_the_typed_text() {
         se.login_as(&org.se).await;
         se.goto(&page).await;
         expect(&se, "an SE", "received", &["schedule_hearing", "assign"]).await;
-        se.set_value(&field("schedule_hearing", "hearing_at"), "2031-04-01T10:00")
-            .await;
+        se.set_value(
+            &field("schedule_hearing", "hearing_at"),
+            &format!("{}T10:00", crate::helpers::jst_date_in(30)),
+        )
+        .await;
         se.fill(&field("schedule_hearing", "hearing_place"), "オンライン")
             .await;
         submit(&se, "schedule_hearing").await;
