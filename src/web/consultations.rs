@@ -278,33 +278,83 @@ pub struct TimelineItem {
     pub created_at: String,
 }
 
+/// A timeline event as the API shows it, of either stream.
+pub(crate) struct EventParts {
+    pub id: i64,
+    pub event: String,
+    pub actor_id: Option<i64>,
+    pub from_state: Option<String>,
+    pub to_state: String,
+    pub version: i32,
+    pub payload: String,
+    pub created_at: NaiveDateTime,
+}
+
+/// A comment or internal note as the API shows it, of either stream.
+pub(crate) struct CommentParts {
+    pub id: i64,
+    pub author_id: i64,
+    pub body: String,
+    pub internal: bool,
+    pub created_at: NaiveDateTime,
+}
+
 impl TimelineItem {
+    pub(crate) fn event(state: &AppState, e: EventParts) -> TimelineItem {
+        TimelineItem {
+            id: e.id,
+            kind: "event".into(),
+            event: e.event,
+            actor_id: e.actor_id,
+            from_state: e.from_state,
+            to_state: Some(e.to_state),
+            version: Some(e.version),
+            internal: None,
+            payload: serde_json::from_str(&e.payload).unwrap_or_default(),
+            created_at: state.format_time(e.created_at),
+        }
+    }
+
+    pub(crate) fn comment(state: &AppState, c: CommentParts) -> TimelineItem {
+        TimelineItem {
+            id: c.id,
+            kind: "comment".into(),
+            event: "comment".into(),
+            actor_id: Some(c.author_id),
+            from_state: None,
+            to_state: None,
+            version: None,
+            internal: Some(c.internal),
+            payload: serde_json::json!({ "body": c.body, "internal": c.internal }),
+            created_at: state.format_time(c.created_at),
+        }
+    }
+
     fn new(state: &AppState, entry: Entry) -> TimelineItem {
         match entry {
-            Entry::Event(e) => TimelineItem {
-                id: e.id,
-                kind: "event".into(),
-                event: e.event,
-                actor_id: e.actor_id,
-                from_state: e.from_state,
-                to_state: Some(e.to_state),
-                version: Some(e.version),
-                internal: None,
-                payload: serde_json::from_str(&e.payload).unwrap_or_default(),
-                created_at: state.format_time(e.created_at),
-            },
-            Entry::Comment(c) => TimelineItem {
-                id: c.id,
-                kind: "comment".into(),
-                event: "comment".into(),
-                actor_id: Some(c.author_id),
-                from_state: None,
-                to_state: None,
-                version: None,
-                internal: Some(c.internal),
-                payload: serde_json::json!({ "body": c.body, "internal": c.internal }),
-                created_at: state.format_time(c.created_at),
-            },
+            Entry::Event(e) => TimelineItem::event(
+                state,
+                EventParts {
+                    id: e.id,
+                    event: e.event,
+                    actor_id: e.actor_id,
+                    from_state: e.from_state,
+                    to_state: e.to_state,
+                    version: e.version,
+                    payload: e.payload,
+                    created_at: e.created_at,
+                },
+            ),
+            Entry::Comment(c) => TimelineItem::comment(
+                state,
+                CommentParts {
+                    id: c.id,
+                    author_id: c.author_id,
+                    body: c.body,
+                    internal: c.internal,
+                    created_at: c.created_at,
+                },
+            ),
         }
     }
 }

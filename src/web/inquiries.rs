@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::auth::CurrentUser;
-use super::consultations::{idempotency, TimelineItem};
+use super::consultations::{idempotency, CommentParts, EventParts, TimelineItem};
 use super::error::{AppError, Problem};
 use super::json::ApiJson;
 use super::params::parse_limit;
@@ -309,30 +309,29 @@ pub struct InquiryTimeline {
 
 fn timeline_item(state: &AppState, entry: InquiryEntry) -> TimelineItem {
     match entry {
-        InquiryEntry::Event(e) => TimelineItem {
-            id: e.id,
-            kind: "event".into(),
-            event: e.event,
-            actor_id: e.actor_id,
-            from_state: e.from_state,
-            to_state: Some(e.to_state),
-            version: Some(e.version),
-            internal: None,
-            payload: serde_json::from_str(&e.payload).unwrap_or_default(),
-            created_at: state.format_time(e.created_at),
-        },
-        InquiryEntry::Comment(c) => TimelineItem {
-            id: c.id,
-            kind: "comment".into(),
-            event: "comment".into(),
-            actor_id: Some(c.author_id),
-            from_state: None,
-            to_state: None,
-            version: None,
-            internal: Some(c.internal),
-            payload: serde_json::json!({ "body": c.body, "internal": c.internal }),
-            created_at: state.format_time(c.created_at),
-        },
+        InquiryEntry::Event(e) => TimelineItem::event(
+            state,
+            EventParts {
+                id: e.id,
+                event: e.event,
+                actor_id: e.actor_id,
+                from_state: e.from_state,
+                to_state: e.to_state,
+                version: e.version,
+                payload: e.payload,
+                created_at: e.created_at,
+            },
+        ),
+        InquiryEntry::Comment(c) => TimelineItem::comment(
+            state,
+            CommentParts {
+                id: c.id,
+                author_id: c.author_id,
+                body: c.body,
+                internal: c.internal,
+                created_at: c.created_at,
+            },
+        ),
     }
 }
 
