@@ -27,6 +27,8 @@ pub struct Settings {
     /// Largest attachment and most a ticket carries
     /// (`DIGICON_ATTACHMENT_MAX_MB`, `DIGICON_TICKET_ATTACHMENTS_MAX_MB`).
     pub attachments: crate::domain::attachment::Limits,
+    /// How long a computed dashboard is served again (0: never).
+    pub dashboard_cache_ms: u64,
     /// Largest accepted request body.
     pub max_body_bytes: usize,
     /// Sign-in attempts a client address may make a minute (failures of one
@@ -127,6 +129,7 @@ impl Settings {
             token_ttl_hours: 12,
             reopen_window_days: 14,
             attachments: crate::domain::attachment::Limits::default(),
+            dashboard_cache_ms: 2_000,
             max_body_bytes: 256 * 1024,
             login_attempts_per_address_per_minute: 60,
             trusted_proxies: vec![],
@@ -190,6 +193,11 @@ impl Settings {
             };
         s.token_ttl_hours = number("DIGICON_TOKEN_TTL_HOURS", s.token_ttl_hours)?;
         s.reopen_window_days = number("DIGICON_REOPEN_WINDOW_DAYS", s.reopen_window_days)?;
+        if let Some(v) = var("DIGICON_DASHBOARD_CACHE_MS") {
+            s.dashboard_cache_ms = v.parse().map_err(|_| {
+                format!("DIGICON_DASHBOARD_CACHE_MS: expected a whole number of milliseconds, got {v:?}")
+            })?;
+        }
         const MB: u64 = 1024 * 1024;
         s.attachments.file_bytes = number(
             "DIGICON_ATTACHMENT_MAX_MB",

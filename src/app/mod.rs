@@ -50,6 +50,8 @@ pub struct App {
     /// Where attachments are kept, and how big they may be.
     pub files: crate::storage::FileStore,
     pub attachment_limits: crate::domain::attachment::Limits,
+    /// Dashboards of the last moments.
+    pub dashboards: reports::DashboardCache,
 }
 
 impl App {
@@ -64,6 +66,9 @@ impl App {
             timezone: settings.timezone,
             files: crate::storage::FileStore::new(&settings.data_dir),
             attachment_limits: settings.attachments,
+            dashboards: reports::DashboardCache::new(std::time::Duration::from_millis(
+                settings.dashboard_cache_ms,
+            )),
             effects: EffectsSettings {
                 hours_per_person_year: settings.hours_per_person_year,
                 annual_target_hours: settings.annual_target_hours,

@@ -57,7 +57,7 @@ pub struct Input {
     pub people: HashMap<i64, String>,
 }
 
-#[derive(Debug, Serialize, ToSchema, PartialEq)]
+#[derive(Debug, Clone, Serialize, ToSchema, PartialEq)]
 pub struct Dashboard {
     pub fiscal_year: i32,
     /// `FY2025`
@@ -82,7 +82,7 @@ pub struct Dashboard {
     pub by_se: Vec<SeRow>,
 }
 
-#[derive(Debug, Serialize, ToSchema, PartialEq)]
+#[derive(Debug, Clone, Serialize, ToSchema, PartialEq)]
 pub struct YearTotals {
     pub fiscal_year: i32,
     pub label: String,
@@ -91,7 +91,7 @@ pub struct YearTotals {
     pub resolved: i64,
 }
 
-#[derive(Debug, Serialize, ToSchema, PartialEq)]
+#[derive(Debug, Clone, Serialize, ToSchema, PartialEq)]
 pub struct MonthCount {
     /// `2025-04`
     pub month: String,
@@ -99,7 +99,7 @@ pub struct MonthCount {
     pub resolved: i64,
 }
 
-#[derive(Debug, Serialize, ToSchema, PartialEq)]
+#[derive(Debug, Clone, Serialize, ToSchema, PartialEq)]
 pub struct Count {
     /// A state, or an age bucket `0-7`, `8-30`, `31-90`, `91-`.
     pub key: String,
@@ -107,7 +107,7 @@ pub struct Count {
 }
 
 /// Time between two steps, in hours.
-#[derive(Debug, Serialize, ToSchema, PartialEq)]
+#[derive(Debug, Clone, Serialize, ToSchema, PartialEq)]
 pub struct StageTime {
     /// `filed_to_hearing`, `hearing_to_assignment`, `assignment_to_resolution`
     pub stage: String,
@@ -116,7 +116,7 @@ pub struct StageTime {
     pub p90_hours: Option<f64>,
 }
 
-#[derive(Debug, Serialize, ToSchema, PartialEq)]
+#[derive(Debug, Clone, Serialize, ToSchema, PartialEq)]
 pub struct Ratio {
     pub count: i64,
     pub of: i64,
@@ -124,20 +124,20 @@ pub struct Ratio {
     pub rate: Option<f64>,
 }
 
-#[derive(Debug, Serialize, ToSchema, PartialEq)]
+#[derive(Debug, Clone, Serialize, ToSchema, PartialEq)]
 pub struct Satisfaction {
     pub count: i64,
     pub mean: Option<f64>,
 }
 
-#[derive(Debug, Serialize, ToSchema, PartialEq)]
+#[derive(Debug, Clone, Serialize, ToSchema, PartialEq)]
 pub struct FiledResolved {
     pub key: String,
     pub filed: i64,
     pub resolved: i64,
 }
 
-#[derive(Debug, Serialize, ToSchema, PartialEq)]
+#[derive(Debug, Clone, Serialize, ToSchema, PartialEq)]
 pub struct DivisionRow {
     pub department_id: i64,
     pub code: String,
@@ -147,7 +147,7 @@ pub struct DivisionRow {
     pub open: i64,
 }
 
-#[derive(Debug, Serialize, ToSchema, PartialEq)]
+#[derive(Debug, Clone, Serialize, ToSchema, PartialEq)]
 pub struct SeRow {
     pub user_id: i64,
     pub name: String,

@@ -572,3 +572,32 @@ both_backends!(
     exports_have_japanese_headers_and_read_back,
     the_workflow_keeps_stage_times_on_the_consultation,
 );
+
+/// A dashboard is served again for DIGICON_DASHBOARD_CACHE_MS (per fiscal year
+/// and covered departments), then computed afresh.
+#[test]
+fn a_dashboard_is_served_from_the_cache_for_its_moments() {
+    let Some(app) = crate::helpers::spawn_app_with(crate::helpers::Backend::Sqlite, |s| {
+        s.dashboard_cache_ms = 1_500;
+    }) else {
+        return;
+    };
+    let dx = app.login(&app.org.dx);
+    let requester = app.login(&app.org.requester);
+    let filed = |token: &str| app.get("/api/v1/dashboard", token).body["filed"].clone();
+    let before = filed(&dx);
+    app.file(&requester, "キャッシュの間に受け付けた相談");
+    assert_eq!(filed(&dx), before, "the same moments' dashboard");
+    let start = std::time::Instant::now();
+    loop {
+        if filed(&dx) != before {
+            break;
+        }
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(10),
+            "never computed again"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    assert_eq!(filed(&dx).as_i64(), before.as_i64().map(|n| n + 1));
+}
