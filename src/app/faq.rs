@@ -12,8 +12,8 @@ use crate::domain::faq::{bigrams, likeness, FaqInput};
 use crate::domain::inquiry::{InquiryState, Topic};
 use crate::domain::Role;
 
-/// Who writes the FAQ.
-fn may_write(role: Role) -> bool {
+/// Who writes the FAQ (and publishes answered inquiries as articles).
+pub fn may_write(role: Role) -> bool {
     matches!(role, Role::Helpdesk | Role::DxOffice | Role::Admin)
 }
 

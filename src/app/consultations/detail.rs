@@ -50,6 +50,8 @@ pub struct Detail {
     /// The consultation waits on the caller: who asked and what (the last
     /// `request_info`), when the caller may answer it now.
     pub awaiting_reply: Option<(Option<i64>, String)>,
+    /// A requester's public comment is read by the staff (theirs by the requester).
+    pub comment_to_staff: bool,
 }
 
 pub fn detail(app: &App, conn: &mut DbConn, caller: &Caller, id: ConsultationId) -> Result<Detail> {
@@ -128,5 +130,6 @@ pub fn detail(app: &App, conn: &mut DbConn, caller: &Caller, id: ConsultationId)
         similar,
         last_actor: last_actor.flatten(),
         awaiting_reply,
+        comment_to_staff: caller.role == Role::Requester,
     })
 }

@@ -558,7 +558,7 @@ async fn detail_page(
     })));
     data["comment_label"] = json!(t(
         locale,
-        if user.role == crate::domain::Role::Requester {
+        if d.comment_to_staff {
             "detail.comment_to_staff"
         } else {
             "detail.comment"

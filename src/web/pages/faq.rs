@@ -19,7 +19,7 @@ use crate::web::AppState;
 type Form = super::form::PageForm;
 
 fn may_write(user: &CurrentUser) -> bool {
-    user.role.is_staff()
+    use_case::may_write(user.role)
 }
 
 #[get("/faq")]

@@ -42,7 +42,7 @@ pub async fn list(
 ) -> Result<HttpResponse, AppError> {
     let locale = page_locale(&req, Some(&user));
     let mut filter = parse_inquiry_list(req.query_string())?;
-    let staff = user.role.is_staff();
+    let staff = use_case::works_the_queue(user.role);
     if staff && filter.view.is_none() {
         filter.view = Some(QueueView::Unassigned);
     }
@@ -310,8 +310,8 @@ async fn detail_page(
     });
     data["actions"] = json!(actions);
     data["timeline"] = json!(timeline);
-    data["may_note"] = json!(user.role.is_staff());
-    data["may_publish"] = json!(user.role.is_staff() && i.answer.is_some());
+    data["may_note"] = json!(crate::domain::consultation::may_comment(user.role, true));
+    data["may_publish"] = json!(crate::app::faq::may_write(user.role) && i.answer.is_some());
     data["may_comment"] = json!(crate::domain::consultation::may_comment(user.role, false));
     data["flash"] = flash;
     render_status(state, req, "inquiry", data, status)
