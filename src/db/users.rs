@@ -9,6 +9,11 @@ use super::schema::users;
 use super::DbConn;
 use crate::domain::Role;
 
+/// `auth_source` of an account whose password is its hash here.
+pub const LOCAL: &str = "local";
+/// `auth_source` of an account whose password the directory checks.
+pub const DIRECTORY: &str = "directory";
+
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = users)]
 pub struct User {
@@ -24,6 +29,14 @@ pub struct User {
     pub updated_at: NaiveDateTime,
     /// Comma-separated kinds of optional mail the user does not want.
     pub mail_opt_out: String,
+    /// `local` (the hash here) or `directory` (LDAP checks the password).
+    pub auth_source: String,
+}
+
+impl User {
+    pub fn is_directory_account(&self) -> bool {
+        self.auth_source == DIRECTORY
+    }
 }
 
 #[derive(Debug, Insertable)]
@@ -114,6 +127,13 @@ pub fn list(conn: &mut DbConn, after_id: Option<i64>, limit: i64) -> QueryResult
 pub fn update(conn: &mut DbConn, id: i64, changes: &UserChanges) -> QueryResult<usize> {
     diesel::update(users::table.find(id))
         .set(changes)
+        .execute(conn)
+}
+
+/// Marks where the account's password is checked (`local` or `directory`).
+pub fn set_auth_source(conn: &mut DbConn, id: i64, source: &str) -> QueryResult<usize> {
+    diesel::update(users::table.find(id))
+        .set(users::auth_source.eq(source))
         .execute(conn)
 }
 

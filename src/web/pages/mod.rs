@@ -383,6 +383,7 @@ fn error_slug(error: &AppError) -> &'static str {
         Kind::NotFound => "not_found",
         Kind::Forbidden => "forbidden",
         Kind::Conflict => "conflict",
+        Kind::Gone => "gone",
         Kind::BadRequest => "bad_request",
         Kind::PayloadTooLarge => "payload_too_large",
         Kind::UnsupportedMediaType => "unsupported_media_type",
