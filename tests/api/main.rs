@@ -21,6 +21,7 @@ mod generate;
 mod helpers;
 mod inquiries;
 mod inquiry_matrix;
+mod ldap;
 mod ledger;
 mod lifecycle;
 mod meta;
