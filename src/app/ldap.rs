@@ -54,11 +54,9 @@ impl Ldap {
         }
         let s = &self.settings;
         let timeout = Duration::from_secs(s.timeout_secs);
-        let mut conn = LdapConn::with_settings(
-            LdapConnSettings::new().set_conn_timeout(timeout),
-            &s.url,
-        )
-        .map_err(|e| Unreachable(format!("connect to {}: {e}", s.url)))?;
+        let mut conn =
+            LdapConn::with_settings(LdapConnSettings::new().set_conn_timeout(timeout), &s.url)
+                .map_err(|e| Unreachable(format!("connect to {}: {e}", s.url)))?;
         if !s.bind_dn.is_empty() {
             conn.with_timeout(timeout)
                 .simple_bind(&s.bind_dn, &s.bind_password)
@@ -100,7 +98,10 @@ impl Ldap {
                 dn: entry.dn,
             })),
             rc if REFUSING_CODES.contains(&rc) => Ok(Bind::Refused),
-            rc => Err(Unreachable(format!("user bind: result code {rc} {}", bound.text))),
+            rc => Err(Unreachable(format!(
+                "user bind: result code {rc} {}",
+                bound.text
+            ))),
         }
     }
 }

@@ -49,7 +49,11 @@ pub fn request(app: &App, conn: &mut DbConn, caller: &Caller, id: UserId) -> Res
         app.notifier
             .password_reset(conn, &user, &token, stored(expires_at))
     })?;
-    log::info!("password reset link for user {} requested by {}", user.id, caller.id);
+    log::info!(
+        "password reset link for user {} requested by {}",
+        user.id,
+        caller.id
+    );
     Ok(expires_at)
 }
 

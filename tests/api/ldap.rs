@@ -199,7 +199,11 @@ fn the_first_directory_sign_in_creates_the_user_in_their_department(app: &TestAp
     assert_eq!(me.body["email"], "nakamura@city.test");
     assert_eq!(me.body["name"], "中村 花子");
     assert_eq!(me.body["role"], "requester");
-    assert_eq!(me.body["department"]["id"], app.org.hoiku_division, "{:?}", me.body);
+    assert_eq!(
+        me.body["department"]["id"], app.org.hoiku_division,
+        "{:?}",
+        me.body
+    );
 
     // An admin makes them a manager elsewhere; the next sign-in keeps the role
     // and takes the department from the directory again.
@@ -313,7 +317,10 @@ fn a_directory_that_is_down_is_a_clear_503_and_local_accounts_still_sign_in(
         assert_eq!(reply.status, 503, "{email}: {:?}", reply.body);
         assert_eq!(reply.body["type"], "urn:digicon:problem:unavailable");
         assert!(
-            reply.body["detail"].as_str().unwrap_or_default().contains("LDAP"),
+            reply.body["detail"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("LDAP"),
             "{:?}",
             reply.body
         );
@@ -332,7 +339,11 @@ fn a_directory_that_is_down_is_a_clear_503_and_local_accounts_still_sign_in(
         ],
     );
     assert_eq!(page.status, 503);
-    assert!(page.body.contains("庁内ディレクトリ（LDAP）に接続できない"), "{}", page.body);
+    assert!(
+        page.body.contains("庁内ディレクトリ（LDAP）に接続できない"),
+        "{}",
+        page.body
+    );
     // Local accounts sign in as before.
     token(&sign_in(app, &app.org.requester.email, PASSWORD));
     let mut browser = Session::new(app);
@@ -352,14 +363,14 @@ fn a_directory_that_never_answers_is_a_503_within_the_timeout(app: &TestApp, _: 
     token(&sign_in(app, &app.org.requester.email, PASSWORD));
 }
 
-fn a_department_the_desk_lacks_refuses_sign_in_with_a_clear_message(
-    app: &TestApp,
-    _: &mut Slapd,
-) {
+fn a_department_the_desk_lacks_refuses_sign_in_with_a_clear_message(app: &TestApp, _: &mut Slapd) {
     let reply = sign_in(app, "kimura@city.test", DIRECTORY_PASSWORD);
     assert_eq!(reply.status, 403, "{:?}", reply.body);
     assert!(
-        reply.body["detail"].as_str().unwrap_or_default().contains("所属"),
+        reply.body["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("所属"),
         "{:?}",
         reply.body
     );

@@ -28,6 +28,7 @@ mod meta;
 mod notifications;
 mod outages;
 mod pages;
+mod password_reset;
 mod postgres;
 mod rules;
 mod scaleout;
