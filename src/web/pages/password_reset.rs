@@ -2,6 +2,7 @@
 //! password. The link itself is the credential, so nobody needs to be signed in;
 //! `app::password_reset` decides whether it still works.
 
+use actix_web::http::header::{HeaderValue, CACHE_CONTROL, REFERRER_POLICY};
 use actix_web::http::StatusCode;
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use serde_json::{json, Value};
@@ -26,7 +27,12 @@ fn page(
     data["name"] = json!(name);
     data["done"] = json!(done);
     data["flash"] = flash;
-    render_status(state, req, "password_reset", data, status)
+    let mut response = render_status(state, req, "password_reset", data, status)?;
+    // The address holds the token: no cache keeps the page, no link passes it on.
+    let headers = response.headers_mut();
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    Ok(response)
 }
 
 #[get("/password-reset/{token}")]
