@@ -17,27 +17,41 @@
 
 use diesel::Connection;
 
+use chrono::{DateTime, Duration, Utc};
+
 use super::directory::{self, Person};
 use super::ldap::{Bind, DirectoryEntry};
-use super::{App, Error, Result};
+use super::{sessions, App, Error, Result};
 use crate::db::users::{self, NewUser, UserChanges};
-use crate::db::{self, departments, DbConn};
+use crate::db::{self, departments, DbConn, Pool, PooledConn};
 use crate::domain::{password, Role};
 
-/// The active user these credentials prove, or `None`.
-pub fn authenticate(
+/// A new session for the active user these credentials prove (`None`: refused),
+/// with its id and end. Takes pooled connections only around its database work,
+/// so a slow or silent directory holds none of them while it is asked: an outage
+/// of the directory cannot starve local sign-ins and everything else of the pool.
+pub fn sign_in(
     app: &App,
-    conn: &mut DbConn,
+    pool: &Pool,
     login: &str,
     password: &str,
-) -> Result<Option<Person>> {
-    let known = users::find_by_email(conn, login)?;
+    ttl: Duration,
+) -> Result<Option<(Person, String, DateTime<Utc>)>> {
+    let Some(person) = authenticate(app, pool, login, password)? else {
+        return Ok(None);
+    };
+    let (session, expires_at) = sessions::start(&mut *connection(pool)?, person.0.id, ttl)?;
+    Ok(Some((person, session, expires_at)))
+}
+
+fn authenticate(app: &App, pool: &Pool, login: &str, password: &str) -> Result<Option<Person>> {
+    let known = users::find_by_email(&mut *connection(pool)?, login)?;
     let Some(ldap) = &app.directory else {
         // Directory accounts have no usable hash here: refused at the same cost.
-        return directory::authenticate(conn, login, password);
+        return directory::authenticate(&mut *connection(pool)?, login, password);
     };
     if known.as_ref().is_some_and(|u| !u.is_directory_account()) {
-        return directory::authenticate(conn, login, password);
+        return directory::authenticate(&mut *connection(pool)?, login, password);
     }
     match ldap.check(login, password) {
         Err(unreachable) => {
@@ -48,8 +62,15 @@ pub fn authenticate(
             password::verify(password, password::decoy_hash());
             Ok(None)
         }
-        Ok(Bind::Accepted(entry)) => conn.transaction(|conn| provision(conn, login, &entry)),
+        Ok(Bind::Accepted(entry)) => {
+            connection(pool)?.transaction(|conn| provision(conn, login, &entry))
+        }
     }
+}
+
+fn connection(pool: &Pool) -> Result<PooledConn> {
+    pool.get()
+        .map_err(|e| Error::Unavailable(format!("connection pool: {e}")))
 }
 
 /// The account of a directory entry, created or brought up to date.

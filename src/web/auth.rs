@@ -143,16 +143,13 @@ pub async fn sign_in(
         .map_err(|seconds| AppError::too_many_requests("error.too_many_logins", seconds))?;
     let ttl = Duration::hours(state.settings.token_ttl_hours);
     let account = email.clone();
-    let signed_in = state
-        .run(move |app, conn| {
-            let Some(person) = directory_sign_in::authenticate(app, conn, &account, &password)?
-            else {
-                return Ok(None);
-            };
-            let (session, expires_at) = sessions::start(conn, person.0.id, ttl)?;
-            Ok(Some((UserView::from(person), session, expires_at)))
-        })
-        .await?;
+    let (app, pool) = (state.app.clone(), state.pool.clone());
+    // The use case takes its own connections: none is held while the directory
+    // is asked.
+    let signed_in =
+        web::block(move || directory_sign_in::sign_in(&app, &pool, &account, &password, ttl))
+            .await??
+            .map(|(person, session, expires_at)| (UserView::from(person), session, expires_at));
     state
         .login_limits
         .record(&email, client, signed_in.is_some());

@@ -353,7 +353,7 @@ fn a_directory_that_is_down_is_a_clear_503_and_local_accounts_still_sign_in(
 }
 
 fn a_directory_that_never_answers_is_a_503_within_the_timeout(app: &TestApp, _: &mut Slapd) {
-    // Takes connections and says nothing (the app points here, see the macro).
+    // Takes connections and says nothing (the app points here, see `run`).
     let started = Instant::now();
     let reply = sign_in(app, "nakamura@city.test", DIRECTORY_PASSWORD);
     assert_eq!(reply.status, 503, "{:?}", reply.body);
@@ -362,7 +362,25 @@ fn a_directory_that_never_answers_is_a_503_within_the_timeout(app: &TestApp, _: 
         "{:?}",
         started.elapsed()
     );
-    token(&sign_in(app, &app.org.requester.email, PASSWORD));
+    // More people waiting on the directory than the pool has connections
+    // (4 in tests): local sign-ins and reads go on meanwhile.
+    std::thread::scope(|scope| {
+        let waiting: Vec<_> = (0..6)
+            .map(|_| scope.spawn(|| sign_in(app, "nakamura@city.test", DIRECTORY_PASSWORD)))
+            .collect();
+        std::thread::sleep(Duration::from_millis(300));
+        let started = Instant::now();
+        let t = token(&sign_in(app, &app.org.requester.email, PASSWORD));
+        assert_eq!(app.get("/api/v1/me", &t).status, 200);
+        let took = started.elapsed();
+        assert!(
+            took < Duration::from_millis(1000),
+            "a local sign-in waited {took:?} behind the directory"
+        );
+        for reply in waiting {
+            assert_eq!(reply.join().expect("sign-in thread").status, 503);
+        }
+    });
 }
 
 fn a_department_the_desk_lacks_refuses_sign_in_with_a_clear_message(app: &TestApp, _: &mut Slapd) {
