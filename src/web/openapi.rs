@@ -39,7 +39,7 @@ use crate::reports::dashboard as report;
         effects::get_settings, effects::put_settings,
     ),
     components(schemas(
-        error::Problem, auth::TokenRequest, auth::TokenResponse,
+        error::Problem, auth::TokenRequest, auth::TokenResponse, auth::PasswordResetResponse,
         directory::UserView, directory::DepartmentRef, directory::UserPage, directory::DepartmentList,
         domain::directory::UserUpdate, domain::directory::DepartmentUpdate, domain::directory::MeUpdate, Department,
         admin::OutboxView, admin::OutboxPage,

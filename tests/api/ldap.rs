@@ -245,6 +245,23 @@ fn the_first_directory_sign_in_creates_the_user_in_their_department(app: &TestAp
     let account = browser.get("/account");
     assert!(account.body.contains("id=\"directory-password\""));
     assert!(!account.body.contains("id=\"password-form\""));
+    // No reset link either; and an admin's deactivation holds against the directory.
+    let reset = app.send(
+        "POST",
+        &format!("/api/v1/users/{id}/password-reset"),
+        Some(&admin),
+        None,
+        &[],
+    );
+    assert_eq!(reset.status, 409, "{:?}", reset.body);
+    let off = app.patch(
+        &format!("/api/v1/users/{id}"),
+        &admin,
+        json!({"active": false}),
+    );
+    assert_eq!(off.status, 200, "{:?}", off.body);
+    let refused = sign_in(app, "nakamura@city.test", DIRECTORY_PASSWORD);
+    assert_eq!(refused.status, 401, "{:?}", refused.body);
 }
 
 fn median(mut times: Vec<Duration>) -> Duration {
