@@ -70,6 +70,11 @@ impl Ldap {
             .search(&s.user_base, Scope::Subtree, &filter, attributes.to_vec())
             .and_then(|r| r.success())
             .map_err(|e| Unreachable(format!("search {filter}: {e}")))?;
+        // Active Directory adds references to its other partitions: not entries.
+        let entries: Vec<_> = entries
+            .into_iter()
+            .filter(|e| !e.is_ref() && !e.is_intermediate())
+            .collect();
         if entries.len() != 1 {
             if entries.len() > 1 {
                 log::warn!(
