@@ -164,7 +164,10 @@ fn an_admin_mails_a_one_time_link_that_sets_a_new_password(app: &TestApp, receiv
     assert_eq!(sign_in(app, &org.requester.email, NEW_PASSWORD).status, 200);
 }
 
-fn the_mail_and_the_page_speak_the_users_language(app: &TestApp, receiver: &SmtpReceiver) {
+fn the_mail_speaks_the_users_language_and_the_page_the_visitors(
+    app: &TestApp,
+    receiver: &SmtpReceiver,
+) {
     let org = &app.org;
     let outsider = app.login(&org.outsider);
     assert_eq!(
@@ -189,9 +192,11 @@ fn the_mail_and_the_page_speak_the_users_language(app: &TestApp, receiver: &Smtp
     assert_eq!(mail.subject(), "[digicon] Set a new password");
     assert!(mail.text().contains("Link valid until"), "{}", mail.text());
     let path = link_path(app, &mail);
-    let mut visitor = Session::new(app);
-    let page = visitor.get(&path);
+    // The page speaks the visitor's language (nobody is signed in on it).
+    let page = app.send("GET", &path, None, None, &[("Accept-Language", "en")]);
     assert_eq!(page.status, 200);
+    let body = page.body.as_str().unwrap_or_default();
+    assert!(body.contains("Enter a new password for 伊藤"), "{body}");
     let (status, _) = set_password(app, &path, NEW_PASSWORD, NEW_PASSWORD);
     assert_eq!(status, 200);
     assert_eq!(sign_in(app, &org.outsider.email, NEW_PASSWORD).status, 200);
@@ -367,7 +372,7 @@ macro_rules! with_smtp {
 
 with_smtp!(
     an_admin_mails_a_one_time_link_that_sets_a_new_password,
-    the_mail_and_the_page_speak_the_users_language,
+    the_mail_speaks_the_users_language_and_the_page_the_visitors,
     expired_and_superseded_links_are_refused,
     only_admins_send_reset_links,
     the_account_page_wants_the_new_password_twice,
