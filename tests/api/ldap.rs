@@ -201,6 +201,7 @@ fn the_first_directory_sign_in_creates_the_user_in_their_department(app: &TestAp
     assert_eq!(me.body["email"], "nakamura@city.test");
     assert_eq!(me.body["name"], "中村 花子");
     assert_eq!(me.body["role"], "requester");
+    assert_eq!(me.body["auth_source"], "directory");
     assert_eq!(
         me.body["department"]["id"], app.org.hoiku_division,
         "{:?}",
@@ -437,6 +438,7 @@ fn a_local_account_keeps_its_own_password_beside_the_directory(app: &TestApp, _:
     let me = app.get("/api/v1/me", &t);
     assert_eq!(me.body["department"]["id"], app.org.shimin_section);
     assert_eq!(me.body["name"], "田中");
+    assert_eq!(me.body["auth_source"], "local");
 }
 
 /// Runs each test with a fresh slapd on SQLite and PostgreSQL; `silent` ones
