@@ -15,8 +15,6 @@
 //! what a wrong local password costs; a directory that cannot be reached is
 //! [`Error::DirectoryUnavailable`], never a refusal of the password.
 
-use diesel::Connection;
-
 use chrono::{DateTime, Duration, Utc};
 
 use super::directory::{self, Person};
@@ -63,17 +61,28 @@ fn authenticate(app: &App, pool: &Pool, login: &str, password: &str) -> Result<O
             Ok(None)
         }
         Ok(Bind::Accepted(entry)) => {
-            connection(pool)?.transaction(|conn| provision(conn, login, &entry))
+            let mut conn = connection(pool)?;
+            match provision(&mut conn, login, &entry) {
+                // Two first sign-ins at once: the later finds the account the
+                // earlier made.
+                Err(Error::Conflict(RACE)) => provision(&mut conn, login, &entry),
+                other => other,
+            }
         }
     }
 }
+
+/// The catalog key of a first sign-in that lost the race to create its account.
+const RACE: &str = "error.directory_sign_in_again";
 
 fn connection(pool: &Pool) -> Result<PooledConn> {
     pool.get()
         .map_err(|e| Error::Unavailable(format!("connection pool: {e}")))
 }
 
-/// The account of a directory entry, created or brought up to date.
+/// The account of a directory entry, created or brought up to date. Each write
+/// is one statement (no transaction whose read turns into a write, which SQLite
+/// refuses to a second writer at once instead of letting it wait).
 fn provision(conn: &mut DbConn, login: &str, entry: &DirectoryEntry) -> Result<Option<Person>> {
     let email = entry
         .email
@@ -121,7 +130,7 @@ fn provision(conn: &mut DbConn, login: &str, entry: &DirectoryEntry) -> Result<O
             users::find(conn, user.id)?.ok_or(Error::NotFound)?
         }
         None => {
-            let user = users::insert(
+            let user = users::insert_directory_account(
                 conn,
                 &NewUser {
                     email: &email,
@@ -134,8 +143,14 @@ fn provision(conn: &mut DbConn, login: &str, entry: &DirectoryEntry) -> Result<O
                     created_at: now,
                     updated_at: now,
                 },
-            )?;
-            users::set_auth_source(conn, user.id, users::DIRECTORY)?;
+            )
+            .map_err(|e| {
+                if db::is_unique_violation(&e) {
+                    Error::Conflict(RACE)
+                } else {
+                    e.into()
+                }
+            })?;
             log::info!("directory sign-in created {email} in {}", department.code);
             users::find(conn, user.id)?.ok_or(Error::NotFound)?
         }

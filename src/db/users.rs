@@ -130,11 +130,13 @@ pub fn update(conn: &mut DbConn, id: i64, changes: &UserChanges) -> QueryResult<
         .execute(conn)
 }
 
-/// Marks where the account's password is checked (`local` or `directory`).
-pub fn set_auth_source(conn: &mut DbConn, id: i64, source: &str) -> QueryResult<usize> {
-    diesel::update(users::table.find(id))
-        .set(users::auth_source.eq(source))
-        .execute(conn)
+/// Inserts an account whose password the directory checks, in one statement.
+pub fn insert_directory_account(conn: &mut DbConn, new: &NewUser) -> QueryResult<User> {
+    let id: i64 = diesel::insert_into(users::table)
+        .values((new, users::auth_source.eq(DIRECTORY)))
+        .returning(users::id)
+        .get_result(conn)?;
+    find(conn, id)?.ok_or(diesel::result::Error::NotFound)
 }
 
 pub fn count(conn: &mut DbConn) -> QueryResult<i64> {

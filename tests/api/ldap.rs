@@ -265,6 +265,22 @@ fn the_first_directory_sign_in_creates_the_user_in_their_department(app: &TestAp
     assert_eq!(refused.status, 401, "{:?}", refused.body);
 }
 
+fn simultaneous_first_sign_ins_make_one_account(app: &TestApp, _: &mut Slapd) {
+    let replies: Vec<Reply> = std::thread::scope(|scope| {
+        let threads: Vec<_> = (0..4)
+            .map(|_| scope.spawn(|| sign_in(app, "nakano@city.test", DIRECTORY_PASSWORD)))
+            .collect();
+        threads
+            .into_iter()
+            .map(|t| t.join().expect("sign-in thread"))
+            .collect()
+    });
+    for reply in &replies {
+        assert_eq!(reply.status, 200, "{:?}", reply.body);
+    }
+    assert_eq!(users_named(app, "nakano@city.test").len(), 1);
+}
+
 fn median(mut times: Vec<Duration>) -> Duration {
     times.sort();
     times[times.len() / 2]
@@ -483,4 +499,5 @@ with_directory!(
     a_directory_that_never_answers_is_a_503_within_the_timeout: silent,
     a_department_the_desk_lacks_refuses_sign_in_with_a_clear_message,
     a_local_account_keeps_its_own_password_beside_the_directory,
+    simultaneous_first_sign_ins_make_one_account,
 );
