@@ -71,13 +71,15 @@ pub fn complete(
     new: &str,
     confirmation: Option<&str>,
 ) -> Result<Person> {
+    let (reset, (user, department)) = live(conn, token)?;
+    let mut errors = FieldErrors::new();
+    check_new_password(&mut errors, new, confirmation);
+    errors.into_result()?;
+    let hash = password::hash(new).map_err(Error::Internal)?;
+    // The transaction's first statement writes, so a second post of the link
+    // waits for the first (SQLite) and then finds it used.
     conn.transaction(|conn| {
-        let (reset, (user, department)) = live(conn, token)?;
-        let mut errors = FieldErrors::new();
-        check_new_password(&mut errors, new, confirmation);
-        errors.into_result()?;
         let now = stored(Utc::now());
-        // Two posts of one link: only the first finds it unused.
         if password_resets::use_one(conn, reset.id, now)? == 0 {
             return Err(Error::Gone(DEAD_LINK));
         }
@@ -86,7 +88,7 @@ pub fn complete(
             conn,
             user.id,
             &UserChanges {
-                password_hash: Some(password::hash(new).map_err(Error::Internal)?),
+                password_hash: Some(hash),
                 updated_at: Some(now),
                 ..Default::default()
             },

@@ -263,6 +263,53 @@ fn expired_and_superseded_links_are_refused(app: &TestApp, receiver: &SmtpReceiv
     );
 }
 
+fn two_posts_of_one_link_at_once_set_the_password_once(app: &TestApp, receiver: &SmtpReceiver) {
+    let org = &app.org;
+    let admin = app.login(&org.admin);
+    let reply = app.send(
+        "POST",
+        &format!("/api/v1/users/{}/password-reset", org.dx.id),
+        Some(&admin),
+        None,
+        &[],
+    );
+    assert_eq!(reply.status, 202, "{:?}", reply.body);
+    let path = link_path(app, &mail_to(receiver, &org.dx, 0));
+    let passwords = ["first racing passphrase", "second racing passphrase"];
+    let mut visitors: Vec<(Session, String)> = passwords
+        .iter()
+        .map(|_| {
+            let mut visitor = Session::new(app);
+            assert_eq!(visitor.get(&path).status, 200);
+            let csrf = visitor.csrf();
+            (visitor, csrf)
+        })
+        .collect();
+    let statuses: Vec<u16> = std::thread::scope(|scope| {
+        let posts: Vec<_> = visitors
+            .iter_mut()
+            .zip(passwords)
+            .map(|((visitor, csrf), password)| {
+                let path = &path;
+                scope.spawn(move || {
+                    let form = [
+                        ("_csrf", csrf.as_str()),
+                        ("password", password),
+                        ("password_confirmation", password),
+                    ];
+                    visitor.post(path, &form).status
+                })
+            })
+            .collect();
+        posts.into_iter().map(|p| p.join().expect("post")).collect()
+    });
+    let mut sorted = statuses.clone();
+    sorted.sort();
+    assert_eq!(sorted, vec![200, 410], "{statuses:?}");
+    let winner = passwords[statuses.iter().position(|s| *s == 200).expect("a winner")];
+    assert_eq!(sign_in(app, &org.dx.email, winner).status, 200);
+}
+
 fn only_admins_send_reset_links(app: &TestApp, receiver: &SmtpReceiver) {
     let org = &app.org;
     for user in [&org.requester, &org.dx, &org.manager, &org.se] {
@@ -375,5 +422,6 @@ with_smtp!(
     the_mail_speaks_the_users_language_and_the_page_the_visitors,
     expired_and_superseded_links_are_refused,
     only_admins_send_reset_links,
+    two_posts_of_one_link_at_once_set_the_password_once,
     the_account_page_wants_the_new_password_twice,
 );
