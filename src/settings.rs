@@ -69,6 +69,35 @@ pub struct Settings {
     pub metrics_token: Option<String>,
     /// On PostgreSQL, how long one statement of the server may run (0: no limit).
     pub statement_timeout_ms: u64,
+    /// The city's directory (`LDAP_*`); `None`: local passwords only.
+    pub ldap: Option<LdapSettings>,
+    /// How long an admin's password reset link works
+    /// (`DIGICON_PASSWORD_RESET_HOURS`).
+    pub password_reset_hours: i64,
+}
+
+/// Directory sign-in by LDAP simple bind: the service account searches
+/// `user_base` with `user_filter`, in which `{login}` stands for what the user
+/// typed (escaped per RFC 4515), then the found entry binds with the password.
+#[derive(Clone)]
+pub struct LdapSettings {
+    /// `ldap://host:389` or `ldaps://host:636` (`LDAP_URL`).
+    pub url: String,
+    /// The service account (`LDAP_BIND_DN`, `LDAP_BIND_PASSWORD`); an empty DN
+    /// searches anonymously.
+    pub bind_dn: String,
+    pub bind_password: String,
+    /// Where users are searched, the whole subtree (`LDAP_USER_BASE`).
+    pub user_base: String,
+    /// `(mail={login})` by default; Active Directory often uses
+    /// `(&(objectClass=user)(mail={login}))` (`LDAP_USER_FILTER`).
+    pub user_filter: String,
+    /// The attribute whose value is a department code (`LDAP_DEPARTMENT_ATTRIBUTE`,
+    /// `departmentNumber` by default).
+    pub department_attribute: String,
+    /// How long connecting and each operation may take before the directory
+    /// counts as down (`LDAP_TIMEOUT_SECS`, 3 by default).
+    pub timeout_secs: u64,
 }
 
 impl fmt::Debug for Settings {
@@ -82,6 +111,7 @@ impl fmt::Debug for Settings {
             .field("public_url", &self.public_url)
             .field("data_dir", &self.data_dir)
             .field("timezone", &self.timezone)
+            .field("ldap_url", &self.ldap.as_ref().map(|l| l.url.clone()))
             .finish_non_exhaustive()
     }
 }
@@ -149,6 +179,8 @@ impl Settings {
             annual_target_hours: 100_000,
             metrics_token: None,
             statement_timeout_ms: 5_000,
+            ldap: None,
+            password_reset_hours: 24,
         }
     }
 
@@ -279,6 +311,25 @@ impl Settings {
             s.statement_timeout_ms = v.parse().map_err(|_| {
                 format!("DIGICON_STATEMENT_TIMEOUT_MS: expected milliseconds, got {v:?}")
             })?;
+        }
+        s.password_reset_hours = number("DIGICON_PASSWORD_RESET_HOURS", s.password_reset_hours)?;
+        if let Some(url) = var("LDAP_URL") {
+            s.ldap = Some(LdapSettings {
+                url,
+                bind_dn: var("LDAP_BIND_DN").unwrap_or_default(),
+                bind_password: var("LDAP_BIND_PASSWORD").unwrap_or_default(),
+                user_base: var("LDAP_USER_BASE")
+                    .ok_or("LDAP_USER_BASE: required when LDAP_URL is set")?,
+                user_filter: var("LDAP_USER_FILTER").unwrap_or_else(|| "(mail={login})".into()),
+                department_attribute: var("LDAP_DEPARTMENT_ATTRIBUTE")
+                    .unwrap_or_else(|| "departmentNumber".into()),
+                timeout_secs: number("LDAP_TIMEOUT_SECS", 3)? as u64,
+            });
+            if let Some(ldap) = &s.ldap {
+                if !ldap.user_filter.contains("{login}") {
+                    return Err("LDAP_USER_FILTER: must contain {login}".into());
+                }
+            }
         }
         Ok(s)
     }

@@ -271,7 +271,8 @@ fn page_errors(
 }
 
 /// Headers every response carries: a strict CSP (no inline script), no sniffing,
-/// no framing, no referrer leaking consultation URLs elsewhere.
+/// no framing, no referrer leaking consultation URLs elsewhere. A handler's own
+/// stricter value (the reset link page's `no-referrer`) is kept.
 fn with_security_headers(mut response: ServiceResponse<BoxBody>) -> ServiceResponse<BoxBody> {
     let headers = response.headers_mut();
     for (name, value) in [
@@ -280,10 +281,10 @@ fn with_security_headers(mut response: ServiceResponse<BoxBody>) -> ServiceRespo
         ("x-frame-options", "DENY"),
         ("referrer-policy", "same-origin"),
     ] {
-        headers.insert(
-            HeaderName::from_static(name),
-            HeaderValue::from_static(value),
-        );
+        let name = HeaderName::from_static(name);
+        if !headers.contains_key(&name) {
+            headers.insert(name, HeaderValue::from_static(value));
+        }
     }
     response
 }

@@ -38,7 +38,7 @@ pub fn authenticate(conn: &mut DbConn, email: &str, password: &str) -> Result<Op
     }
 }
 
-fn person(conn: &mut DbConn, user: User) -> Result<Person> {
+pub(crate) fn person(conn: &mut DbConn, user: User) -> Result<Person> {
     let department = departments::find(conn, user.department_id)?
         .ok_or_else(|| Error::internal(format!("user {} has no department", user.id)))?;
     Ok((user, department))
@@ -58,13 +58,17 @@ pub fn update_me(conn: &mut DbConn, caller: &Caller, input: &MeUpdate) -> Result
         None => None,
         Some(new) => {
             let user = users::find(conn, caller.id)?.ok_or(Error::NotFound)?;
+            if user.is_directory_account() {
+                return Err(Error::invalid_field(
+                    "password",
+                    "validation.directory_password",
+                ));
+            }
             let current = input.current_password.as_deref().unwrap_or_default();
             if !password::verify(current, &user.password_hash) {
                 errors.add("current_password", "validation.wrong_password");
             }
-            if let Some(problem) = password::problem(new) {
-                errors.add("password", problem);
-            }
+            check_new_password(&mut errors, new, input.password_confirmation.as_deref());
             Some(new)
         }
     };
@@ -103,6 +107,16 @@ pub fn update_me(conn: &mut DbConn, caller: &Caller, input: &MeUpdate) -> Result
         },
     )?;
     me(conn, caller)
+}
+
+/// A new password's problems, and whether its confirmation (when given) matches.
+pub fn check_new_password(errors: &mut FieldErrors, new: &str, confirmation: Option<&str>) {
+    if let Some(problem) = password::problem(new) {
+        errors.add("password", problem);
+    }
+    if confirmation.is_some_and(|c| c != new) {
+        errors.add("password_confirmation", "validation.password_mismatch");
+    }
 }
 
 /// Users by id after a cursor, with their departments; admins only.

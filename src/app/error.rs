@@ -44,6 +44,12 @@ pub enum Error {
     Conflict(&'static str),
     /// The database cannot be reached now.
     Unavailable(String),
+    /// The city's directory cannot be reached now (the cause, for the log).
+    DirectoryUnavailable(String),
+    /// The caller may not do this, for the reason a catalog key gives.
+    Refused(&'static str),
+    /// A one-time link that expired or was used (a catalog key says which page).
+    Gone(&'static str),
     /// A fault; logged, never shown.
     Internal(String),
 }

@@ -13,13 +13,16 @@ pub mod attachments;
 pub mod caller;
 pub mod consultations;
 pub mod directory;
+pub mod directory_sign_in;
 pub mod effects;
 pub mod error;
 pub mod faq;
 pub mod idempotency;
 pub mod inquiries;
+pub mod ldap;
 pub mod ledger;
 pub mod outbox;
+pub mod password_reset;
 pub mod reports;
 pub mod sessions;
 pub mod sweep;
@@ -52,6 +55,10 @@ pub struct App {
     pub attachment_limits: crate::domain::attachment::Limits,
     /// Dashboards of the last moments.
     pub dashboards: reports::DashboardCache,
+    /// The city's directory, when sign-in goes through it.
+    pub directory: Option<ldap::Ldap>,
+    /// How long a password reset link works.
+    pub password_reset_ttl: chrono::Duration,
 }
 
 impl App {
@@ -69,6 +76,8 @@ impl App {
             dashboards: reports::DashboardCache::new(std::time::Duration::from_millis(
                 settings.dashboard_cache_ms,
             )),
+            directory: settings.ldap.clone().map(ldap::Ldap::new),
+            password_reset_ttl: chrono::Duration::hours(settings.password_reset_hours),
             effects: EffectsSettings {
                 hours_per_person_year: settings.hours_per_person_year,
                 annual_target_hours: settings.annual_target_hours,

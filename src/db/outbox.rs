@@ -147,15 +147,27 @@ pub fn release(conn: &mut DbConn, ids: &[i64]) -> QueryResult<usize> {
     .execute(conn)
 }
 
+/// Kinds of mail whose body is a credential (a one-time link): once sent, the
+/// body is emptied, so the database keeps no usable copy of it.
+pub const SECRET_KINDS: &[&str] = &["password_reset"];
+
 pub fn mark_sent(conn: &mut DbConn, id: i64, now: NaiveDateTime) -> QueryResult<usize> {
-    diesel::update(outbox::table.find(id))
+    let marked = diesel::update(outbox::table.find(id))
         .set((
             outbox::status.eq("sent"),
             outbox::sent_at.eq(Some(now)),
             outbox::claimed_until.eq(None::<NaiveDateTime>),
             outbox::last_error.eq(None::<String>),
         ))
-        .execute(conn)
+        .execute(conn)?;
+    diesel::update(
+        outbox::table
+            .find(id)
+            .filter(outbox::kind.eq_any(SECRET_KINDS)),
+    )
+    .set((outbox::body_text.eq(""), outbox::body_html.eq("")))
+    .execute(conn)?;
+    Ok(marked)
 }
 
 /// Puts a message back for another attempt at `next_attempt_at`.

@@ -26,6 +26,18 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         mail_opt_out -> Text,
+        auth_source -> Text,
+    }
+}
+
+diesel::table! {
+    password_resets (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        token_hash -> Text,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        used_at -> Nullable<Timestamp>,
     }
 }
 
@@ -364,11 +376,13 @@ diesel::joinable!(inquiry_events -> inquiries (inquiry_id));
 diesel::joinable!(inquiry_comments -> inquiries (inquiry_id));
 diesel::joinable!(system_events -> systems (system_id));
 diesel::joinable!(sessions -> users (user_id));
+diesel::joinable!(password_resets -> users (user_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     attachments,
     departments,
     users,
+    password_resets,
     consultation_counters,
     inquiry_counters,
     inquiries,

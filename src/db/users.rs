@@ -9,6 +9,11 @@ use super::schema::users;
 use super::DbConn;
 use crate::domain::Role;
 
+/// `auth_source` of an account whose password is its hash here.
+pub const LOCAL: &str = "local";
+/// `auth_source` of an account whose password the directory checks.
+pub const DIRECTORY: &str = "directory";
+
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = users)]
 pub struct User {
@@ -24,6 +29,14 @@ pub struct User {
     pub updated_at: NaiveDateTime,
     /// Comma-separated kinds of optional mail the user does not want.
     pub mail_opt_out: String,
+    /// `local` (the hash here) or `directory` (LDAP checks the password).
+    pub auth_source: String,
+}
+
+impl User {
+    pub fn is_directory_account(&self) -> bool {
+        self.auth_source == DIRECTORY
+    }
 }
 
 #[derive(Debug, Insertable)]
@@ -115,6 +128,15 @@ pub fn update(conn: &mut DbConn, id: i64, changes: &UserChanges) -> QueryResult<
     diesel::update(users::table.find(id))
         .set(changes)
         .execute(conn)
+}
+
+/// Inserts an account whose password the directory checks, in one statement.
+pub fn insert_directory_account(conn: &mut DbConn, new: &NewUser) -> QueryResult<User> {
+    let id: i64 = diesel::insert_into(users::table)
+        .values((new, users::auth_source.eq(DIRECTORY)))
+        .returning(users::id)
+        .get_result(conn)?;
+    find(conn, id)?.ok_or(diesel::result::Error::NotFound)
 }
 
 pub fn count(conn: &mut DbConn) -> QueryResult<i64> {

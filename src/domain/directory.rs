@@ -278,6 +278,8 @@ pub struct MeUpdate {
     /// A new password; needs `current_password`. Ends the caller's other sessions.
     pub password: Option<String>,
     pub current_password: Option<String>,
+    /// The new password typed again (the page asks for it; optional in the API).
+    pub password_confirmation: Option<String>,
 }
 
 #[cfg(test)]

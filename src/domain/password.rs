@@ -47,9 +47,28 @@ pub fn decoy_hash() -> &'static str {
     DECOY.get_or_init(|| hash("decoy password that matches nothing").unwrap_or_default())
 }
 
+/// What is stored of a one-time token: its SHA-256 in hex. A token carries 256
+/// random bits, so a fast hash is enough (nothing to guess), and a copy of the
+/// database holds no usable link.
+pub fn token_digest(token: &str) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(token.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_token_digest_is_the_sha256_in_hex() {
+        assert_eq!(
+            token_digest("abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
 
     #[test]
     fn a_hash_verifies_its_password_only() {

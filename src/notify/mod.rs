@@ -47,6 +47,8 @@ enum About<'a> {
     Consultation(&'a Consultation),
     Inquiry(&'a Inquiry),
     System(&'a System),
+    /// The user's own account, with a link to act on it.
+    Account(&'a str),
 }
 
 /// One mail to one person.
@@ -153,6 +155,13 @@ impl Notifier {
                 ],
                 format!("{}/systems/{}", self.public_url, s.id),
                 "email.system_link_label",
+                None,
+            ),
+            About::Account(link) => (
+                vec![],
+                vec![],
+                link.to_string(),
+                "email.password_reset.link_label",
                 None,
             ),
         };
@@ -428,6 +437,30 @@ impl Notifier {
             about: About::System(system),
             args: vec![],
             details,
+            calendar: None,
+        })?;
+        outbox::insert_all(conn, mail.as_slice()).map(drop)
+    }
+
+    /// A one-time link to set a new password, to its user, with when it expires.
+    pub fn password_reset(
+        &self,
+        conn: &mut DbConn,
+        user: &User,
+        token: &str,
+        expires_at: NaiveDateTime,
+    ) -> QueryResult<()> {
+        let locale = Locale::parse(&user.locale).unwrap_or_default();
+        let link = format!("{}/password-reset/{token}", self.public_url);
+        let mail = self.render(Letter {
+            kind: "password_reset",
+            recipient: user,
+            about: About::Account(&link),
+            args: vec![],
+            details: vec![(
+                "email.detail.link_expires_at",
+                self.time(locale, expires_at),
+            )],
             calendar: None,
         })?;
         outbox::insert_all(conn, mail.as_slice()).map(drop)

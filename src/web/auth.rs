@@ -18,7 +18,7 @@ use super::directory::UserView;
 use super::error::{AppError, Problem};
 use super::json::ApiJson;
 use super::AppState;
-use crate::app::{directory, sessions};
+use crate::app::{directory_sign_in, password_reset, sessions};
 use crate::domain::ids::UserId;
 use crate::domain::Role;
 use crate::i18n::Locale;
@@ -98,6 +98,8 @@ pub struct TokenResponse {
     responses(
         (status = 200, body = TokenResponse),
         (status = 400, body = Problem), (status = 401, body = Problem),
+        (status = 403, body = Problem, description = "the directory's department matches no department here"),
+        (status = 503, body = Problem, description = "the city's directory cannot be reached; local accounts still sign in"),
         (status = 429, body = Problem, description = "too many attempts; see Retry-After"),
     )
 )]
@@ -141,15 +143,13 @@ pub async fn sign_in(
         .map_err(|seconds| AppError::too_many_requests("error.too_many_logins", seconds))?;
     let ttl = Duration::hours(state.settings.token_ttl_hours);
     let account = email.clone();
-    let signed_in = state
-        .run(move |_, conn| {
-            let Some(person) = directory::authenticate(conn, &account, &password)? else {
-                return Ok(None);
-            };
-            let (session, expires_at) = sessions::start(conn, person.0.id, ttl)?;
-            Ok(Some((UserView::from(person), session, expires_at)))
-        })
-        .await?;
+    let (app, pool) = (state.app.clone(), state.pool.clone());
+    // The use case takes its own connections: none is held while the directory
+    // is asked.
+    let signed_in =
+        web::block(move || directory_sign_in::sign_in(&app, &pool, &account, &password, ttl))
+            .await??
+            .map(|(person, session, expires_at)| (UserView::from(person), session, expires_at));
     state
         .login_limits
         .record(&email, client, signed_in.is_some());
@@ -209,6 +209,35 @@ pub async fn end_user_sessions(
         })
         .await?;
     Ok(HttpResponse::NoContent().finish())
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PasswordResetResponse {
+    /// When the mailed link stops working.
+    pub expires_at: String,
+}
+
+/// Mail a user a one-time link to set a new password (admins). Older links stop
+/// working; the link works once, until `expires_at`.
+#[utoipa::path(post, path = "/api/v1/users/{id}/password-reset", tag = "auth", security(("bearer" = [])),
+    responses((status = 202, body = PasswordResetResponse), (status = 401, body = Problem),
+        (status = 403, body = Problem), (status = 404, body = Problem),
+        (status = 409, body = Problem, description = "a directory or deactivated account")))]
+#[post("/api/v1/users/{id}/password-reset")]
+pub async fn request_password_reset(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    id: web::Path<UserId>,
+) -> Result<HttpResponse, AppError> {
+    let id = id.into_inner();
+    let expires_at = state
+        .call(&user, move |app, conn, caller| {
+            password_reset::request(app, conn, caller, id)
+        })
+        .await?;
+    Ok(HttpResponse::Accepted().json(PasswordResetResponse {
+        expires_at: state.format_time(expires_at.naive_utc()),
+    }))
 }
 
 /// The authenticated caller, loaded fresh each request so a deactivated account

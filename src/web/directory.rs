@@ -37,6 +37,8 @@ pub struct UserView {
     pub active: bool,
     /// Optional mail the user turned off.
     pub mail_opt_out: Vec<String>,
+    /// Where the password is checked: `local` (here) or `directory` (LDAP).
+    pub auth_source: String,
 }
 
 impl From<Person> for UserView {
@@ -59,6 +61,7 @@ impl From<Person> for UserView {
                 .filter(|k| !k.is_empty())
                 .map(str::to_string)
                 .collect(),
+            auth_source: user.auth_source,
         }
     }
 }

@@ -28,6 +28,7 @@ pub enum Kind {
     Forbidden,
     NotFound,
     Conflict,
+    Gone,
     PayloadTooLarge,
     UnsupportedMediaType,
     Unprocessable,
@@ -44,6 +45,7 @@ impl Kind {
             Kind::Forbidden => StatusCode::FORBIDDEN,
             Kind::NotFound => StatusCode::NOT_FOUND,
             Kind::Conflict => StatusCode::CONFLICT,
+            Kind::Gone => StatusCode::GONE,
             Kind::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Kind::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Kind::Unprocessable => StatusCode::UNPROCESSABLE_ENTITY,
@@ -60,6 +62,7 @@ impl Kind {
             Kind::Forbidden => "forbidden",
             Kind::NotFound => "not_found",
             Kind::Conflict => "conflict",
+            Kind::Gone => "gone",
             Kind::PayloadTooLarge => "payload_too_large",
             Kind::UnsupportedMediaType => "unsupported_media_type",
             Kind::Unprocessable => "unprocessable",
@@ -342,6 +345,14 @@ impl From<app::Error> for AppError {
             }
             app::Error::Conflict(key) => AppError::new(Kind::Conflict, key),
             app::Error::Unavailable(cause) => AppError::unavailable(cause),
+            app::Error::DirectoryUnavailable(cause) => {
+                let mut e = AppError::unavailable(cause);
+                e.detail.key = "error.directory_unavailable";
+                e.retry_after = Some(30);
+                e
+            }
+            app::Error::Refused(key) => AppError::new(Kind::Forbidden, key),
+            app::Error::Gone(key) => AppError::new(Kind::Gone, key),
             app::Error::Internal(cause) => AppError::internal(cause),
         }
     }

@@ -19,7 +19,7 @@ use crate::reports::dashboard as report;
     info(title = "digicon API", description = "DX consultation desk. Errors are application/problem+json."),
     paths(
         health::healthz, health::readyz, metrics::metrics,
-        auth::issue_token, auth::logout, auth::end_my_sessions, auth::end_user_sessions,
+        auth::issue_token, auth::logout, auth::end_my_sessions, auth::end_user_sessions, auth::request_password_reset,
         directory::me, directory::update_me, directory::list_users, directory::create_user, directory::get_user,
         directory::update_user, directory::list_departments, directory::create_department,
         directory::update_department,
@@ -39,7 +39,7 @@ use crate::reports::dashboard as report;
         effects::get_settings, effects::put_settings,
     ),
     components(schemas(
-        error::Problem, auth::TokenRequest, auth::TokenResponse,
+        error::Problem, auth::TokenRequest, auth::TokenResponse, auth::PasswordResetResponse,
         directory::UserView, directory::DepartmentRef, directory::UserPage, directory::DepartmentList,
         domain::directory::UserUpdate, domain::directory::DepartmentUpdate, domain::directory::MeUpdate, Department,
         admin::OutboxView, admin::OutboxPage,

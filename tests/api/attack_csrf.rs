@@ -39,6 +39,9 @@ const POST_ROUTES: &[&str] = &[
     "/admin/users/{id}/sessions/end",
     "/admin/departments",
     "/admin/departments/{id}",
+    "/admin/users/{id}/password-reset",
+    // Last: its control sets se2's password, which ends the target's sessions.
+    "/password-reset/{token}",
 ];
 
 /// The paths of every `#[post]`/`#[put]`/`#[patch]`/`#[delete]` handler outside
@@ -93,6 +96,8 @@ fn every_state_changing_page_route_is_in_the_csrf_suite() {
         "pages::admin::users_create",
         "pages::admin::users_update",
         "pages::admin::users_end_sessions",
+        "pages::admin::users_password_reset",
+        "pages::password_reset::set",
         "pages::admin::departments_create",
         "pages::admin::departments_update",
     ] {
@@ -202,6 +207,7 @@ fn world(app: &TestApp, f: &Fixture, actor: Option<&Session>) -> String {
         .body
         .to_string(),
         format!("deflections: {}", deflections(app)),
+        format!("password resets: {}", password_resets(app)),
         format!(
             "target session: {}",
             app.get("/api/v1/me", &f.target_token).status
@@ -240,6 +246,42 @@ fn deflections(app: &TestApp) -> i64 {
         .count()
         .get_result(&mut *conn)
         .expect("count")
+}
+
+/// Reset links asked for, and those used.
+fn password_resets(app: &TestApp) -> String {
+    use diesel::prelude::*;
+    use digicon::db::schema::password_resets::dsl::*;
+    let mut conn = app.pool.get().expect("connection");
+    let asked: i64 = password_resets
+        .count()
+        .get_result(&mut *conn)
+        .expect("count");
+    let used: i64 = password_resets
+        .filter(used_at.is_not_null())
+        .count()
+        .get_result(&mut *conn)
+        .expect("count");
+    format!("{asked} asked, {used} used")
+}
+
+/// A live reset link for a user, written as the app writes one; its token.
+fn reset_link(app: &TestApp, user: &User) -> String {
+    use diesel::prelude::*;
+    use digicon::db::schema::password_resets;
+    let token = "c5".repeat(32);
+    let now = chrono::Utc::now().naive_utc();
+    let mut conn = app.pool.get().expect("connection");
+    diesel::insert_into(password_resets::table)
+        .values((
+            password_resets::user_id.eq(user.id),
+            password_resets::token_hash.eq(digicon::domain::password::token_digest(&token)),
+            password_resets::created_at.eq(now),
+            password_resets::expires_at.eq(now + chrono::Duration::hours(1)),
+        ))
+        .execute(&mut *conn)
+        .expect("a reset link");
+    token
 }
 
 /// An inquiry asked by the requester and an FAQ article, for the fixtures.
@@ -510,6 +552,22 @@ fn every_page_post_without_a_valid_csrf_token_is_refused_and_changes_nothing(app
                 Some(&org.admin),
                 format!("/admin/departments/{}", org.hoiku_division),
                 vec![("name", "CSRF保育課".into()), ("active", "true".into())],
+            ),
+            "/admin/users/{id}/password-reset" => (
+                Some(&org.admin),
+                format!("/admin/users/{}/password-reset", org.colleague.id),
+                vec![],
+            ),
+            "/password-reset/{token}" => (
+                None,
+                format!("/password-reset/{}", reset_link(app, &org.se2)),
+                vec![
+                    ("password", "a brand new long passphrase 42".into()),
+                    (
+                        "password_confirmation",
+                        "a brand new long passphrase 42".into(),
+                    ),
+                ],
             ),
             other => panic!("no attack written for {other}"),
         };

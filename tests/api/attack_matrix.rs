@@ -827,6 +827,12 @@ fn reports_and_administration_answer_each_user_as_the_rules_say(app: &TestApp) {
                 None,
                 expect_admin_only(who, 204),
             ),
+            (
+                "POST",
+                format!("/api/v1/users/{}/password-reset", org.se2.id),
+                None,
+                expect_admin_only(who, 202),
+            ),
         ];
         for (method, path, body, expected) in writes {
             let before = directory(app);

@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 
 use super::consultations::{labelled_error_flash, value};
 use super::{base, check_csrf, page_locale, redirect, render_status};
-use crate::app::directory;
+use crate::app::{directory, password_reset};
 use crate::domain::directory::{DepartmentUpdate, NewDepartmentInput, NewUserInput, UserUpdate};
 use crate::domain::ids::{DepartmentId, UserId};
 use crate::domain::Role;
@@ -65,6 +65,8 @@ async fn users_page(
                 "locale_label": t(locale, &format!("lang.{}", u.locale), &[]),
                 // An admin does not switch themselves off (the use case refuses it too).
                 "is_self": u.id == user.id,
+                // Directory accounts set their password in the directory.
+                "directory": u.is_directory_account(),
                 "role_label": t(locale, &format!("role.{}", u.role.as_str()), &[]),
                 "department": names.get(&u.department_id).cloned().unwrap_or_default(),
                 "roles": role_options(u.role.as_str()), "departments": department_options(Some(u.department_id)),
@@ -73,6 +75,7 @@ async fn users_page(
         .collect();
     let mut data = base(req, Some(user), locale, "page.title.admin_users");
     data["flash"] = flash;
+    data["reset_sent"] = json!(req.query_string() == "reset_sent=1");
     data["users"] = json!(rows);
     data["draft"] = json!({"email": draft.get("email"), "name": draft.get("name")});
     data["new_roles"] = json!(role_options(
@@ -181,6 +184,25 @@ pub async fn users_update(
             .await
         }
     }
+}
+
+/// Mails the user a one-time link to set a new password.
+#[post("/admin/users/{id}/password-reset")]
+pub async fn users_password_reset(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    user: CurrentUser,
+    id: web::Path<UserId>,
+    form: Form,
+) -> Result<HttpResponse, AppError> {
+    check_csrf(&req, form.get("_csrf"))?;
+    let id = id.into_inner();
+    state
+        .call(&user, move |app, conn, caller| {
+            password_reset::request(app, conn, caller, id)
+        })
+        .await?;
+    Ok(redirect("/admin/users?reset_sent=1"))
 }
 
 async fn departments_page(

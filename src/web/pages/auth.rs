@@ -83,21 +83,20 @@ fn login_page(
     req: &HttpRequest,
     email: &str,
     next: &str,
-    error: Option<String>,
+    error: Option<&AppError>,
 ) -> Result<HttpResponse, AppError> {
     let locale = page_locale(req, None);
     let mut data = base(req, None, locale, "page.title.login");
     data["email"] = json!(email);
     data["next"] = json!(next);
-    if let Some(message) = error {
+    let mut status = actix_web::http::StatusCode::OK;
+    if let Some(e) = error {
+        // A directory that is down says so (503), not "wrong password".
+        let message = e.problem(locale).detail;
         data["flash"] =
             json!({"kind": "error", "error": "invalid", "message": message, "fields": []});
+        status = e.status();
     }
-    let status = if data["flash"].is_null() {
-        actix_web::http::StatusCode::OK
-    } else {
-        actix_web::http::StatusCode::UNAUTHORIZED
-    };
     render_status(state, req, "login", data, status)
 }
 
@@ -135,17 +134,13 @@ pub async fn login(
                 .map_err(AppError::internal)?;
             Ok(response)
         }
-        Err(e) => {
-            let locale = page_locale(&req, None);
-            let message = e.problem(locale).detail;
-            login_page(
-                &state,
-                &req,
-                &email,
-                next.as_deref().unwrap_or_default(),
-                Some(message),
-            )
-        }
+        Err(e) => login_page(
+            &state,
+            &req,
+            &email,
+            next.as_deref().unwrap_or_default(),
+            Some(&e),
+        ),
     }
 }
 
@@ -217,8 +212,12 @@ async fn account_page(
     status: actix_web::http::StatusCode,
 ) -> Result<HttpResponse, AppError> {
     let locale = page_locale(req, Some(user));
+    let (me, _) = state
+        .call(user, |_, conn, caller| directory::me(conn, caller))
+        .await?;
     let mut data = base(req, Some(user), locale, "page.title.account");
     data["flash"] = flash;
+    data["directory"] = json!(me.is_directory_account());
     data["changed"] = json!(req.query_string() == "changed=1");
     render_status(state, req, "account", data, status)
 }
@@ -251,6 +250,7 @@ pub async fn change_password(
     let change = MeUpdate {
         password: Some(form.get("password").cloned().unwrap_or_default()),
         current_password: form.get("current_password").cloned(),
+        password_confirmation: form.get("password_confirmation").cloned(),
         ..Default::default()
     };
     let result = state

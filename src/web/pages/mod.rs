@@ -12,6 +12,7 @@ pub mod faq;
 pub mod form;
 pub mod inquiries;
 pub mod other_effects;
+pub mod password_reset;
 pub mod systems;
 
 use actix_web::cookie::{Cookie, SameSite};
@@ -47,6 +48,10 @@ const TEMPLATES: &[(&str, &str)] = &[
     ),
     ("login", include_str!("../../../views/pages/login.hbs")),
     ("account", include_str!("../../../views/pages/account.hbs")),
+    (
+        "password_reset",
+        include_str!("../../../views/pages/password_reset.hbs"),
+    ),
     (
         "consultations",
         include_str!("../../../views/pages/consultations.hbs"),
@@ -383,6 +388,7 @@ fn error_slug(error: &AppError) -> &'static str {
         Kind::NotFound => "not_found",
         Kind::Forbidden => "forbidden",
         Kind::Conflict => "conflict",
+        Kind::Gone => "gone",
         Kind::BadRequest => "bad_request",
         Kind::PayloadTooLarge => "payload_too_large",
         Kind::UnsupportedMediaType => "unsupported_media_type",

@@ -1,0 +1,2 @@
+DROP TABLE password_resets;
+ALTER TABLE users DROP COLUMN auth_source;
