@@ -20,6 +20,7 @@ pub mod idempotency;
 pub mod inquiries;
 pub mod ledger;
 pub mod outbox;
+pub mod reorg;
 pub mod reports;
 pub mod sessions;
 pub mod sweep;

@@ -11,6 +11,7 @@ pub mod events;
 pub mod faq;
 pub mod inquiries;
 pub mod outbox;
+pub mod reorg;
 pub mod schema;
 pub mod search;
 pub mod sessions;

@@ -1,0 +1,108 @@
+//! The statements of a reorganisation (`app::reorg`): what the plan needs to
+//! know about the directory, and the moves a merge, a move or a transfer make.
+
+use std::collections::HashMap;
+
+use chrono::NaiveDateTime;
+use diesel::dsl::count_star;
+use diesel::prelude::*;
+
+use super::schema::{consultations, departments, inquiries, systems, users};
+use super::DbConn;
+use crate::domain::inquiry::InquiryState;
+use crate::domain::State;
+
+/// States a consultation is finished in; it then keeps its department for good.
+const FINISHED: [State; 2] = [State::Closed, State::Withdrawn];
+const INQUIRY_FINISHED: [InquiryState; 2] = [InquiryState::Closed, InquiryState::Escalated];
+
+/// Active users per department.
+pub fn active_people(conn: &mut DbConn) -> QueryResult<HashMap<i64, i64>> {
+    let rows: Vec<(i64, i64)> = users::table
+        .filter(users::active.eq(true))
+        .group_by(users::department_id)
+        .select((users::department_id, count_star()))
+        .load(conn)?;
+    Ok(rows.into_iter().collect())
+}
+
+/// Consultations and inquiries not yet finished, per department.
+pub fn open_tickets(conn: &mut DbConn) -> QueryResult<HashMap<i64, i64>> {
+    let consultations: Vec<(i64, i64)> = consultations::table
+        .filter(consultations::state.ne_all(FINISHED.to_vec()))
+        .group_by(consultations::department_id)
+        .select((consultations::department_id, count_star()))
+        .load(conn)?;
+    let inquiries: Vec<(i64, i64)> = inquiries::table
+        .filter(inquiries::state.ne_all(INQUIRY_FINISHED.to_vec()))
+        .group_by(inquiries::department_id)
+        .select((inquiries::department_id, count_star()))
+        .load(conn)?;
+    let mut open = HashMap::new();
+    for (department, n) in consultations.into_iter().chain(inquiries) {
+        *open.entry(department).or_insert(0) += n;
+    }
+    Ok(open)
+}
+
+/// A department's new place, kind or name (`None` leaves a column as it is).
+#[derive(Debug, Default, AsChangeset)]
+#[diesel(table_name = departments)]
+pub struct Reshape {
+    pub name: Option<String>,
+    pub kind: Option<String>,
+    pub parent_id: Option<Option<i64>>,
+    pub active: Option<bool>,
+}
+
+pub fn reshape(conn: &mut DbConn, id: i64, changes: &Reshape) -> QueryResult<usize> {
+    diesel::update(departments::table.find(id))
+        .set(changes)
+        .execute(conn)
+}
+
+/// A merge: the active people, the unfinished consultations and inquiries and
+/// the live ledger systems of `from` go to `into`. Finished tickets stay, so
+/// their history keeps the department they were filed in.
+pub fn move_contents(
+    conn: &mut DbConn,
+    from: i64,
+    into: i64,
+    now: NaiveDateTime,
+) -> QueryResult<()> {
+    diesel::update(
+        users::table
+            .filter(users::department_id.eq(from))
+            .filter(users::active.eq(true)),
+    )
+    .set((users::department_id.eq(into), users::updated_at.eq(now)))
+    .execute(conn)?;
+    diesel::update(
+        consultations::table
+            .filter(consultations::department_id.eq(from))
+            .filter(consultations::state.ne_all(FINISHED.to_vec())),
+    )
+    .set((
+        consultations::department_id.eq(into),
+        consultations::updated_at.eq(now),
+    ))
+    .execute(conn)?;
+    diesel::update(
+        inquiries::table
+            .filter(inquiries::department_id.eq(from))
+            .filter(inquiries::state.ne_all(INQUIRY_FINISHED.to_vec())),
+    )
+    .set((
+        inquiries::department_id.eq(into),
+        inquiries::updated_at.eq(now),
+    ))
+    .execute(conn)?;
+    diesel::update(
+        systems::table
+            .filter(systems::department_id.eq(from))
+            .filter(systems::phase.ne("retired")),
+    )
+    .set(systems::department_id.eq(into))
+    .execute(conn)?;
+    Ok(())
+}
