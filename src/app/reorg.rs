@@ -119,6 +119,7 @@ fn run(
         }
     };
     conn.transaction(|conn| {
+        store::lock_directory(conn)?;
         match what {
             Importing::Departments => {
                 let plan = dept_plan::plan(&text, units(conn)?);

@@ -16,6 +16,20 @@ use crate::domain::State;
 const FINISHED: [State; 2] = [State::Closed, State::Withdrawn];
 const INQUIRY_FINISHED: [InquiryState; 2] = [InquiryState::Closed, InquiryState::Escalated];
 
+/// Takes the directory for this transaction before its first read. On SQLite a
+/// transaction that reads and then writes fails at once (busy snapshot) when
+/// another writer commits in between, where a write first waits out the busy
+/// timeout; on PostgreSQL the lock keeps a second import or an admin's edit from
+/// changing the tree between the plan and its application.
+pub fn lock_directory(conn: &mut DbConn) -> QueryResult<()> {
+    let statement = match conn {
+        DbConn::Sqlite(_) => "UPDATE departments SET active = active WHERE id = -1",
+        DbConn::Postgresql(_) => "LOCK TABLE departments, users IN SHARE ROW EXCLUSIVE MODE",
+    };
+    diesel::sql_query(statement).execute(conn)?;
+    Ok(())
+}
+
 /// Active users per department.
 pub fn active_people(conn: &mut DbConn) -> QueryResult<HashMap<i64, i64>> {
     let rows: Vec<(i64, i64)> = users::table

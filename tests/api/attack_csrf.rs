@@ -39,6 +39,8 @@ const POST_ROUTES: &[&str] = &[
     "/admin/users/{id}/sessions/end",
     "/admin/departments",
     "/admin/departments/{id}",
+    "/admin/departments/import",
+    "/admin/users/import",
 ];
 
 /// The paths of every `#[post]`/`#[put]`/`#[patch]`/`#[delete]` handler outside
@@ -95,6 +97,8 @@ fn every_state_changing_page_route_is_in_the_csrf_suite() {
         "pages::admin::users_end_sessions",
         "pages::admin::departments_create",
         "pages::admin::departments_update",
+        "pages::admin_import::departments_import",
+        "pages::admin_import::users_import",
     ] {
         assert!(
             routes.contains(&format!(".service({handler})")),
@@ -510,6 +514,31 @@ fn every_page_post_without_a_valid_csrf_token_is_refused_and_changes_nothing(app
                 Some(&org.admin),
                 format!("/admin/departments/{}", org.hoiku_division),
                 vec![("name", "CSRF保育課".into()), ("active", "true".into())],
+            ),
+            // The confirm form of an upload's preview: it applies the text it carries.
+            "/admin/departments/import" => (
+                Some(&org.admin),
+                route.to_string(),
+                vec![
+                    ("apply", "true".into()),
+                    (
+                        "content",
+                        "action,code,name,kind,parent\ncreate,CSRFIMPORT,CSRF取込課,division,SHIMIN\n"
+                            .into(),
+                    ),
+                ],
+            ),
+            "/admin/users/import" => (
+                Some(&org.admin),
+                route.to_string(),
+                vec![
+                    ("apply", "true".into()),
+                    (
+                        "content",
+                        "action,email,name,role,department\ncreate,csrf-import@city.test,CSRF取込,requester,HOIKU\n"
+                            .into(),
+                    ),
+                ],
             ),
             other => panic!("no attack written for {other}"),
         };

@@ -846,6 +846,70 @@ fn reports_and_administration_answer_each_user_as_the_rules_say(app: &TestApp) {
                 ));
             }
         }
+
+        // The reorganisation's imports (API and page), renaming each division's
+        // department and transferring a user into it: admins only, whichever
+        // division the file touches.
+        for (division, code) in [(Division::Shimin, "SHIMINKA"), (Division::Hoiku, "HOIKU")] {
+            let departments = format!("action,code,name\nupdate,{code},{code}{n}\n");
+            let users = format!(
+                "action,email,department\ntransfer,{},{code}\n",
+                org.se2.email
+            );
+            for (path, file) in [
+                ("/api/v1/admin/import/departments", &departments),
+                ("/api/v1/admin/import/users", &users),
+                (
+                    "/api/v1/admin/import/departments?dry_run=true",
+                    &departments,
+                ),
+            ] {
+                let before = directory(app);
+                let reply = app.send(
+                    "POST",
+                    path,
+                    Some(token),
+                    Some(file),
+                    &[("Content-Type", "text/csv")],
+                );
+                let what = format!("POST {path} ({division:?})");
+                misses.check(
+                    &what,
+                    who,
+                    expect_admin_only(who, 200),
+                    reply.status,
+                    &reply.body,
+                );
+                cells += 1;
+                if (who != Who::Admin || path.ends_with("dry_run=true")) && directory(app) != before
+                {
+                    misses.fail(format!("{who:?} {what} changed data"));
+                }
+            }
+            let csrf = session.csrf();
+            for (path, file) in [
+                ("/admin/departments/import", &departments),
+                ("/admin/users/import", &users),
+            ] {
+                let before = directory(app);
+                let page = session.post(
+                    path,
+                    &[("_csrf", &csrf), ("apply", "true"), ("content", file)],
+                );
+                let what = format!("page {path} ({division:?})");
+                misses.check(
+                    &what,
+                    who,
+                    expect_admin_only(who, 200),
+                    page.status,
+                    &json!(null),
+                );
+                cells += 1;
+                if who != Who::Admin && directory(app) != before {
+                    misses.fail(format!("{who:?} {what} changed data"));
+                }
+            }
+        }
     }
     misses.assert_none(cells);
 }
