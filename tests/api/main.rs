@@ -6,6 +6,7 @@ mod attack_csrf;
 mod attack_input;
 mod attack_matrix;
 mod attack_matrix_effects;
+mod attack_matrix_import;
 mod attack_xss;
 mod auth;
 mod cli;
