@@ -130,6 +130,8 @@ pub enum ImportAction {
     /// units below it.
     #[command(verbatim_doc_comment)]
     Departments {
+        /// The CSV file: UTF-8 (with or without BOM) or Shift_JIS, a header line
+        /// naming the columns in any order, rows applied from the top.
         file: std::path::PathBuf,
         /// Report what would change and every problem; change nothing.
         #[arg(long)]
@@ -144,6 +146,8 @@ pub enum ImportAction {
     /// deactivate EMAIL: no more sign-in; their records stay.
     #[command(verbatim_doc_comment)]
     Users {
+        /// The CSV file: UTF-8 (with or without BOM) or Shift_JIS, a header line
+        /// naming the columns in any order, rows applied from the top.
         file: std::path::PathBuf,
         /// Report what would change and every problem; change nothing.
         #[arg(long)]

@@ -50,14 +50,18 @@ fn world(app: &TestApp) -> String {
     .join("\n")
 }
 
-fn department_id(app: &TestApp, code: &str) -> Value {
+fn department(app: &TestApp, code: &str) -> Value {
     let admin = app.login(&app.org.admin);
     let all = app.get("/api/v1/departments", &admin).body;
     all["items"]
         .as_array()
         .and_then(|items| items.iter().find(|d| d["code"] == code))
-        .map(|d| d["id"].clone())
+        .cloned()
         .unwrap_or_else(|| panic!("department {code} in {all}"))
+}
+
+fn department_id(app: &TestApp, code: &str) -> Value {
+    department(app, code)["id"].clone()
 }
 
 fn file_in(app: &TestApp, token: &str, title: &str, department: i64) -> Value {
@@ -195,13 +199,7 @@ fn a_move_a_merge_and_a_transfer_take_effect_at_once_and_a_second_run_changes_no
     // The dashboards count by the new tree (the rollups were recounted).
     assert_eq!(filed(app, &kodomo), json!(2));
     assert_eq!(filed(app, &watanabe), json!(1));
-    let admin = app.login(&org.admin);
-    let juki = app.get(&format!("/api/v1/departments"), &admin).body;
-    let juki = juki["items"]
-        .as_array()
-        .and_then(|all| all.iter().find(|d| d["code"] == "JUKI").cloned())
-        .expect("JUKI");
-    assert_eq!(juki["active"], false);
+    assert_eq!(department(app, "JUKI")["active"], false);
     let me = app.get("/api/v1/me", &requester).body;
     assert_eq!(me["department"]["code"], "KOSODATE");
     // An imported account has no password to sign in with.
@@ -464,13 +462,10 @@ fn the_admin_page_previews_an_upload_and_applies_it_on_confirmation(app: &TestAp
         "{}",
         applied.body
     );
-    let kankyo = department_id(app, "KANKYO");
-    let admin = app.login(&app.org.admin);
-    let hoiku = app.get("/api/v1/departments", &admin).body["items"]
-        .as_array()
-        .and_then(|all| all.iter().find(|d| d["code"] == "HOIKU").cloned())
-        .expect("HOIKU");
-    assert_eq!(hoiku["parent_id"], kankyo);
+    assert_eq!(
+        department(app, "HOIKU")["parent_id"],
+        department_id(app, "KANKYO")
+    );
 
     // Users too; and nobody but an admin.
     let users = session.post(

@@ -481,7 +481,7 @@ mod tests {
     }
 
     #[test]
-    fn a_merge_empties_the_unit_so_a_later_deactivate_passes() {
+    fn the_survivor_of_a_merge_takes_its_people_so_it_cannot_be_deactivated_next() {
         let plan = plan(
             "action,code,name,kind,parent,merge_into\n\
              merge,S1,,,,D1\n\
