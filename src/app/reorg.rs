@@ -10,9 +10,11 @@ use std::collections::{BTreeMap, HashMap};
 
 use diesel::Connection;
 use serde::Serialize;
+use serde_json::json;
 use utoipa::ToSchema;
 
 use super::{App, Caller, Error, Result};
+use crate::db::consultations::{self, Change, Consultation, ConsultationChanges};
 use crate::db::departments::{self, NewDepartment};
 use crate::db::reorg::{self as store, Reshape};
 use crate::db::users::{self, NewUser, UserChanges};
@@ -82,7 +84,11 @@ pub fn import(
 ) -> Result<ImportReport> {
     caller.require(&[Role::Admin])?;
     let me = users::find(conn, caller.id)?.ok_or(Error::NotFound)?;
-    run(app, conn, what, file, dry_run, Some(me.email))
+    let by = By {
+        id: Some(me.id),
+        email: Some(me.email),
+    };
+    run(app, conn, what, file, dry_run, by)
 }
 
 /// Imports a file for the command line, whose operator is trusted.
@@ -93,7 +99,18 @@ pub fn import_trusted(
     file: &[u8],
     dry_run: bool,
 ) -> Result<ImportReport> {
-    run(app, conn, what, file, dry_run, None)
+    let by = By {
+        id: None,
+        email: None,
+    };
+    run(app, conn, what, file, dry_run, by)
+}
+
+/// Who imports: an admin (recorded on the moved consultations' events, and not
+/// to be deactivated by their own file), or the command line's operator.
+struct By {
+    id: Option<i64>,
+    email: Option<String>,
 }
 
 fn run(
@@ -102,7 +119,7 @@ fn run(
     what: Importing,
     file: &[u8],
     dry_run: bool,
-    protected: Option<String>,
+    by: By,
 ) -> Result<ImportReport> {
     let mut report = ImportReport {
         kind: what.as_str().into(),
@@ -127,12 +144,12 @@ fn run(
                 report.problems = plan.problems;
                 report.changes = plan.changes.iter().map(describe_department).collect();
                 if report.problems.is_empty() && !dry_run {
-                    apply_departments(app, conn, &plan.changes)?;
+                    apply_departments(app, conn, &plan.changes, by.id)?;
                     report.applied = true;
                 }
             }
             Importing::Users => {
-                let plan = user_plan::plan(&text, directory(conn, protected)?);
+                let plan = user_plan::plan(&text, directory(conn, by.email)?);
                 report.unchanged = plan.unchanged;
                 report.problems = plan.problems;
                 report.changes = plan.changes.iter().map(describe_user).collect();
@@ -200,7 +217,12 @@ fn id_of(ids: &HashMap<String, i64>, code: &str) -> Result<i64> {
         .ok_or_else(|| Error::internal(format!("department {code} vanished during an import")))
 }
 
-fn apply_departments(app: &App, conn: &mut DbConn, changes: &[(usize, DeptChange)]) -> Result<()> {
+fn apply_departments(
+    app: &App,
+    conn: &mut DbConn,
+    changes: &[(usize, DeptChange)],
+    actor_id: Option<i64>,
+) -> Result<()> {
     let mut ids = code_ids(conn)?;
     let now = db::now();
     let mut tree_changed = false;
@@ -250,8 +272,12 @@ fn apply_departments(app: &App, conn: &mut DbConn, changes: &[(usize, DeptChange
             }
             DeptChange::Merge { code, into } => {
                 tree_changed = true;
-                let from = id_of(&ids, code)?;
-                store::move_contents(conn, from, id_of(&ids, into)?, now)?;
+                let (from, to) = (id_of(&ids, code)?, id_of(&ids, into)?);
+                let reason = format!("{code} → {into}");
+                for c in store::open_consultations(conn, from)? {
+                    move_consultation(conn, c, to, &reason, actor_id)?;
+                }
+                store::move_contents(conn, from, to, now)?;
                 let reshape = Reshape {
                     active: Some(false),
                     ..Reshape::default()
@@ -272,6 +298,47 @@ fn apply_departments(app: &App, conn: &mut DbConn, changes: &[(usize, DeptChange
         app.dashboards.clear();
     }
     Ok(())
+}
+
+/// Moves an open consultation to the surviving department with an `update`
+/// event, as an edit would: the timeline is the record of where it has been.
+fn move_consultation(
+    conn: &mut DbConn,
+    mut current: Consultation,
+    to: i64,
+    reason: &str,
+    actor_id: Option<i64>,
+) -> Result<()> {
+    // On PostgreSQL someone may fire an event meanwhile: read it again and retry.
+    for _ in 0..3 {
+        let payload = json!({
+            "changes": {"department_id": [current.department_id, to]},
+            "reason": reason,
+        });
+        let moved = consultations::apply(
+            conn,
+            Change {
+                consultation: &current,
+                expected_version: current.version,
+                event: "update",
+                actor_id,
+                to_state: current.state,
+                changes: ConsultationChanges {
+                    department_id: Some(to),
+                    ..ConsultationChanges::default()
+                },
+                payload,
+                now: db::now(),
+            },
+        )?;
+        if moved.is_some() {
+            return Ok(());
+        }
+        current = consultations::find(conn, current.id)?.ok_or(Error::NotFound)?;
+    }
+    Err(Error::Stale {
+        current: current.version,
+    })
 }
 
 fn apply_users(conn: &mut DbConn, changes: &[(usize, UserChange)]) -> Result<()> {

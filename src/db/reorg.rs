@@ -7,6 +7,7 @@ use chrono::NaiveDateTime;
 use diesel::dsl::count_star;
 use diesel::prelude::*;
 
+use super::consultations::Consultation;
 use super::schema::{consultations, departments, inquiries, systems, users};
 use super::DbConn;
 use crate::domain::inquiry::InquiryState;
@@ -75,9 +76,21 @@ pub fn reshape(conn: &mut DbConn, id: i64, changes: &Reshape) -> QueryResult<usi
         .execute(conn)
 }
 
-/// A merge: the active people, the unfinished consultations and inquiries and
-/// the live ledger systems of `from` go to `into`. Finished tickets stay, so
-/// their history keeps the department they were filed in.
+/// The unfinished consultations of a department (a merge moves each with an
+/// event in its timeline).
+pub fn open_consultations(conn: &mut DbConn, department_id: i64) -> QueryResult<Vec<Consultation>> {
+    consultations::table
+        .filter(consultations::department_id.eq(department_id))
+        .filter(consultations::state.ne_all(FINISHED.to_vec()))
+        .order(consultations::id.asc())
+        .select(Consultation::as_select())
+        .load(conn)
+}
+
+/// A merge: the active people, the unfinished inquiries and the live ledger
+/// systems of `from` go to `into` (the consultations go one by one, see
+/// [`open_consultations`]). Finished tickets stay, so their history keeps the
+/// department they were filed in.
 pub fn move_contents(
     conn: &mut DbConn,
     from: i64,
@@ -90,16 +103,6 @@ pub fn move_contents(
             .filter(users::active.eq(true)),
     )
     .set((users::department_id.eq(into), users::updated_at.eq(now)))
-    .execute(conn)?;
-    diesel::update(
-        consultations::table
-            .filter(consultations::department_id.eq(from))
-            .filter(consultations::state.ne_all(FINISHED.to_vec())),
-    )
-    .set((
-        consultations::department_id.eq(into),
-        consultations::updated_at.eq(now),
-    ))
     .execute(conn)?;
     diesel::update(
         inquiries::table

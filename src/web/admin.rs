@@ -138,8 +138,10 @@ async fn import(
             reorg::import(app, conn, caller, what, &file, dry_run)
         })
         .await?;
-    if report.problems.is_empty() {
+    if report.applied {
         state.departments.clear();
+    }
+    if report.problems.is_empty() {
         return Ok(HttpResponse::Ok().json(report));
     }
     let problems: Vec<serde_json::Value> = report

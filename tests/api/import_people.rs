@@ -169,6 +169,24 @@ fn a_move_a_merge_and_a_transfer_take_effect_at_once_and_a_second_run_changes_no
     // requester, its assignee and the survivor's managers reach it.
     let kosodate = department_id(app, "KOSODATE");
     assert_eq!(app.current(&open["id"])["department_id"], kosodate);
+    // Its timeline records the move (by the command line: no actor).
+    let moved = app.timeline(&dx, &open["id"]);
+    let last = moved.last().expect("events");
+    assert_eq!(last["event"], "update", "{moved:?}");
+    assert_eq!(last["actor_id"], Value::Null);
+    assert_eq!(
+        last["payload"]["changes"]["department_id"],
+        json!([org.shimin_section, kosodate])
+    );
+    assert_eq!(last["payload"]["reason"], "JUKI → KOSODATE");
+    let mut page = Session::new(app);
+    page.login(&org.requester.email);
+    let shown = page.get(&format!("/consultations/{}", open["id"]));
+    assert_eq!(shown.status, 200);
+    assert!(
+        shown.body.contains("JUKI → KOSODATE"),
+        "the move in the page's timeline"
+    );
     for (who, token) in [
         ("requester", &requester),
         ("assignee", &se),
