@@ -88,7 +88,8 @@ fn preview(
         .iter()
         .map(|c| {
             let values: Vec<String> = c.fields.iter().map(|(k, v)| format!("{k}: {v}")).collect();
-            json!({"line": c.line, "action": c.action, "target": c.target, "values": values.join(", ")})
+            let action = t(locale, &format!("import.action.{}", c.action), &[]);
+            json!({"line": c.line, "action": action, "target": c.target, "values": values.join(", ")})
         })
         .collect();
     let mut data = base(req, Some(user), locale, title);
