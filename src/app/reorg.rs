@@ -32,14 +32,6 @@ pub enum Importing {
 }
 
 impl Importing {
-    pub fn parse(value: &str) -> Option<Importing> {
-        match value {
-            "departments" => Some(Importing::Departments),
-            "users" => Some(Importing::Users),
-            _ => None,
-        }
-    }
-
     pub fn as_str(self) -> &'static str {
         match self {
             Importing::Departments => "departments",
