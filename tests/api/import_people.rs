@@ -102,6 +102,34 @@ fn status(app: &TestApp, token: &str, c: &Value) -> u16 {
         .status
 }
 
+/// 戸籍係 under 市民課, a requester there, and their consultation.
+fn section_with_a_consultation(app: &TestApp) -> Value {
+    let admin = app.login(&app.org.admin);
+    let section = app.post(
+        "/api/v1/departments",
+        &admin,
+        json!({"code": "KOSEKI", "name": "戸籍係", "parent_id": app.org.shimin_division}),
+    );
+    assert_eq!(section.status, 201, "{:?}", section.body);
+    let clerk = app.post(
+        "/api/v1/users",
+        &admin,
+        json!({"email": "koseki@city.test", "name": "小川", "role": "requester",
+               "department_id": section.body["id"], "password": PASSWORD}),
+    );
+    assert_eq!(clerk.status, 201, "{:?}", clerk.body);
+    let token = app.login(&crate::helpers::User {
+        id: 0,
+        email: "koseki@city.test".into(),
+    });
+    file_in(
+        app,
+        &token,
+        "戸籍謄本の請求受付",
+        section.body["id"].as_i64().expect("id"),
+    )
+}
+
 fn filed(app: &TestApp, token: &str) -> Value {
     let dashboard = app.get("/api/v1/dashboard", token);
     assert_eq!(dashboard.status, 200, "{:?}", dashboard.body);
@@ -143,6 +171,8 @@ fn a_move_a_merge_and_a_transfer_take_effect_at_once_and_a_second_run_changes_no
     );
     let closed = app.must_fire(&requester, &closed, "close", json!({"rating": 4}));
     let hoiku = app.file(&outsider, "保育園入園申請の電子化");
+    // A section of 市民課, 戸籍係, with a consultation of its own: it moves to 保育課.
+    let koseki = section_with_a_consultation(app);
     let closed_history = app.timeline(&dx, &closed["id"]);
     assert_eq!(
         status(app, &kodomo, &hoiku),
@@ -150,11 +180,14 @@ fn a_move_a_merge_and_a_transfer_take_effect_at_once_and_a_second_run_changes_no
         "not yet under こども未来局"
     );
     assert_eq!(status(app, &watanabe, &hoiku), 200);
-    assert_eq!(filed(app, &watanabe), json!(3));
+    assert_eq!(status(app, &kodomo, &koseki), 404);
+    assert_eq!(status(app, &watanabe, &koseki), 200);
+    assert_eq!(filed(app, &watanabe), json!(4));
 
-    let (code, out, err) = import(app, "departments", MOVE_AND_MERGE.as_bytes(), false);
+    let april = format!("{MOVE_AND_MERGE}move,KOSEKI,,,HOIKU,\n");
+    let (code, out, err) = import(app, "departments", april.as_bytes(), false);
     assert_eq!(code, 0, "{out}\n{err}");
-    assert!(out.contains("applied 3 change(s) to departments"), "{out}");
+    assert!(out.contains("applied 4 change(s) to departments"), "{out}");
     // Shift_JIS, as Excel in Japan saves it.
     let (sjis, _, _) = encoding_rs::SHIFT_JIS.encode(TRANSFER);
     let (code, out, err) = import(app, "users", &sjis, false);
@@ -165,6 +198,10 @@ fn a_move_a_merge_and_a_transfer_take_effect_at_once_and_a_second_run_changes_no
     // with the tokens they had before, on the server that kept running.
     assert_eq!(status(app, &kodomo, &hoiku), 200);
     assert_eq!(status(app, &watanabe, &hoiku), 404);
+    // The moved section likewise, and 保育課's manager now covers it.
+    assert_eq!(status(app, &kodomo, &koseki), 200);
+    assert_eq!(status(app, &app.login(&org.other_manager), &koseki), 200);
+    assert_eq!(status(app, &watanabe, &koseki), 404);
     // The merged section's open consultation went to the survivor, where its
     // requester, its assignee and the survivor's managers reach it.
     let kosodate = department_id(app, "KOSODATE");
@@ -215,7 +252,7 @@ fn a_move_a_merge_and_a_transfer_take_effect_at_once_and_a_second_run_changes_no
     );
     assert_eq!(status(app, &colleague, &hoiku), 200);
     // The dashboards count by the new tree (the rollups were recounted).
-    assert_eq!(filed(app, &kodomo), json!(2));
+    assert_eq!(filed(app, &kodomo), json!(3));
     assert_eq!(filed(app, &watanabe), json!(1));
     assert_eq!(department(app, "JUKI")["active"], false);
     let me = app.get("/api/v1/me", &requester).body;
@@ -231,10 +268,10 @@ fn a_move_a_merge_and_a_transfer_take_effect_at_once_and_a_second_run_changes_no
     assert_eq!(login.status, 401);
 
     let before = world(app);
-    let (code, out, _) = import(app, "departments", MOVE_AND_MERGE.as_bytes(), false);
+    let (code, out, _) = import(app, "departments", april.as_bytes(), false);
     assert_eq!(code, 0);
     assert!(
-        out.contains("applied 0 change(s) to departments; 3 row(s) already so"),
+        out.contains("applied 0 change(s) to departments; 4 row(s) already so"),
         "{out}"
     );
     let (code, out, _) = import(app, "users", TRANSFER.as_bytes(), false);
