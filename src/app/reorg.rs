@@ -128,7 +128,9 @@ fn run(
         }
     };
     conn.transaction(|conn| {
-        store::lock_directory(conn)?;
+        if !dry_run {
+            store::lock_directory(conn)?;
+        }
         match what {
             Importing::Departments => {
                 let plan = dept_plan::plan(&text, units(conn)?);
