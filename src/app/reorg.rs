@@ -16,6 +16,7 @@ use utoipa::ToSchema;
 use super::{App, Caller, Error, Result};
 use crate::db::consultations::{self, Change, Consultation, ConsultationChanges};
 use crate::db::departments::{self, NewDepartment};
+use crate::db::inquiries::{self, Inquiry, InquiryChange, InquiryChanges};
 use crate::db::reorg::{self as store, Reshape};
 use crate::db::users::{self, NewUser, UserChanges};
 use crate::db::{self, sessions, stats, DbConn};
@@ -271,6 +272,9 @@ fn apply_departments(
                 for c in store::open_consultations(conn, from)? {
                     move_consultation(conn, c, to, &reason, actor_id)?;
                 }
+                for i in store::open_inquiries(conn, from)? {
+                    move_inquiry(conn, i, to, &reason, actor_id)?;
+                }
                 store::move_contents(conn, from, to, now)?;
                 let reshape = Reshape {
                     active: Some(false),
@@ -329,6 +333,45 @@ fn move_consultation(
             return Ok(());
         }
         current = consultations::find(conn, current.id)?.ok_or(Error::NotFound)?;
+    }
+    Err(Error::Stale {
+        current: current.version,
+    })
+}
+
+/// Moves an open inquiry to the surviving department, with an `update` event.
+fn move_inquiry(
+    conn: &mut DbConn,
+    mut current: Inquiry,
+    to: i64,
+    reason: &str,
+    actor_id: Option<i64>,
+) -> Result<()> {
+    for _ in 0..3 {
+        let payload = json!({
+            "changes": {"department_id": [current.department_id, to]},
+            "message": reason,
+        });
+        let moved = inquiries::apply(
+            conn,
+            InquiryChange {
+                inquiry: &current,
+                expected_version: current.version,
+                event: "update",
+                actor_id,
+                to_state: current.state,
+                changes: InquiryChanges {
+                    department_id: Some(to),
+                    ..InquiryChanges::default()
+                },
+                payload,
+                now: db::now(),
+            },
+        )?;
+        if moved.is_some() {
+            return Ok(());
+        }
+        current = inquiries::find(conn, current.id)?.ok_or(Error::NotFound)?;
     }
     Err(Error::Stale {
         current: current.version,

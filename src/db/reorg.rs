@@ -8,6 +8,7 @@ use diesel::dsl::count_star;
 use diesel::prelude::*;
 
 use super::consultations::Consultation;
+use super::inquiries::Inquiry;
 use super::schema::{consultations, departments, inquiries, systems, users};
 use super::DbConn;
 use crate::domain::inquiry::InquiryState;
@@ -87,10 +88,20 @@ pub fn open_consultations(conn: &mut DbConn, department_id: i64) -> QueryResult<
         .load(conn)
 }
 
-/// A merge: the active people, the unfinished inquiries and the live ledger
-/// systems of `from` go to `into` (the consultations go one by one, see
-/// [`open_consultations`]). Finished tickets stay, so their history keeps the
-/// department they were filed in.
+/// The unfinished inquiries of a department (moved like the consultations).
+pub fn open_inquiries(conn: &mut DbConn, department_id: i64) -> QueryResult<Vec<Inquiry>> {
+    inquiries::table
+        .filter(inquiries::department_id.eq(department_id))
+        .filter(inquiries::state.ne_all(INQUIRY_FINISHED.to_vec()))
+        .order(inquiries::id.asc())
+        .select(Inquiry::as_select())
+        .load(conn)
+}
+
+/// A merge: the active people and the live ledger systems of `from` go to
+/// `into` (its open tickets go one by one with an event each, see
+/// [`open_consultations`] and [`open_inquiries`]). Finished tickets stay, so
+/// their history keeps the department they were filed in.
 pub fn move_contents(
     conn: &mut DbConn,
     from: i64,
@@ -103,16 +114,6 @@ pub fn move_contents(
             .filter(users::active.eq(true)),
     )
     .set((users::department_id.eq(into), users::updated_at.eq(now)))
-    .execute(conn)?;
-    diesel::update(
-        inquiries::table
-            .filter(inquiries::department_id.eq(from))
-            .filter(inquiries::state.ne_all(INQUIRY_FINISHED.to_vec())),
-    )
-    .set((
-        inquiries::department_id.eq(into),
-        inquiries::updated_at.eq(now),
-    ))
     .execute(conn)?;
     diesel::update(
         systems::table

@@ -283,6 +283,57 @@ fn a_move_a_merge_and_a_transfer_take_effect_at_once_and_a_second_run_changes_no
     assert_eq!(world(app), before);
 }
 
+fn merging_a_division_moves_its_open_inquiries_and_live_systems_with_it(app: &TestApp) {
+    let org = &app.org;
+    let (outsider, se, dx) = (
+        app.login(&org.outsider),
+        app.login(&org.se),
+        app.login(&org.dx),
+    );
+    let ask = |subject: &str| {
+        let reply = app.post(
+            "/api/v1/inquiries",
+            &outsider,
+            json!({"subject": subject, "question": "教えてください", "topic": "how_to"}),
+        );
+        assert_eq!(reply.status, 201, "{:?}", reply.body);
+        reply.body
+    };
+    let open = ask("一覧の並べ替え");
+    let system = app.post(
+        "/api/v1/systems",
+        &dx,
+        json!({"name": "保育園入園管理", "platform": "rpa",
+               "department_id": org.hoiku_division, "owner_id": org.outsider.id}),
+    );
+    assert_eq!(system.status, 201, "{:?}", system.body);
+    let file = "action,code,merge_into\nmerge,HOIKU,SHIMINKA\n";
+    let (code, out, err) = import(app, "departments", file.as_bytes(), false);
+    assert_eq!(code, 0, "{out}\n{err}");
+
+    let path = format!("/api/v1/inquiries/{}", open["id"]);
+    let moved = app.get(&path, &outsider);
+    assert_eq!(
+        moved.status, 200,
+        "the asker, now in 市民課, still reaches it"
+    );
+    assert_eq!(moved.body["department_id"], org.shimin_division);
+    let events = app.get(&format!("{path}/events"), &se).body;
+    let last = events["items"].as_array().and_then(|e| e.last()).cloned();
+    assert_eq!(
+        last.map(|e| e["payload"]["changes"]["department_id"].clone()),
+        Some(json!([org.hoiku_division, org.shimin_division])),
+        "{events}"
+    );
+    let mut page = Session::new(app);
+    page.login(&org.outsider.email);
+    let shown = page.get(&format!("/inquiries/{}", open["id"]));
+    assert_eq!(shown.status, 200);
+    assert!(shown.body.contains("HOIKU → SHIMINKA"), "{}", shown.body);
+    let system = app.get(&format!("/api/v1/systems/{}", system.body["id"]), &dx);
+    assert_eq!(system.body["department_id"], org.shimin_division);
+}
+
 fn a_dry_run_lists_every_problem_with_its_line_and_changes_nothing(app: &TestApp) {
     let before = world(app);
     let departments = "action,code,name,kind,parent,merge_into\n\
@@ -553,6 +604,7 @@ fn the_admin_page_previews_an_upload_and_applies_it_on_confirmation(app: &TestAp
 
 both_backends!(
     a_move_a_merge_and_a_transfer_take_effect_at_once_and_a_second_run_changes_nothing,
+    merging_a_division_moves_its_open_inquiries_and_live_systems_with_it,
     a_dry_run_lists_every_problem_with_its_line_and_changes_nothing,
     a_real_run_with_one_bad_row_changes_nothing,
     shift_jis_and_bom_files_are_read_through_the_api,
