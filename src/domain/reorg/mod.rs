@@ -67,6 +67,9 @@ impl Row {
 /// The rows of a CSV text whose header holds exactly the known columns (any
 /// order, any case); `required` must be among them.
 pub fn rows(text: &str, known: &[&str], required: &[&str]) -> Result<Vec<Row>, Vec<Problem>> {
+    // The reader numbers a record after CRLF from the line before it; Excel and
+    // a browser's form both end lines so.
+    let text = text.replace("\r\n", "\n");
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
@@ -80,7 +83,8 @@ pub fn rows(text: &str, known: &[&str], required: &[&str]) -> Result<Vec<Row>, V
     let columns: Vec<String> = header.iter().map(|c| c.trim().to_lowercase()).collect();
     let mut problems = vec![];
     for column in &columns {
-        if !known.contains(&column.as_str()) {
+        // Excel adds blank columns after a cell once typed in: they are ignored.
+        if !column.is_empty() && !known.contains(&column.as_str()) {
             problems.push(Problem::new(1, column, "import.unknown_column"));
         }
     }
@@ -113,7 +117,7 @@ pub fn rows(text: &str, known: &[&str], required: &[&str]) -> Result<Vec<Row>, V
         let cells = columns
             .iter()
             .zip(record.iter())
-            .filter(|(_, v)| !v.trim().is_empty())
+            .filter(|(c, v)| !c.is_empty() && !v.trim().is_empty())
             .map(|(c, v)| (c.clone(), v.trim().to_string()))
             .collect();
         rows.push(Row { line, cells });
@@ -173,7 +177,7 @@ mod tests {
     #[test]
     fn a_header_names_known_columns_and_rows_keep_their_lines() {
         let rows = rows(
-            "Action, Code ,name\ncreate,A,\"two\nlines\"\n\n,,\nmove,B,x\n",
+            "Action, Code ,name,\r\ncreate,A,\"two\nlines\",\r\n\r\n,,\r\nmove,B,x,stray\r\n",
             &["action", "code", "name"],
             &["action", "code"],
         )
