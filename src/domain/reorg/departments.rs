@@ -220,11 +220,10 @@ fn create(
         .map(|p| p.kind.as_str());
     let kind = kind.unwrap_or_else(|| default_kind(parent_kind).to_string());
     if let Some(existing) = tree.0.get(&code) {
-        let same = existing.name == name
-            && existing.kind == kind
-            && existing.parent == parent
-            && existing.active;
-        if !same {
+        let same = existing.name == name && existing.kind == kind && existing.parent == parent;
+        if !existing.active {
+            problems.push(Problem::new(row.line, "code", "import.inactive_department"));
+        } else if !same {
             problems.push(Problem::new(row.line, "code", "validation.taken"));
         }
         return None;

@@ -228,7 +228,10 @@ fn plan_row(
             active: true,
         };
         if let Some(existing) = people.get(&email) {
-            if *existing != person {
+            if !existing.active {
+                // Not brought back silently: the file may be an old one.
+                problems.push(Problem::new(row.line, "email", "import.inactive_user"));
+            } else if *existing != person {
                 problems.push(Problem::new(row.line, "email", "import.duplicate_email"));
             }
             return None;
@@ -346,10 +349,19 @@ mod tests {
              transfer,nobody@city.test,,,D1,\n\
              transfer,tanaka@city.test,,,OLD,\n\
              deactivate,admin@city.test,,,,\n\
-             create,not-an-address,名,requester,D1,\n",
+             create,not-an-address,名,requester,D1,\n\
+             create,gone@city.test,元職員,requester,D1,\n",
             Directory {
                 people: vec![
                     directory().people[0].clone(),
+                    Person {
+                        email: "gone@city.test".into(),
+                        name: "元職員".into(),
+                        role: Role::Requester,
+                        department: "D1".into(),
+                        locale: "ja".into(),
+                        active: false,
+                    },
                     Person {
                         email: "admin@city.test".into(),
                         name: "管理".into(),
@@ -378,6 +390,7 @@ mod tests {
                 (5, "department", "import.inactive_department"),
                 (6, "email", "validation.self_deactivation"),
                 (7, "email", "validation.email"),
+                (8, "email", "import.inactive_user"),
             ]
         );
     }
