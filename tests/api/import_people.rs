@@ -574,6 +574,8 @@ fn the_admin_page_previews_an_upload_and_applies_it_on_confirmation(app: &TestAp
     );
 
     // Users too; and nobody but an admin.
+    let page = session.get("/admin/users");
+    assert!(page.body.contains("id=\"import-users\""), "the upload form");
     let users = session.post(
         "/admin/users/import",
         &[

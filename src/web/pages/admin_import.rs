@@ -100,7 +100,7 @@ fn preview(
         "changes": changes,
         "count": report.changes.len(),
         "unchanged": report.unchanged,
-        "applied": report.applied,
+        "applied": report.applied && !report.changes.is_empty(),
         "can_apply": !report.applied && report.problems.is_empty() && !report.changes.is_empty(),
         "content": content,
     });
