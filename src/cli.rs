@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 
+use crate::app::reorg::{self, Importing};
 use crate::app::{self, directory, App};
 use crate::db::DbConn;
 use crate::domain::directory::{NewDepartmentInput, NewUserInput};
@@ -59,6 +60,11 @@ pub enum Command {
         #[command(subcommand)]
         action: UserAction,
     },
+    /// Import departments or users from a CSV file (the April reorganisation).
+    Import {
+        #[command(subcommand)]
+        action: ImportAction,
+    },
     /// Fill the database with a generated city and ten fiscal years of consultations
     /// (for benchmarks and demos). Refuses a database that already has consultations
     /// unless --append is given.
@@ -103,6 +109,49 @@ pub enum DepartmentAction {
         /// Managers in this department see every division.
         #[arg(long)]
         dx_office: bool,
+    },
+}
+
+/// The CSV files of the reorganisation: UTF-8 (with or without BOM) or
+/// Shift_JIS, a header line naming the columns (any order), rows applied in file
+/// order. Every problem is reported with its line and column and then nothing
+/// changes (exit status 2); rows that would change nothing are skipped, so a file
+/// can be run again.
+#[derive(Debug, Subcommand)]
+pub enum ImportAction {
+    /// Departments: `action,code,name,kind,parent,merge_into`.
+    ///
+    /// create CODE NAME [KIND] [PARENT]: a new unit (kind from the parent when blank).
+    /// update CODE [NAME] [KIND]: rename or change the kind.
+    /// move CODE PARENT: put the unit under another parent.
+    /// merge CODE MERGE_INTO: active people and open consultations and inquiries go
+    /// to MERGE_INTO; CODE is deactivated; its closed ones stay with it.
+    /// deactivate CODE: refused while it has active people, open tickets or active
+    /// units below it.
+    #[command(verbatim_doc_comment)]
+    Departments {
+        /// The CSV file: UTF-8 (with or without BOM) or Shift_JIS, a header line
+        /// naming the columns in any order, rows applied from the top.
+        file: std::path::PathBuf,
+        /// Report what would change and every problem; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Users: `action,email,name,role,department,locale`.
+    ///
+    /// create EMAIL NAME ROLE DEPARTMENT [LOCALE]: a new account without a password
+    /// (signs in through the directory or with a reset link).
+    /// update EMAIL [NAME] [ROLE] [DEPARTMENT] [LOCALE]: change what is given.
+    /// transfer EMAIL DEPARTMENT: move to another department.
+    /// deactivate EMAIL: no more sign-in; their records stay.
+    #[command(verbatim_doc_comment)]
+    Users {
+        /// The CSV file: UTF-8 (with or without BOM) or Shift_JIS, a header line
+        /// naming the columns in any order, rows applied from the top.
+        file: std::path::PathBuf,
+        /// Report what would change and every problem; change nothing.
+        #[arg(long)]
+        dry_run: bool,
     },
 }
 
@@ -245,6 +294,7 @@ fn execute(command: Command, settings: Settings) -> Result<(), CliError> {
             },
         ),
         Command::Effects { action } => effects(&settings, action),
+        Command::Import { action } => import(&settings, action),
         Command::Migrate => {
             connect(&settings)?;
             println!("migrations applied");
@@ -353,6 +403,65 @@ fn effects(settings: &Settings, action: EffectsAction) -> Result<(), CliError> {
             println!("fiscal year {fiscal_year} reopened");
         }
     }
+    Ok(())
+}
+
+fn import(settings: &Settings, action: ImportAction) -> Result<(), CliError> {
+    let (what, file, dry_run) = match action {
+        ImportAction::Departments { file, dry_run } => (Importing::Departments, file, dry_run),
+        ImportAction::Users { file, dry_run } => (Importing::Users, file, dry_run),
+    };
+    let bytes = std::fs::read(&file)
+        .map_err(|e| CliError::Input(format!("cannot read {}: {e}", file.display())))?;
+    let mut conn = connect(settings)?;
+    let app = App::new(settings).map_err(CliError::Failure)?;
+    let report = reorg::import_trusted(&app, &mut conn, what, &bytes, dry_run).map_err(describe)?;
+    let locale = cli_locale();
+    for change in &report.changes {
+        let fields: Vec<String> = change
+            .fields
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        println!(
+            "line {}: {} {} {}",
+            change.line,
+            change.action,
+            change.target,
+            fields.join(" ")
+        );
+    }
+    if !report.problems.is_empty() {
+        let lines: Vec<String> = report
+            .problems
+            .iter()
+            .map(|p| {
+                format!(
+                    "line {}, {}: {}",
+                    p.line,
+                    p.field,
+                    t(locale, &p.message, &[])
+                )
+            })
+            .collect();
+        return Err(CliError::Input(format!(
+            "{} problem(s) in {}; nothing changed\n{}",
+            report.problems.len(),
+            file.display(),
+            lines.join("\n")
+        )));
+    }
+    let verb = if report.applied {
+        "applied"
+    } else {
+        "dry run: would apply"
+    };
+    println!(
+        "{verb} {} change(s) to {}; {} row(s) already so",
+        report.changes.len(),
+        report.kind,
+        report.unchanged
+    );
     Ok(())
 }
 

@@ -23,6 +23,7 @@ pub mod ldap;
 pub mod ledger;
 pub mod outbox;
 pub mod password_reset;
+pub mod reorg;
 pub mod reports;
 pub mod sessions;
 pub mod sweep;

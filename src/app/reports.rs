@@ -204,6 +204,13 @@ impl DashboardCache {
             .map(|(_, d)| d.clone())
     }
 
+    /// Forgets every dashboard (after a reorganisation recounted the rollups).
+    pub fn clear(&self) {
+        if let Ok(mut entries) = self.entries.lock() {
+            entries.clear();
+        }
+    }
+
     fn put(&self, key: DashboardKey, dashboard: &Dashboard) {
         if self.ttl.is_zero() {
             return;

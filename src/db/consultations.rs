@@ -121,6 +121,8 @@ pub struct ConsultationChanges {
     pub title: Option<String>,
     pub category: Option<Category>,
     pub priority: Option<Priority>,
+    /// Only a reorganisation's merge moves a consultation to another department.
+    pub department_id: Option<i64>,
     pub assignee_id: Option<Option<i64>>,
     pub hearing_at: Option<Option<NaiveDateTime>>,
     pub hearing_place: Option<Option<String>>,

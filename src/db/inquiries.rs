@@ -222,6 +222,8 @@ pub fn escalated_into(
 #[diesel(table_name = inquiries)]
 pub struct InquiryChanges {
     pub state: Option<InquiryState>,
+    /// Only a reorganisation's merge moves an inquiry to another department.
+    pub department_id: Option<i64>,
     pub assignee_id: Option<Option<i64>>,
     pub answer: Option<Option<String>>,
     pub helped: Option<Option<bool>>,

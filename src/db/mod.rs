@@ -12,6 +12,7 @@ pub mod faq;
 pub mod inquiries;
 pub mod outbox;
 pub mod password_resets;
+pub mod reorg;
 pub mod schema;
 pub mod search;
 pub mod sessions;

@@ -14,6 +14,7 @@ pub mod inquiry_rollup;
 pub mod ledger;
 pub mod password;
 pub mod queue;
+pub mod reorg;
 pub mod role;
 pub mod rollup;
 pub mod savings;

@@ -29,7 +29,18 @@ pub fn hash(password: &str) -> Result<String, String> {
         .map_err(|e| format!("cannot hash the password: {e}"))
 }
 
+/// The stored hash of an account without a password of its own (made by an
+/// import: its owner signs in through the directory, or sets one with a reset
+/// link). It is not a PHC string, so no password verifies against it.
+pub const UNUSABLE: &str = "!no-password";
+
 pub fn verify(password: &str, hash: &str) -> bool {
+    if hash == UNUSABLE {
+        // Costs what a wrong password costs, so timing does not tell such
+        // accounts apart.
+        verify(password, decoy_hash());
+        return false;
+    }
     PasswordHash::new(hash)
         .map(|parsed| {
             Argon2::default()
@@ -77,5 +88,7 @@ mod tests {
         assert!(verify("correct horse", &h));
         assert!(!verify("wrong horse", &h));
         assert!(!verify("correct horse", "not a hash"));
+        assert!(!verify("", UNUSABLE));
+        assert!(!verify("!no-password", UNUSABLE));
     }
 }

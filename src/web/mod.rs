@@ -14,6 +14,7 @@ pub mod error;
 pub mod export;
 pub mod faq;
 pub mod health;
+pub mod import_upload;
 pub mod inquiries;
 
 pub mod effects;
@@ -161,6 +162,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(directory::update_me)
         .service(admin::list_outbox)
         .service(admin::retry_outbox)
+        .service(admin::import_departments)
+        .service(admin::import_users)
         .service(directory::list_users)
         .service(directory::create_user)
         .service(directory::get_user)
@@ -243,11 +246,14 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(pages::systems::update)
         .service(pages::admin::users_list)
         .service(pages::admin::users_create)
+        // Before `/admin/users/{id}`, which would take `import` for an id.
+        .service(pages::admin_import::users_import)
         .service(pages::admin::users_update)
         .service(pages::admin::users_end_sessions)
         .service(pages::admin::users_password_reset)
         .service(pages::admin::departments_list)
         .service(pages::admin::departments_create)
+        .service(pages::admin_import::departments_import)
         .service(pages::admin::departments_update)
         .service(dashboard::helpdesk)
         .service(dashboard::get)

@@ -39,9 +39,14 @@ const POST_ROUTES: &[&str] = &[
     "/admin/users/{id}/sessions/end",
     "/admin/departments",
     "/admin/departments/{id}",
+<<<<<<< HEAD
     "/admin/users/{id}/password-reset",
     // Last: its control sets se2's password, which ends the target's sessions.
     "/password-reset/{token}",
+=======
+    "/admin/departments/import",
+    "/admin/users/import",
+>>>>>>> i19-people
 ];
 
 /// The paths of every `#[post]`/`#[put]`/`#[patch]`/`#[delete]` handler outside
@@ -100,6 +105,8 @@ fn every_state_changing_page_route_is_in_the_csrf_suite() {
         "pages::password_reset::set",
         "pages::admin::departments_create",
         "pages::admin::departments_update",
+        "pages::admin_import::departments_import",
+        "pages::admin_import::users_import",
     ] {
         assert!(
             routes.contains(&format!(".service({handler})")),
@@ -553,6 +560,7 @@ fn every_page_post_without_a_valid_csrf_token_is_refused_and_changes_nothing(app
                 format!("/admin/departments/{}", org.hoiku_division),
                 vec![("name", "CSRF保育課".into()), ("active", "true".into())],
             ),
+<<<<<<< HEAD
             "/admin/users/{id}/password-reset" => (
                 Some(&org.admin),
                 format!("/admin/users/{}/password-reset", org.colleague.id),
@@ -566,6 +574,30 @@ fn every_page_post_without_a_valid_csrf_token_is_refused_and_changes_nothing(app
                     (
                         "password_confirmation",
                         "a brand new long passphrase 42".into(),
+=======
+            // The confirm form of an upload's preview: it applies the text it carries.
+            "/admin/departments/import" => (
+                Some(&org.admin),
+                route.to_string(),
+                vec![
+                    ("apply", "true".into()),
+                    (
+                        "content",
+                        "action,code,name,kind,parent\ncreate,CSRFIMPORT,CSRF取込課,division,SHIMIN\n"
+                            .into(),
+                    ),
+                ],
+            ),
+            "/admin/users/import" => (
+                Some(&org.admin),
+                route.to_string(),
+                vec![
+                    ("apply", "true".into()),
+                    (
+                        "content",
+                        "action,email,name,role,department\ncreate,csrf-import@city.test,CSRF取込,requester,HOIKU\n"
+                            .into(),
+>>>>>>> i19-people
                     ),
                 ],
             ),

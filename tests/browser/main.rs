@@ -20,6 +20,7 @@ mod smtp;
 mod harness;
 
 mod access;
+mod admin_import;
 mod dashboard;
 mod effects;
 mod escaping;

@@ -4,6 +4,7 @@
 //! cookie (double submit) besides the SameSite session cookie.
 
 pub mod admin;
+pub mod admin_import;
 pub mod auth;
 pub mod consultations;
 pub mod dashboard;
@@ -71,6 +72,10 @@ const TEMPLATES: &[(&str, &str)] = &[
     (
         "admin_departments",
         include_str!("../../../views/pages/admin_departments.hbs"),
+    ),
+    (
+        "admin_import",
+        include_str!("../../../views/pages/admin_import.hbs"),
     ),
     ("error", include_str!("../../../views/pages/error.hbs")),
     (
