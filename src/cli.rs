@@ -119,7 +119,7 @@ pub enum DepartmentAction {
 /// can be run again.
 #[derive(Debug, Subcommand)]
 pub enum ImportAction {
-    /// Departments: `action,code,name,kind,parent,merge_into`.
+    /// Departments: `action,code,name,kind,parent,merge_into[,email]`.
     ///
     /// create CODE NAME [KIND] [PARENT]: a new unit (kind from the parent when blank).
     /// update CODE [NAME] [KIND]: rename or change the kind.
@@ -128,6 +128,8 @@ pub enum ImportAction {
     /// to MERGE_INTO; CODE is deactivated; its closed ones stay with it.
     /// deactivate CODE: refused while it has active people, open tickets or active
     /// units below it.
+    /// transfer CODE EMAIL: the person moves to CODE (people who move with the
+    /// units, in the same file).
     #[command(verbatim_doc_comment)]
     Departments {
         /// The CSV file: UTF-8 (with or without BOM) or Shift_JIS, a header line
@@ -137,10 +139,11 @@ pub enum ImportAction {
         #[arg(long)]
         dry_run: bool,
     },
-    /// Users: `action,email,name,role,department,locale`.
+    /// Users: `action,email,name,role,department,locale[,auth]`.
     ///
-    /// create EMAIL NAME ROLE DEPARTMENT [LOCALE]: a new account without a password
-    /// (signs in through the directory or with a reset link).
+    /// create EMAIL NAME ROLE DEPARTMENT [LOCALE] [AUTH]: a new account without a
+    /// password. AUTH directory (the default when LDAP_URL is set) signs in
+    /// through the directory; local (the default otherwise) with a reset link.
     /// update EMAIL [NAME] [ROLE] [DEPARTMENT] [LOCALE]: change what is given.
     /// transfer EMAIL DEPARTMENT: move to another department.
     /// deactivate EMAIL: no more sign-in; their records stay.

@@ -248,6 +248,7 @@ pub fn update_user(
             active: edit.active,
             password_hash,
             mail_opt_out: None,
+            auth_source: None,
             updated_at: Some(db::now()),
         },
     )?;

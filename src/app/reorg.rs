@@ -134,7 +134,7 @@ fn run(
         }
         match what {
             Importing::Departments => {
-                let plan = dept_plan::plan(&text, units(conn)?);
+                let plan = dept_plan::plan(&text, units(conn)?, active_people(conn)?);
                 report.unchanged = plan.unchanged;
                 report.problems = plan.problems;
                 report.changes = plan.changes.iter().map(describe_department).collect();
@@ -144,7 +144,8 @@ fn run(
                 }
             }
             Importing::Users => {
-                let plan = user_plan::plan(&text, directory(conn, by.email)?);
+                let plan =
+                    user_plan::plan(&text, directory(conn, by.email, app.directory.is_some())?);
                 report.unchanged = plan.unchanged;
                 report.problems = plan.problems;
                 report.changes = plan.changes.iter().map(describe_user).collect();
@@ -178,7 +179,24 @@ fn units(conn: &mut DbConn) -> Result<Vec<Unit>> {
         .collect())
 }
 
-fn directory(conn: &mut DbConn, protected: Option<String>) -> Result<Directory> {
+/// Active people by e-mail address, with their unit's code.
+fn active_people(conn: &mut DbConn) -> Result<dept_plan::People> {
+    let code_of: HashMap<i64, String> = departments::list(conn)?
+        .into_iter()
+        .map(|d| (d.id, d.code))
+        .collect();
+    Ok(users::list(conn, None, i64::MAX)?
+        .into_iter()
+        .filter(|u| u.active)
+        .filter_map(|u| Some((u.email, code_of.get(&u.department_id)?.clone())))
+        .collect())
+}
+
+fn directory(
+    conn: &mut DbConn,
+    protected: Option<String>,
+    has_directory: bool,
+) -> Result<Directory> {
     let all = departments::list(conn)?;
     let code_of: HashMap<i64, String> = all.iter().map(|d| (d.id, d.code.clone())).collect();
     let people = users::list(conn, None, i64::MAX)?
@@ -190,12 +208,14 @@ fn directory(conn: &mut DbConn, protected: Option<String>) -> Result<Directory> 
             role: u.role,
             locale: u.locale,
             active: u.active,
+            auth: u.auth_source,
         })
         .collect();
     Ok(Directory {
         people,
         departments: all.into_iter().map(|d| (d.code, d.active)).collect(),
         protected,
+        has_directory,
     })
 }
 
@@ -288,6 +308,9 @@ fn apply_departments(
                     ..Reshape::default()
                 };
                 store::reshape(conn, id_of(&ids, code)?, &reshape)?;
+            }
+            DeptChange::Transfer { email, code } => {
+                transfer(conn, email, id_of(&ids, code)?, now)?;
             }
         }
     }
@@ -394,20 +417,23 @@ fn apply_users(conn: &mut DbConn, changes: &[(usize, UserChange)]) -> Result<()>
                 role,
                 department,
                 locale,
+                auth,
             } => {
-                users::insert(
-                    conn,
-                    &NewUser {
-                        email,
-                        name,
-                        password_hash: password::UNUSABLE,
-                        role: *role,
-                        department_id: id_of(&ids, department)?,
-                        locale,
-                        created_at: now,
-                        updated_at: now,
-                    },
-                )?;
+                let new = NewUser {
+                    email,
+                    name,
+                    password_hash: password::UNUSABLE,
+                    role: *role,
+                    department_id: id_of(&ids, department)?,
+                    locale,
+                    created_at: now,
+                    updated_at: now,
+                };
+                if auth == users::DIRECTORY {
+                    users::insert_directory_account(conn, &new)?;
+                } else {
+                    users::insert(conn, &new)?;
+                }
             }
             UserChange::Update {
                 email,
@@ -415,6 +441,7 @@ fn apply_users(conn: &mut DbConn, changes: &[(usize, UserChange)]) -> Result<()>
                 role,
                 locale,
                 department,
+                auth,
             } => {
                 let department_id = match department {
                     Some(d) => Some(id_of(&ids, d)?),
@@ -426,19 +453,14 @@ fn apply_users(conn: &mut DbConn, changes: &[(usize, UserChange)]) -> Result<()>
                     role: *role,
                     locale: locale.clone(),
                     department_id,
+                    auth_source: auth.clone(),
                     updated_at: Some(now),
                     ..UserChanges::default()
                 };
                 users::update(conn, id, &changes)?;
             }
             UserChange::Transfer { email, department } => {
-                let id = user_id(conn, email)?;
-                let changes = UserChanges {
-                    department_id: Some(id_of(&ids, department)?),
-                    updated_at: Some(now),
-                    ..UserChanges::default()
-                };
-                users::update(conn, id, &changes)?;
+                transfer(conn, email, id_of(&ids, department)?, now)?;
             }
             UserChange::Deactivate { email } => {
                 let id = user_id(conn, email)?;
@@ -453,6 +475,23 @@ fn apply_users(conn: &mut DbConn, changes: &[(usize, UserChange)]) -> Result<()>
             }
         }
     }
+    Ok(())
+}
+
+fn transfer(
+    conn: &mut DbConn,
+    email: &str,
+    department_id: i64,
+    now: chrono::NaiveDateTime,
+) -> Result<()> {
+    let user = users::find_by_email(conn, email)?
+        .ok_or_else(|| Error::internal(format!("user {email} vanished during an import")))?;
+    let changes = UserChanges {
+        department_id: Some(department_id),
+        updated_at: Some(now),
+        ..UserChanges::default()
+    };
+    users::update(conn, user.id, &changes)?;
     Ok(())
 }
 
@@ -487,6 +526,9 @@ fn describe_department((line, change): &(usize, DeptChange)) -> PlannedChange {
         DeptChange::Move { code, parent } => ("move", code, fields([("parent", Some(parent))])),
         DeptChange::Merge { code, into } => ("merge", code, fields([("merge_into", Some(into))])),
         DeptChange::Deactivate { code } => ("deactivate", code, BTreeMap::new()),
+        DeptChange::Transfer { email, code } => {
+            ("transfer", email, fields([("department", Some(code))]))
+        }
     };
     PlannedChange {
         line: *line,
@@ -505,6 +547,7 @@ fn describe_user((line, change): &(usize, UserChange)) -> PlannedChange {
             role,
             department,
             locale,
+            auth,
         } => (
             "create",
             email,
@@ -513,6 +556,7 @@ fn describe_user((line, change): &(usize, UserChange)) -> PlannedChange {
                 ("role", Some(&role.as_str().to_string())),
                 ("department", Some(department)),
                 ("locale", Some(locale)),
+                ("auth", Some(auth)),
             ]),
         ),
         UserChange::Update {
@@ -521,6 +565,7 @@ fn describe_user((line, change): &(usize, UserChange)) -> PlannedChange {
             role,
             locale,
             department,
+            auth,
         } => (
             "update",
             email,
@@ -529,6 +574,7 @@ fn describe_user((line, change): &(usize, UserChange)) -> PlannedChange {
                 ("role", role_of(role).as_ref()),
                 ("department", department.as_ref()),
                 ("locale", locale.as_ref()),
+                ("auth", auth.as_ref()),
             ]),
         ),
         UserChange::Transfer { email, department } => (

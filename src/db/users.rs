@@ -62,6 +62,8 @@ pub struct UserChanges {
     pub active: Option<bool>,
     pub password_hash: Option<String>,
     pub mail_opt_out: Option<String>,
+    /// `local` or `directory`.
+    pub auth_source: Option<String>,
     pub updated_at: Option<NaiveDateTime>,
 }
 

@@ -39,14 +39,11 @@ const POST_ROUTES: &[&str] = &[
     "/admin/users/{id}/sessions/end",
     "/admin/departments",
     "/admin/departments/{id}",
-<<<<<<< HEAD
+    "/admin/departments/import",
+    "/admin/users/import",
     "/admin/users/{id}/password-reset",
     // Last: its control sets se2's password, which ends the target's sessions.
     "/password-reset/{token}",
-=======
-    "/admin/departments/import",
-    "/admin/users/import",
->>>>>>> i19-people
 ];
 
 /// The paths of every `#[post]`/`#[put]`/`#[patch]`/`#[delete]` handler outside
@@ -560,7 +557,6 @@ fn every_page_post_without_a_valid_csrf_token_is_refused_and_changes_nothing(app
                 format!("/admin/departments/{}", org.hoiku_division),
                 vec![("name", "CSRF保育課".into()), ("active", "true".into())],
             ),
-<<<<<<< HEAD
             "/admin/users/{id}/password-reset" => (
                 Some(&org.admin),
                 format!("/admin/users/{}/password-reset", org.colleague.id),
@@ -574,7 +570,9 @@ fn every_page_post_without_a_valid_csrf_token_is_refused_and_changes_nothing(app
                     (
                         "password_confirmation",
                         "a brand new long passphrase 42".into(),
-=======
+                    ),
+                ],
+            ),
             // The confirm form of an upload's preview: it applies the text it carries.
             "/admin/departments/import" => (
                 Some(&org.admin),
@@ -597,7 +595,6 @@ fn every_page_post_without_a_valid_csrf_token_is_refused_and_changes_nothing(app
                         "content",
                         "action,email,name,role,department\ncreate,csrf-import@city.test,CSRF取込,requester,HOIKU\n"
                             .into(),
->>>>>>> i19-people
                     ),
                 ],
             ),

@@ -9,13 +9,12 @@ use crate::cli::digicon;
 use crate::helpers::{TestApp, PASSWORD};
 use crate::session::Session;
 
-const MOVE_AND_MERGE: &str = "action,code,name,kind,parent,merge_into\n\
-    create,KOSODATE,子育て支援係,section,HOIKU,\n\
-    move,HOIKU,,,KODOMO,\n\
-    merge,JUKI,,,,KOSODATE\n";
+const MOVE_AND_MERGE: &str = "action,code,name,kind,parent,merge_into,email\n\
+    create,KOSODATE,子育て支援係,section,HOIKU,,\n\
+    move,HOIKU,,,KODOMO,,\n\
+    merge,JUKI,,,,KOSODATE,\n";
 
-const TRANSFER: &str = "action,email,name,role,department,locale\n\
-    transfer,yamada@city.test,,,HOIKU,\n\
+const NEWCOMER: &str = "action,email,name,role,department,locale\n\
     create,newcomer@city.test,新人,requester,KOSODATE,en\n";
 
 /// Runs the command line on the app's database with a file of these bytes.
@@ -184,15 +183,18 @@ fn a_move_a_merge_and_a_transfer_take_effect_at_once_and_a_second_run_changes_no
     assert_eq!(status(app, &watanabe, &koseki), 200);
     assert_eq!(filed(app, &watanabe), json!(4));
 
-    let april = format!("{MOVE_AND_MERGE}move,KOSEKI,,,HOIKU,\n");
+    // The April reorganisation in one file: units created, moved and merged,
+    // and the people who move with them.
+    let april =
+        format!("{MOVE_AND_MERGE}move,KOSEKI,,,HOIKU,,\ntransfer,HOIKU,,,,,yamada@city.test\n");
     let (code, out, err) = import(app, "departments", april.as_bytes(), false);
     assert_eq!(code, 0, "{out}\n{err}");
-    assert!(out.contains("applied 4 change(s) to departments"), "{out}");
+    assert!(out.contains("applied 5 change(s) to departments"), "{out}");
     // Shift_JIS, as Excel in Japan saves it.
-    let (sjis, _, _) = encoding_rs::SHIFT_JIS.encode(TRANSFER);
+    let (sjis, _, _) = encoding_rs::SHIFT_JIS.encode(NEWCOMER);
     let (code, out, err) = import(app, "users", &sjis, false);
     assert_eq!(code, 0, "{out}\n{err}");
-    assert!(out.contains("applied 2 change(s) to users"), "{out}");
+    assert!(out.contains("applied 1 change(s) to users"), "{out}");
 
     // The moved division: its new bureau's manager sees it, the old one's does not,
     // with the tokens they had before, on the server that kept running.
@@ -271,13 +273,13 @@ fn a_move_a_merge_and_a_transfer_take_effect_at_once_and_a_second_run_changes_no
     let (code, out, _) = import(app, "departments", april.as_bytes(), false);
     assert_eq!(code, 0);
     assert!(
-        out.contains("applied 0 change(s) to departments; 4 row(s) already so"),
+        out.contains("applied 0 change(s) to departments; 5 row(s) already so"),
         "{out}"
     );
-    let (code, out, _) = import(app, "users", TRANSFER.as_bytes(), false);
+    let (code, out, _) = import(app, "users", NEWCOMER.as_bytes(), false);
     assert_eq!(code, 0);
     assert!(
-        out.contains("applied 0 change(s) to users; 2 row(s) already so"),
+        out.contains("applied 0 change(s) to users; 1 row(s) already so"),
         "{out}"
     );
     assert_eq!(world(app), before);
@@ -390,7 +392,7 @@ fn a_real_run_with_one_bad_row_changes_nothing(app: &TestApp) {
     assert_eq!(code, 2, "{out}\n{err}");
     assert!(err.contains("line 5, code"), "{err}");
     assert!(err.contains("nothing changed"), "{err}");
-    let users = format!("{TRANSFER}deactivate,ghost@city.test,,,,\n").replace("KOSODATE", "HOIKU");
+    let users = format!("{NEWCOMER}deactivate,ghost@city.test,,,,\n").replace("KOSODATE", "HOIKU");
     let (code, _, err) = import(app, "users", users.as_bytes(), false);
     assert_eq!(code, 2, "{err}");
     assert_eq!(world(app), before);

@@ -457,6 +457,54 @@ fn a_local_account_keeps_its_own_password_beside_the_directory(app: &TestApp, _:
     assert_eq!(me.body["auth_source"], "local");
 }
 
+/// The staff list imported while a directory is configured: people without an
+/// `auth` cell are directory accounts and sign in with their directory
+/// password at once; `local` ones wait for a reset link.
+fn imported_staff_sign_in_through_the_directory(app: &TestApp, _: &mut Slapd) {
+    let admin = app.login(&app.org.admin);
+    let file = "action,email,name,role,department,auth\n\
+                create,nakano@city.test,中野 三郎,helpdesk,HOIKU,\n\
+                create,morita@city.test,森田,requester,HOIKU,local\n";
+    let imported = app.send(
+        "POST",
+        "/api/v1/admin/import/users",
+        Some(&admin),
+        Some(file),
+        &[("Content-Type", "text/csv")],
+    );
+    assert_eq!(imported.status, 200, "{:?}", imported.body);
+    assert_eq!(imported.body["changes"][0]["fields"]["auth"], "directory");
+    assert_eq!(
+        imported.body["changes"][1]["fields"]["auth"], "local",
+        "{:?}",
+        imported.body
+    );
+
+    let t = token(&sign_in(app, "nakano@city.test", DIRECTORY_PASSWORD));
+    let me = app.get("/api/v1/me", &t).body;
+    assert_eq!(me["auth_source"], "directory");
+    assert_eq!(me["role"], "helpdesk", "the file's role is kept");
+    assert_eq!(
+        me["department"]["code"], "JUKI",
+        "the directory's department"
+    );
+    assert_eq!(users_named(app, "nakano@city.test").len(), 1);
+
+    // morita is not in the directory: no sign-in until an admin sends a link.
+    let refused = sign_in(app, "morita@city.test", DIRECTORY_PASSWORD);
+    assert_eq!(refused.status, 401, "{:?}", refused.body);
+    let morita = users_named(app, "morita@city.test");
+    assert_eq!(morita[0]["auth_source"], "local");
+    let reset = app.send(
+        "POST",
+        &format!("/api/v1/users/{}/password-reset", morita[0]["id"]),
+        Some(&admin),
+        None,
+        &[],
+    );
+    assert_eq!(reset.status, 202, "{:?}", reset.body);
+}
+
 /// Runs each test with a fresh slapd on SQLite and PostgreSQL; `silent` ones
 /// point the app at a port that accepts and never answers instead.
 macro_rules! with_directory {
@@ -500,4 +548,5 @@ with_directory!(
     a_department_the_desk_lacks_refuses_sign_in_with_a_clear_message,
     a_local_account_keeps_its_own_password_beside_the_directory,
     simultaneous_first_sign_ins_make_one_account,
+    imported_staff_sign_in_through_the_directory,
 );

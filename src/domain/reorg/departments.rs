@@ -1,4 +1,4 @@
-//! The departments file: `action,code,name,kind,parent,merge_into`.
+//! The departments file: `action,code,name,kind,parent,merge_into[,email]`.
 //!
 //! - `create`: `code`, `name`, optional `kind` (from the parent when blank) and
 //!   `parent` (blank: a top-level bureau or ward).
@@ -8,6 +8,9 @@
 //!   the survivor, and it is deactivated; its closed tickets stay with it.
 //! - `deactivate`: `code`, refused while it has active people, open tickets or
 //!   active units below it.
+//! - `transfer`: the person `email` to the unit `code`, so that the people who
+//!   move with a reorganisation go in the same file as the units (the users file
+//!   has `transfer` too, for moves on their own).
 //!
 //! A row that would change nothing (a create of an identical department, a move to
 //! where it already is, a merge already done) is skipped, so a file can be run
@@ -20,7 +23,15 @@ use serde::Serialize;
 use super::{rows, text, Problem, Row};
 use crate::domain::directory::{DEPARTMENT_KINDS, NAME_MAX_CHARS};
 
-pub const COLUMNS: &[&str] = &["action", "code", "name", "kind", "parent", "merge_into"];
+pub const COLUMNS: &[&str] = &[
+    "action",
+    "code",
+    "name",
+    "kind",
+    "parent",
+    "merge_into",
+    "email",
+];
 const REQUIRED: &[&str] = &["action", "code"];
 
 /// A department as the plan sees it, by code.
@@ -63,6 +74,11 @@ pub enum Change {
     Deactivate {
         code: String,
     },
+    Transfer {
+        email: String,
+        /// The unit they move to.
+        code: String,
+    },
 }
 
 /// What a file would do: the changes in file order with their lines, how many
@@ -84,6 +100,9 @@ fn default_kind(parent_kind: Option<&str>) -> &'static str {
 }
 
 struct Tree(HashMap<String, Unit>);
+
+/// Active people by e-mail address, with the code of their unit.
+pub type People = HashMap<String, String>;
 
 impl Tree {
     /// Whether `code` is `ancestor` or lies below it.
@@ -130,8 +149,8 @@ impl Tree {
     }
 }
 
-/// Plans a departments file over the current units.
-pub fn plan(text_of_file: &str, current: Vec<Unit>) -> Plan {
+/// Plans a departments file over the current units and their people.
+pub fn plan(text_of_file: &str, current: Vec<Unit>, mut people: People) -> Plan {
     let rows = match rows(text_of_file, COLUMNS, REQUIRED) {
         Ok(rows) => rows,
         Err(problems) => {
@@ -145,7 +164,7 @@ pub fn plan(text_of_file: &str, current: Vec<Unit>) -> Plan {
     let mut plan = Plan::default();
     for row in &rows {
         let before = plan.problems.len();
-        let change = plan_row(&mut tree, &mut plan.problems, row);
+        let change = plan_row(&mut tree, &mut people, &mut plan.problems, row);
         match change {
             Some(change) => plan.changes.push((row.line, change)),
             None if plan.problems.len() == before => plan.unchanged += 1,
@@ -157,7 +176,12 @@ pub fn plan(text_of_file: &str, current: Vec<Unit>) -> Plan {
 
 /// The change of one row (applied to the tree), or `None` for a row that changes
 /// nothing or has problems.
-fn plan_row(tree: &mut Tree, problems: &mut Vec<Problem>, row: &Row) -> Option<Change> {
+fn plan_row(
+    tree: &mut Tree,
+    people: &mut People,
+    problems: &mut Vec<Problem>,
+    row: &Row,
+) -> Option<Change> {
     let action = row.get("action").unwrap_or_default().to_lowercase();
     let code = text(problems, row, "code", true, 50);
     if code
@@ -177,6 +201,7 @@ fn plan_row(tree: &mut Tree, problems: &mut Vec<Problem>, row: &Row) -> Option<C
     let name = text(problems, row, "name", action == "create", NAME_MAX_CHARS);
     match action.as_str() {
         "create" => create(tree, problems, row, code, name, kind),
+        "transfer" => transfer(tree, people, problems, row, code),
         "update" | "move" | "merge" | "deactivate" => {
             let code = code?;
             let Some(unit) = tree.0.get(&code).cloned() else {
@@ -190,7 +215,7 @@ fn plan_row(tree: &mut Tree, problems: &mut Vec<Problem>, row: &Row) -> Option<C
             match action.as_str() {
                 "update" => update(tree, problems, row, unit, name, kind),
                 "move" => move_unit(tree, problems, row, unit),
-                "merge" => merge(tree, problems, row, unit),
+                "merge" => merge(tree, people, problems, row, unit),
                 _ => deactivate(tree, problems, row, unit),
             }
         }
@@ -306,7 +331,13 @@ fn move_unit(
     })
 }
 
-fn merge(tree: &mut Tree, problems: &mut Vec<Problem>, row: &Row, unit: Unit) -> Option<Change> {
+fn merge(
+    tree: &mut Tree,
+    people: &mut People,
+    problems: &mut Vec<Problem>,
+    row: &Row,
+    unit: Unit,
+) -> Option<Change> {
     let Some(into) = row.get("merge_into").map(str::to_string) else {
         problems.push(Problem::new(row.line, "merge_into", "validation.required"));
         return None;
@@ -337,10 +368,40 @@ fn merge(tree: &mut Tree, problems: &mut Vec<Problem>, row: &Row, unit: Unit) ->
         survivor.people += unit.people;
         survivor.open_tickets += unit.open_tickets;
     }
+    for at in people.values_mut().filter(|at| **at == unit.code) {
+        *at = into.clone();
+    }
     Some(Change::Merge {
         code: unit.code,
         into,
     })
+}
+
+fn transfer(
+    tree: &mut Tree,
+    people: &mut People,
+    problems: &mut Vec<Problem>,
+    row: &Row,
+    code: Option<String>,
+) -> Option<Change> {
+    let email = text(problems, row, "email", true, 254).map(|e| e.to_lowercase());
+    code?;
+    let to = tree.active(problems, row, "code")?;
+    let email = email?;
+    let Some(from) = people.get(&email).cloned() else {
+        problems.push(Problem::new(row.line, "email", "import.unknown_user"));
+        return None;
+    };
+    if from == to {
+        return None;
+    }
+    for (code, step) in [(&from, -1), (&to, 1)] {
+        if let Some(unit) = tree.0.get_mut(code) {
+            unit.people += step;
+        }
+    }
+    people.insert(email.clone(), to.clone());
+    Some(Change::Transfer { email, code: to })
 }
 
 fn deactivate(
@@ -394,6 +455,82 @@ mod tests {
         ]
     }
 
+    /// D1's two people and S1's three.
+    fn people() -> People {
+        [
+            ("a", "D1"),
+            ("b", "D1"),
+            ("c", "S1"),
+            ("d", "S1"),
+            ("e", "S1"),
+        ]
+        .into_iter()
+        .map(|(who, at)| (format!("{who}@city.test"), at.to_string()))
+        .collect()
+    }
+
+    #[test]
+    fn people_transferred_in_the_same_file_follow_the_units_above_them() {
+        let plan = plan(
+            "action,code,name,kind,parent,merge_into,email\n\
+             create,D2,新設課,,B2,,\n\
+             transfer,D2,,,,,C@city.test\n\
+             merge,S1,,,,D1,\n\
+             transfer,D2,,,,,d@city.test\n\
+             transfer,D2,,,,,a@city.test\n\
+             transfer,D2,,,,,b@city.test\n\
+             transfer,D2,,,,,e@city.test\n\
+             transfer,D2,,,,,e@city.test\n\
+             transfer,D1,,,,,nobody@city.test\n\
+             transfer,S1,,,,,c@city.test\n",
+            city(),
+            people(),
+        );
+        let found: Vec<(usize, &str, &str)> = plan
+            .problems
+            .iter()
+            .map(|p| (p.line, p.field.as_str(), p.message.as_str()))
+            .collect();
+        assert_eq!(
+            found,
+            vec![
+                (10, "email", "import.unknown_user"),
+                (11, "code", "import.inactive_department"),
+            ]
+        );
+        // d and e were in S1, merged into D1 at line 4; the second move of e is
+        // already so.
+        assert_eq!(
+            plan.changes[1].1,
+            Change::Transfer {
+                email: "c@city.test".into(),
+                code: "D2".into()
+            }
+        );
+        assert_eq!(plan.changes.len(), 7);
+        assert_eq!(plan.unchanged, 1);
+        let emptied = super::plan(
+            "action,code,email\n\
+             transfer,B2,a@city.test\n\
+             transfer,B2,b@city.test\n\
+             deactivate,D1,\n",
+            city(),
+            people(),
+        );
+        assert_eq!(
+            emptied
+                .problems
+                .iter()
+                .map(|p| (p.line, p.message.as_str()))
+                .collect::<Vec<_>>(),
+            vec![
+                (4, "import.has_open_tickets"),
+                (4, "import.has_active_units")
+            ],
+            "D1's people left; its ticket and S1 stay"
+        );
+    }
+
     #[test]
     fn rows_apply_in_order_so_a_merge_can_follow_the_create_of_its_survivor() {
         let plan = plan(
@@ -403,6 +540,7 @@ mod tests {
              merge,D1,,,,D2\n\
              update,D2,新設推進課,,,\n",
             city(),
+            people(),
         );
         assert_eq!(plan.problems, vec![]);
         assert_eq!(plan.changes.len(), 4);
@@ -430,6 +568,7 @@ mod tests {
              update,D1,,castle,,\n\
              create,B2,別名,,,\n",
             city(),
+            people(),
         );
         let found: Vec<(usize, &str, &str)> = plan
             .problems
@@ -473,7 +612,7 @@ mod tests {
             },
             unit("S1", "section", Some("D2"), 3, 2),
         ];
-        let plan = plan(file, after);
+        let plan = plan(file, after, People::new());
         assert_eq!(plan.problems, vec![]);
         assert_eq!(plan.changes, vec![]);
         assert_eq!(plan.unchanged, 3);
@@ -486,6 +625,7 @@ mod tests {
              merge,S1,,,,D1\n\
              deactivate,D1,,,,\n",
             city(),
+            people(),
         );
         // D1 received S1's people: it cannot be switched off.
         assert_eq!(

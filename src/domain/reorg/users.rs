@@ -17,7 +17,15 @@ use super::{rows, text, Problem, Row};
 use crate::domain::directory::{is_email, NAME_MAX_CHARS};
 use crate::domain::Role;
 
-pub const COLUMNS: &[&str] = &["action", "email", "name", "role", "department", "locale"];
+pub const COLUMNS: &[&str] = &[
+    "action",
+    "email",
+    "name",
+    "role",
+    "department",
+    "locale",
+    "auth",
+];
 const REQUIRED: &[&str] = &["action", "email"];
 
 /// A user as the plan sees them, by e-mail address.
@@ -30,6 +38,8 @@ pub struct Person {
     pub department: String,
     pub locale: String,
     pub active: bool,
+    /// Where the password is checked: `local` or `directory`.
+    pub auth: String,
 }
 
 /// One change to apply, by e-mail address and department code.
@@ -42,6 +52,7 @@ pub enum Change {
         role: Role,
         department: String,
         locale: String,
+        auth: String,
     },
     Update {
         email: String,
@@ -49,6 +60,7 @@ pub enum Change {
         role: Option<Role>,
         locale: Option<String>,
         department: Option<String>,
+        auth: Option<String>,
     },
     Transfer {
         email: String,
@@ -74,10 +86,13 @@ pub struct Directory {
     pub departments: HashMap<String, bool>,
     /// Who may not be deactivated (the admin running the import).
     pub protected: Option<String>,
+    /// Whether a directory (LDAP) is configured: new people sign in through it
+    /// unless their row says `local`, and without one nobody can be `directory`.
+    pub has_directory: bool,
 }
 
 /// Plans a users file.
-pub fn plan(text_of_file: &str, directory: Directory) -> Plan {
+pub fn plan(text_of_file: &str, mut directory: Directory) -> Plan {
     let rows = match rows(text_of_file, COLUMNS, REQUIRED) {
         Ok(rows) => rows,
         Err(problems) => {
@@ -87,15 +102,14 @@ pub fn plan(text_of_file: &str, directory: Directory) -> Plan {
             }
         }
     };
-    let mut people: HashMap<String, Person> = directory
-        .people
+    let mut people: HashMap<String, Person> = std::mem::take(&mut directory.people)
         .into_iter()
         .map(|p| (p.email.clone(), p))
         .collect();
     let mut plan = Plan::default();
     for row in &rows {
         let before = plan.problems.len();
-        let cells = Cells::parse(&mut plan.problems, row, &directory.departments);
+        let cells = Cells::parse(&mut plan.problems, row, &directory);
         let change = match cells {
             Some(cells) => plan_row(
                 &mut people,
@@ -103,6 +117,7 @@ pub fn plan(text_of_file: &str, directory: Directory) -> Plan {
                 row,
                 cells,
                 directory.protected.as_deref(),
+                directory.has_directory,
             ),
             None => None,
         };
@@ -123,14 +138,12 @@ struct Cells {
     role: Option<Role>,
     department: Option<String>,
     locale: Option<String>,
+    auth: Option<String>,
 }
 
 impl Cells {
-    fn parse(
-        problems: &mut Vec<Problem>,
-        row: &Row,
-        departments: &HashMap<String, bool>,
-    ) -> Option<Cells> {
+    fn parse(problems: &mut Vec<Problem>, row: &Row, directory: &Directory) -> Option<Cells> {
+        let departments = &directory.departments;
         let before = problems.len();
         let action = row.get("action").unwrap_or_default().to_lowercase();
         if !["create", "update", "transfer", "deactivate"].contains(&action.as_str()) {
@@ -189,6 +202,18 @@ impl Cells {
                 None
             }
         };
+        let auth = match row.get("auth").map(str::to_lowercase) {
+            None => None,
+            Some(a) if a == "directory" && !directory.has_directory => {
+                problems.push(Problem::new(row.line, "auth", "import.no_directory"));
+                None
+            }
+            Some(a) if a == "local" || a == "directory" => Some(a),
+            Some(_) => {
+                problems.push(Problem::new(row.line, "auth", "import.bad_auth"));
+                None
+            }
+        };
         if problems.len() > before {
             return None;
         }
@@ -199,6 +224,7 @@ impl Cells {
             role,
             department,
             locale,
+            auth,
         })
     }
 }
@@ -209,6 +235,7 @@ fn plan_row(
     row: &Row,
     cells: Cells,
     protected: Option<&str>,
+    has_directory: bool,
 ) -> Option<Change> {
     let Cells {
         action,
@@ -217,8 +244,16 @@ fn plan_row(
         role,
         department,
         locale,
+        auth,
     } = cells;
     if action == "create" {
+        // A blank `auth` leaves an existing account as it is, so a file can be
+        // run again after LDAP is configured.
+        let auth = auth.unwrap_or_else(|| match people.get(&email) {
+            Some(existing) => existing.auth.clone(),
+            None if has_directory => "directory".into(),
+            None => "local".into(),
+        });
         let person = Person {
             email: email.clone(),
             name: name?,
@@ -226,6 +261,7 @@ fn plan_row(
             department: department?,
             locale: locale.unwrap_or_else(|| "ja".into()),
             active: true,
+            auth,
         };
         if let Some(existing) = people.get(&email) {
             if !existing.active {
@@ -243,6 +279,7 @@ fn plan_row(
             role: person.role,
             department: person.department,
             locale: person.locale,
+            auth: person.auth,
         });
     }
     let Some(person) = people.get_mut(&email) else {
@@ -251,7 +288,11 @@ fn plan_row(
     };
     match action.as_str() {
         "update" => {
-            if name.is_none() && role.is_none() && locale.is_none() && department.is_none() {
+            if [&name, &locale, &department, &auth]
+                .iter()
+                .all(|cell| cell.is_none())
+                && role.is_none()
+            {
                 problems.push(Problem::new(row.line, "name", "import.nothing_to_update"));
                 return None;
             }
@@ -259,7 +300,12 @@ fn plan_row(
             let role = role.filter(|r| *r != person.role);
             let locale = locale.filter(|l| *l != person.locale);
             let department = department.filter(|d| *d != person.department);
-            if name.is_none() && role.is_none() && locale.is_none() && department.is_none() {
+            let auth = auth.filter(|a| *a != person.auth);
+            if [&name, &locale, &department, &auth]
+                .iter()
+                .all(|cell| cell.is_none())
+                && role.is_none()
+            {
                 return None;
             }
             if protected == Some(email.as_str()) && role.is_some_and(|r| r != Role::Admin) {
@@ -271,12 +317,14 @@ fn plan_row(
             person.role = role.unwrap_or(person.role);
             person.locale = locale.clone().unwrap_or(person.locale.clone());
             person.department = department.clone().unwrap_or(person.department.clone());
+            person.auth = auth.clone().unwrap_or(person.auth.clone());
             Some(Change::Update {
                 email,
                 name,
                 role,
                 locale,
                 department,
+                auth,
             })
         }
         "transfer" => {
@@ -318,9 +366,11 @@ mod tests {
                 department: "D1".into(),
                 locale: "ja".into(),
                 active: true,
+                auth: "local".into(),
             }],
             departments: [("D1".to_string(), true), ("OLD".to_string(), false)].into(),
             protected: Some("admin@city.test".into()),
+            has_directory: false,
         }
     }
 
@@ -343,14 +393,16 @@ mod tests {
     #[test]
     fn every_problem_is_reported_with_its_line_and_field() {
         let plan = plan(
-            "action,email,name,role,department,locale\n\
-             create,sato@city.test,佐藤,boss,NOPE,fr\n\
+            "action,email,name,role,department,locale,auth\n\
+             create,sato@city.test,佐藤,boss,NOPE,fr,\n\
              create,tanaka@city.test,別人,requester,D1,\n\
              transfer,nobody@city.test,,,D1,\n\
              transfer,tanaka@city.test,,,OLD,\n\
              deactivate,admin@city.test,,,,\n\
              create,not-an-address,名,requester,D1,\n\
-             create,gone@city.test,元職員,requester,D1,\n",
+             create,gone@city.test,元職員,requester,D1,\n\
+             update,tanaka@city.test,,,,,directory\n\
+             update,tanaka@city.test,,,,,kerberos\n",
             Directory {
                 people: vec![
                     directory().people[0].clone(),
@@ -361,6 +413,7 @@ mod tests {
                         department: "D1".into(),
                         locale: "ja".into(),
                         active: false,
+                        auth: "local".into(),
                     },
                     Person {
                         email: "admin@city.test".into(),
@@ -369,6 +422,7 @@ mod tests {
                         department: "D1".into(),
                         locale: "ja".into(),
                         active: true,
+                        auth: "local".into(),
                     },
                 ],
                 ..directory()
@@ -391,7 +445,46 @@ mod tests {
                 (6, "email", "validation.self_deactivation"),
                 (7, "email", "validation.email"),
                 (8, "email", "import.inactive_user"),
+                (9, "auth", "import.no_directory"),
+                (10, "auth", "import.bad_auth"),
             ]
         );
+    }
+
+    #[test]
+    fn new_people_sign_in_through_the_directory_when_there_is_one() {
+        let file = "action,email,name,role,department,auth\n\
+                    create,sato@city.test,佐藤,requester,D1,\n\
+                    create,ito@city.test,伊藤,requester,D1,local\n\
+                    create,tanaka@city.test,田中,requester,D1,\n\
+                    update,tanaka@city.test,,,,directory\n";
+        let auth_of = |plan: &Plan| -> Vec<String> {
+            plan.changes
+                .iter()
+                .map(|(_, change)| match change {
+                    Change::Create { auth, .. } => auth.clone(),
+                    Change::Update { auth, .. } => format!("update {auth:?}"),
+                    other => panic!("{other:?}"),
+                })
+                .collect()
+        };
+        let with_ldap = plan(
+            file,
+            Directory {
+                has_directory: true,
+                ..directory()
+            },
+        );
+        assert_eq!(with_ldap.problems, vec![]);
+        // The existing local account is left local by the blank cell and
+        // switched by the update.
+        assert_eq!(with_ldap.unchanged, 1);
+        assert_eq!(
+            auth_of(&with_ldap),
+            vec!["directory", "local", "update Some(\"directory\")"]
+        );
+        let without = plan(&file.replace(",directory\n", ",\n"), directory());
+        assert_eq!(without.problems.len(), 1, "{:?}", without.problems);
+        assert_eq!(auth_of(&without), vec!["local", "local"]);
     }
 }
