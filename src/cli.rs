@@ -59,6 +59,11 @@ pub enum Command {
         #[command(subcommand)]
         action: UserAction,
     },
+    /// Import records from elsewhere.
+    Import {
+        #[command(subcommand)]
+        action: ImportAction,
+    },
     /// Fill the database with a generated city and ten fiscal years of consultations
     /// (for benchmarks and demos). Refuses a database that already has consultations
     /// unless --append is given.
@@ -103,6 +108,33 @@ pub enum DepartmentAction {
         /// Managers in this department see every division.
         #[arg(long)]
         dx_office: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImportAction {
+    /// Import a kintone app's CSV export (UTF-8, UTF-8 with BOM or Shift_JIS):
+    /// every problem is reported with its line, and nothing is imported unless
+    /// all of it can be; records imported before are skipped.
+    Kintone {
+        /// digicon, helpdesk or ledger.
+        #[arg(long)]
+        app: String,
+        /// The mapping of kintone field names to ours (TOML).
+        #[arg(long, required_unless_present = "print_mapping")]
+        mapping: Option<std::path::PathBuf>,
+        /// Check everything and report, but change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// utf-8 or shift_jis (default: detected).
+        #[arg(long)]
+        encoding: Option<String>,
+        /// Print a starter mapping for the app and exit.
+        #[arg(long, conflicts_with_all = ["mapping", "dry_run", "file"])]
+        print_mapping: bool,
+        /// The exported CSV file.
+        #[arg(required_unless_present = "print_mapping")]
+        file: Option<std::path::PathBuf>,
     },
 }
 
@@ -245,6 +277,7 @@ fn execute(command: Command, settings: Settings) -> Result<(), CliError> {
             },
         ),
         Command::Effects { action } => effects(&settings, action),
+        Command::Import { action } => import(&settings, action),
         Command::Migrate => {
             connect(&settings)?;
             println!("migrations applied");
@@ -326,6 +359,94 @@ fn generate(settings: &Settings, options: Options) -> Result<(), CliError> {
         })?;
     print!("{}", summary.report());
     Ok(())
+}
+
+fn import(settings: &Settings, action: ImportAction) -> Result<(), CliError> {
+    use crate::app::kintone::{self, read::Encoding, ImportError, KintoneApp, Request};
+    let ImportAction::Kintone {
+        app,
+        mapping,
+        dry_run,
+        encoding,
+        print_mapping,
+        file,
+    } = action;
+    let app = KintoneApp::parse(&app).ok_or_else(|| {
+        CliError::Input(format!(
+            "unknown app {app:?}: use digicon, helpdesk or ledger"
+        ))
+    })?;
+    if print_mapping {
+        print!("{}", kintone::starter_mapping(app));
+        return Ok(());
+    }
+    let encoding = match encoding {
+        None => None,
+        Some(name) => Some(Encoding::parse(&name).ok_or_else(|| {
+            CliError::Input(format!("unknown encoding {name:?}: use utf-8 or shift_jis"))
+        })?),
+    };
+    let read =
+        |path: Option<std::path::PathBuf>| -> Result<(std::path::PathBuf, Vec<u8>), CliError> {
+            let path = path.ok_or_else(|| CliError::Input("a file is required".into()))?;
+            let bytes = std::fs::read(&path)
+                .map_err(|e| CliError::Input(format!("cannot read {}: {e}", path.display())))?;
+            Ok((path, bytes))
+        };
+    let (mapping_path, mapping) = read(mapping)?;
+    let mapping = String::from_utf8(mapping)
+        .map_err(|_| CliError::Input(format!("{} is not UTF-8", mapping_path.display())))?;
+    let (path, bytes) = read(file)?;
+    let mut conn = connect(settings)?;
+    let start = std::time::Instant::now();
+    let request = Request {
+        app,
+        mapping: &mapping,
+        file: &bytes,
+        encoding,
+        dry_run,
+    };
+    match kintone::import(&mut conn, settings.timezone, &request) {
+        Ok(o) => {
+            let separator = match o.separator {
+                b'\t' => "tab",
+                b';' => "semicolon",
+                _ => "comma",
+            };
+            println!(
+                "{}: {} records in {} rows ({}, {separator}-separated)",
+                path.display(),
+                o.records,
+                o.rows,
+                o.encoding.as_str()
+            );
+            let verb = if o.dry_run {
+                "would import"
+            } else {
+                "imported"
+            };
+            println!(
+                "{verb} {} records with {} timeline events and {} comments; {} imported before, left as they are",
+                o.imported, o.events, o.comments, o.skipped
+            );
+            if o.dry_run {
+                println!("dry run: nothing changed");
+            }
+            println!("in {:.2} s", start.elapsed().as_secs_f64());
+            Ok(())
+        }
+        Err(ImportError::Problems(problems)) => {
+            for problem in &problems {
+                println!("{problem}");
+            }
+            Err(CliError::Input(format!(
+                "{} problems in {}; nothing imported",
+                problems.len(),
+                path.display()
+            )))
+        }
+        Err(ImportError::Db(e)) => Err(CliError::Failure(format!("database: {e}"))),
+    }
 }
 
 fn effects(settings: &Settings, action: EffectsAction) -> Result<(), CliError> {

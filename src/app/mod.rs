@@ -18,6 +18,7 @@ pub mod error;
 pub mod faq;
 pub mod idempotency;
 pub mod inquiries;
+pub mod kintone;
 pub mod ledger;
 pub mod outbox;
 pub mod reports;
