@@ -19,6 +19,7 @@ mod faults;
 mod fuzz;
 mod generate;
 mod helpers;
+mod import_kintone;
 mod inquiries;
 mod inquiry_matrix;
 mod ledger;

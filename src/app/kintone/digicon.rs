@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use chrono::TimeZone;
 
 use super::read::Record as KintoneRecord;
-use super::{marked, Counts, Ctx, ImportError};
+use super::{add_facts, check_numbers, marked, Counts, Ctx, ImportError};
 use crate::db::imports::{
     self, CommentRow, ConsultationRow, ConsultationRows, EventRow, RecordKey,
 };
@@ -74,31 +74,10 @@ pub(super) fn run(conn: &mut DbConn, ctx: &mut Ctx, dry_run: bool) -> Result<Cou
             planned.push(p);
         }
     }
-    let mut numbers: HashMap<&str, u64> = HashMap::new();
-    for p in &planned {
-        if let Some(first) = numbers.insert(&p.row.number, p.number_at.0) {
-            ctx.problem(
-                p.number_at.0,
-                &p.number_at.1,
-                format!(
-                    "number {} appears twice (first at line {first})",
-                    p.row.number
-                ),
-            );
-        }
-    }
-    let all: Vec<String> = numbers.keys().map(|n| n.to_string()).collect();
-    let taken = imports::numbers_taken(conn, &all, false)?;
-    for p in planned.iter().filter(|p| taken.contains(&p.row.number)) {
-        ctx.problem(
-            p.number_at.0,
-            &p.number_at.1,
-            format!(
-                "a consultation numbered {} is already in digicon",
-                p.row.number
-            ),
-        );
-    }
+    let numbers = planned
+        .iter()
+        .map(|p| (p.row.number.as_str(), p.number_at.0, p.number_at.1.as_str()));
+    check_numbers(conn, ctx, numbers.collect(), false)?;
     if !ctx.problems.is_empty() {
         return Err(ImportError::Problems(std::mem::take(&mut ctx.problems)));
     }
@@ -393,11 +372,7 @@ fn write(conn: &mut DbConn, ctx: &Ctx, planned: Vec<Planned>) -> Result<(), Impo
             let top = highest.entry(year).or_default();
             *top = (*top).max(seq);
         }
-        for (slot, (n, total)) in p.facts.0 {
-            let entry = facts.0.entry(slot).or_default();
-            entry.0 += n;
-            entry.1 += total;
-        }
+        add_facts(&mut facts, p.facts);
         rows.events.extend(p.events.into_iter().map(|e| EventRow {
             consultation_id: id,
             ..e

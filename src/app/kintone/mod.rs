@@ -599,3 +599,42 @@ fn marked(mut payload: Value, mark: &Value) -> String {
     }
     payload.to_string()
 }
+
+/// Numbers must be unique in the file and new to digicon: `numbers` holds each
+/// planned record's number with the line and field it came from.
+fn check_numbers(
+    conn: &mut DbConn,
+    ctx: &mut Ctx,
+    numbers: Vec<(&str, u64, &str)>,
+    inquiry: bool,
+) -> diesel::QueryResult<()> {
+    let mut first: HashMap<&str, u64> = HashMap::new();
+    for (number, line, field) in &numbers {
+        if let Some(first) = first.insert(number, *line) {
+            ctx.problem(
+                *line,
+                field,
+                format!("number {number} appears twice (first at line {first})"),
+            );
+        }
+    }
+    let all: Vec<String> = first.keys().map(|n| n.to_string()).collect();
+    let taken = db::imports::numbers_taken(conn, &all, inquiry)?;
+    for (number, line, field) in numbers.iter().filter(|(n, _, _)| taken.contains(*n)) {
+        ctx.problem(
+            *line,
+            field,
+            format!("number {number} is already in digicon"),
+        );
+    }
+    Ok(())
+}
+
+/// Adds one record's rollup facts to the import's.
+fn add_facts(all: &mut crate::domain::rollup::Facts, facts: crate::domain::rollup::Facts) {
+    for (slot, (n, total)) in facts.0 {
+        let entry = all.0.entry(slot).or_default();
+        entry.0 += n;
+        entry.1 += total;
+    }
+}

@@ -133,6 +133,9 @@ impl Sheet {
 /// record, is a problem at its line.
 pub fn read(bytes: &[u8], forced: Option<Encoding>) -> Result<Sheet, Vec<Problem>> {
     let (text, encoding) = decode(bytes, forced).map_err(|p| vec![p])?;
+    // kintone ends rows with CRLF; the CSV reader would not count the LF of
+    // a CRLF as a line, and the lines reported must be the file's.
+    let text = text.replace("\r\n", "\n");
     let separator = separator(&text);
     let mut reader = csv::ReaderBuilder::new()
         .delimiter(separator)
@@ -163,7 +166,7 @@ pub fn read(bytes: &[u8], forced: Option<Encoding>) -> Result<Sheet, Vec<Problem
             continue;
         }
         rows += 1;
-        let cells: Vec<String> = record.iter().map(|c| c.replace("\r\n", "\n")).collect();
+        let cells: Vec<String> = record.iter().map(str::to_string).collect();
         let starts = match start {
             Some(i) => cells.get(i).is_some_and(|c| c.trim() == "*"),
             None => true,
@@ -227,7 +230,7 @@ mod tests {
             Ok(("件名,相談内容\n".to_string(), Encoding::ShiftJis))
         );
         assert_eq!(
-            decode("件名\n".as_bytes(), Some(Encoding::ShiftJis))
+            decode(b"a,b\n", Some(Encoding::ShiftJis))
                 .map(|(_, e)| e)
                 .ok(),
             Some(Encoding::ShiftJis),
