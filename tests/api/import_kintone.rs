@@ -11,6 +11,7 @@ use serde_json::Value;
 use crate::both_backends;
 use crate::cli::digicon;
 use crate::helpers::TestApp;
+use crate::session::Session;
 
 /// A kintone export: every value quoted, quotes doubled, CRLF between rows (line
 /// breaks inside values stay LF, as kintone writes them).
@@ -512,6 +513,18 @@ fn an_export_is_imported_once_with_numbers_dates_states_timeline_and_counts(app:
         "申請書を\n\"議事録\"にまとめた"
     );
     assert_eq!(notes[1]["actor_id"], app.org.se2.id);
+
+    // The page says where its history came from.
+    let mut session = Session::new(app);
+    session.login(&app.org.dx.email);
+    let page = session.get(&format!("/consultations/{}", c["id"]));
+    assert_eq!(page.status, 200);
+    assert!(
+        page.body
+            .contains("kintoneから移行（digicon レコード 101）"),
+        "{}",
+        page.body
+    );
 
     let w = find_by_number(app, &admin, "DX-2024-0007");
     assert_eq!(w["state"], "waiting");

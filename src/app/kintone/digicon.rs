@@ -316,8 +316,10 @@ fn plan<'a>(ctx: &mut Ctx<'a>, record: &'a KintoneRecord, record_number: &str) -
         desired_by,
         state: columns.state.as_str(),
         assignee_id: columns.assignee_id,
-        hearing_at: columns.hearing_at.or(hearing_at),
-        hearing_place: columns.hearing_place.clone().or(hearing_place),
+        // As the events left them: a hearing kintone noted on a record still
+        // received was never scheduled here.
+        hearing_at: columns.hearing_at,
+        hearing_place: columns.hearing_place.clone(),
         resolution: columns.resolution.clone(),
         duplicate_of: None,
         rating: columns.rating,

@@ -345,3 +345,52 @@ verified = true
 
 [users]
 "#;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_starter_mapping_reads_as_a_mapping_of_its_app() {
+        for app in [
+            KintoneApp::Digicon,
+            KintoneApp::Helpdesk,
+            KintoneApp::Ledger,
+        ] {
+            let mapping = Mapping::parse(starter(app), app).expect("starter parses");
+            assert_eq!(mapping.app.as_deref(), Some(app.as_str()));
+        }
+        let digicon = Mapping::parse(DIGICON, KintoneApp::Digicon).expect("parses");
+        assert_eq!(
+            digicon.states.get("回答待ち").map(String::as_str),
+            Some("waiting")
+        );
+        assert_eq!(
+            digicon.columns.get("assignee").map(Columns::names),
+            Some(vec!["担当SE", "作業者"])
+        );
+    }
+
+    #[test]
+    fn a_mapping_with_an_unknown_or_missing_field_or_for_another_app_is_refused() {
+        let messages = |text: &str| -> Vec<String> {
+            Mapping::parse(text, KintoneApp::Helpdesk)
+                .expect_err("refused")
+                .iter()
+                .map(ToString::to_string)
+                .collect()
+        };
+        let typo = HELPDESK.replace("subject = ", "subjekt = ");
+        let found = messages(&typo);
+        assert!(
+            found.iter().any(|m| m.contains("no field \"subjekt\"")),
+            "{found:?}"
+        );
+        assert!(found.iter().any(|m| m.contains("\"subject\"")), "{found:?}");
+        assert!(messages(DIGICON)
+            .iter()
+            .any(|m| m.contains("written for app \"digicon\"")));
+        assert!(messages("[columns]\nrecord_number = 1\n")[0].starts_with("mapping:"));
+        assert!(messages(&format!("{HELPDESK}\n[colors]\n"))[0].contains("colors"));
+    }
+}
