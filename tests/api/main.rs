@@ -20,6 +20,7 @@ mod fuzz;
 mod generate;
 mod helpers;
 mod import_kintone;
+mod import_kintone_apps;
 mod inquiries;
 mod inquiry_matrix;
 mod ledger;
