@@ -556,6 +556,7 @@ fn an_export_is_imported_once_with_numbers_dates_states_timeline_and_counts(app:
     assert_eq!(dashboard.status, 200, "{:?}", dashboard.body);
     assert_eq!(dashboard.body["filed"], 2, "{:?}", dashboard.body);
     assert_eq!(dashboard.body["resolved"], 1);
+    assert_eq!(dashboard.body["open"], 2, "waiting and received, open now");
     assert_eq!(
         app.get("/api/v1/dashboard?fiscal_year=2024", &admin).body["filed"],
         1

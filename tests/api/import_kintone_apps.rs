@@ -10,6 +10,7 @@ use crate::import_kintone::{
     counts, digicon_row, export, report, stdout, with_text_column, Run, DIGICON_HEADER,
     DIGICON_MAPPING,
 };
+use crate::session::Session;
 
 const HELPDESK_MAPPING: &str = r#"
 app = "helpdesk"
@@ -179,6 +180,16 @@ fn the_helpdesk_app_becomes_inquiries_counted_in_their_year(app: &TestApp) {
     assert_eq!(
         events,
         [("ask".into(), "11".into()), ("answer".into(), "11".into())]
+    );
+    let mut session = Session::new(app);
+    session.login(&app.org.dx.email);
+    let page = session.get(&format!("/inquiries/{}", answered["id"]));
+    assert_eq!(page.status, 200);
+    assert!(
+        page.body
+            .contains("kintoneから移行（helpdesk レコード 11）"),
+        "{}",
+        page.body
     );
     let waiting = items
         .iter()
