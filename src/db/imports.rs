@@ -38,6 +38,10 @@ pub fn lock(conn: &mut DbConn) -> QueryResult<()> {
     match conn {
         DbConn::Sqlite(c) => {
             diesel::sql_query("UPDATE kintone_records SET app = app WHERE 0").execute(c)?;
+            // The indexes of 100,000 new consultations and their events do not fit
+            // SQLite's default 2 MB page cache (256 MB, as `generate` uses; it is
+            // the connection of a command that exits after).
+            diesel::sql_query("PRAGMA cache_size = -262144").execute(c)?;
         }
         DbConn::Postgresql(c) => {
             diesel::sql_query("SELECT pg_advisory_xact_lock(4242019)").execute(c)?;

@@ -311,7 +311,7 @@ fn ledger_entries_link_the_consultations_that_led_to_them(app: &TestApp) {
     let file = export(
         ",",
         &[
-            header,
+            header.clone(),
             vec![
                 "1",
                 "2024/04/01 9:00",
@@ -375,6 +375,36 @@ fn ledger_entries_link_the_consultations_that_led_to_them(app: &TestApp) {
         .unwrap_or_else(|| panic!("FY2024 missing: {effects:?}"));
     assert_eq!(fy2024["hours_saved"], 1200, "{effects:?}");
     assert_eq!(effects["hours_saved"], 1200);
+
+    // A later entry cannot claim a consultation another entry already has.
+    let claimed = export(
+        ",",
+        &[
+            header,
+            vec![
+                "3",
+                "2025/04/01 9:00",
+                "別のアプリ",
+                "SHIMINKA",
+                "田中",
+                "kintone",
+                "試行",
+                "",
+                "",
+                "201",
+            ],
+        ],
+    );
+    let refused = run.import("ledger", LEDGER_MAPPING, claimed.as_bytes(), &[]);
+    assert_eq!(refused.status.code(), Some(2), "{}", report(&refused));
+    assert!(
+        stdout(&refused).contains(&format!(
+            "line 2, 元の相談: the consultation of record 201 is already linked to ledger entry {}",
+            system["id"]
+        )),
+        "{}",
+        stdout(&refused)
+    );
 
     let counted = counts(app);
     let again = run.import("ledger", LEDGER_MAPPING, file.as_bytes(), &[]);

@@ -50,8 +50,9 @@ pub(super) fn run(conn: &mut DbConn, ctx: &mut Ctx, dry_run: bool) -> Result<Cou
     let mut seen = HashMap::new();
     let mut planned = Vec::new();
     let mut counts = Counts::default();
-    // Which line links each consultation, so that two entries cannot claim one.
-    let mut claimed: HashMap<i64, u64> = HashMap::new();
+    // Which line links each consultation (and by which record number), so that
+    // two entries cannot claim one.
+    let mut claimed: HashMap<i64, (u64, String)> = HashMap::new();
     for record in &sheet.records {
         let Some(record_number) = ctx.record_number(record, &mut seen) else {
             continue;
@@ -67,13 +68,13 @@ pub(super) fn run(conn: &mut DbConn, ctx: &mut Ctx, dry_run: bool) -> Result<Cou
     }
     let ids: Vec<i64> = claimed.keys().copied().collect();
     let linked = imports::linked_systems(conn, &ids)?;
-    for (id, line) in &claimed {
+    for (id, (line, number)) in &claimed {
         if let Some(system) = linked.get(id) {
             let field = ctx.field_name("consultations");
             ctx.problem(
                 *line,
                 field,
-                format!("consultation {id} is already linked to ledger entry {system}"),
+                format!("the consultation of record {number} is already linked to ledger entry {system}"),
             );
         }
     }
@@ -104,7 +105,7 @@ fn links<'a>(
     ctx: &mut Ctx<'a>,
     record: &'a KintoneRecord,
     consultations: &HashMap<String, i64>,
-    claimed: &mut HashMap<i64, u64>,
+    claimed: &mut HashMap<i64, (u64, String)>,
 ) -> Option<Vec<i64>> {
     let Some(cell) = ctx.cell(record, "consultations") else {
         return Some(vec![]);
@@ -119,7 +120,7 @@ fn links<'a>(
     {
         match consultations.get(number) {
             Some(&id) => {
-                if let Some(first) = claimed.insert(id, cell.line) {
+                if let Some((first, _)) = claimed.insert(id, (cell.line, number.to_string())) {
                     ctx.problem(
                         cell.line,
                         cell.field,
