@@ -525,8 +525,8 @@ impl<'a> Ctx<'a> {
         Some(cell.value)
     }
 
-    /// The rows of the history table: (time, author, text, line) of each row with
-    /// any of them filled in.
+    /// The rows of the history table as (time, author, text): every row with any
+    /// of them filled in must have all three.
     fn history(&mut self, record: &'a Record) -> Vec<(NaiveDateTime, i64, String)> {
         let Some(history) = self.mapping.history.as_ref() else {
             return vec![];
