@@ -240,6 +240,8 @@ pub struct InquiryRow {
     pub first_answered_at: Option<NaiveDateTime>,
     pub answered_at: Option<NaiveDateTime>,
     pub closed_at: Option<NaiveDateTime>,
+    /// The consultation it was escalated into.
+    pub consultation_id: Option<i64>,
 }
 
 #[derive(Debug, Clone, Insertable)]

@@ -26,9 +26,11 @@ assignee = ["担当者", "作業者"]
 answer = "回答"
 answered_at = "回答日時"
 closed_at = "完了日"
+consultation = "移行先の相談"
 
 [states]
 "受付" = "open"
+"DX相談へ移行" = "escalated"
 "確認待ち" = "waiting"
 "回答済" = "answered"
 "完了" = "closed"
@@ -54,6 +56,7 @@ fn the_helpdesk_app_becomes_inquiries_counted_in_their_year(app: &TestApp) {
         "回答",
         "回答日時",
         "完了日",
+        "移行先の相談",
     ];
     let rows = vec![
         header,
@@ -70,6 +73,7 @@ fn the_helpdesk_app_becomes_inquiries_counted_in_their_year(app: &TestApp) {
             "手順を送りました",
             "2024/04/10 11:00",
             "",
+            "",
         ],
         vec![
             "12",
@@ -84,6 +88,7 @@ fn the_helpdesk_app_becomes_inquiries_counted_in_their_year(app: &TestApp) {
             "付与しました",
             "2024/05/01 10:00",
             "2024/05/03",
+            "",
         ],
         vec![
             "13",
@@ -95,6 +100,7 @@ fn the_helpdesk_app_becomes_inquiries_counted_in_their_year(app: &TestApp) {
             "確認待ち",
             "",
             "田中",
+            "",
             "",
             "",
             "",
@@ -112,11 +118,48 @@ fn the_helpdesk_app_becomes_inquiries_counted_in_their_year(app: &TestApp) {
             "",
             "",
             "",
+            "",
+        ],
+        // Escalated into the consultation of Digicon app record 301.
+        vec![
+            "15",
+            "2025/05/01 9:00",
+            "田中",
+            "アプリ化したい",
+            "紙の台帳をやめたい",
+            "",
+            "DX相談へ移行",
+            "鈴木",
+            "",
+            "",
+            "",
+            "2025/05/02",
+            "301",
         ],
     ];
     let file = export(",", &rows);
-    let before = counts(app);
     let run = Run::new(app);
+    let escalated_into = export(
+        ",",
+        &[
+            with_text_column(&DIGICON_HEADER),
+            digicon_row(
+                true,
+                "301",
+                "DX-2025-0301",
+                "2025/05/02 9:00",
+                "田中",
+                "",
+                "台帳のアプリ化",
+                "受付",
+                "",
+                ["", "", ""],
+            ),
+        ],
+    );
+    let consultation = run.import("digicon", DIGICON_MAPPING, escalated_into.as_bytes(), &[]);
+    assert!(consultation.status.success(), "{}", report(&consultation));
+    let before = counts(app);
     let first = run.import("helpdesk", HELPDESK_MAPPING, file.as_bytes(), &[]);
     // Record 13 waits for the asker, but no SE is named in either column.
     assert_eq!(first.status.code(), Some(2), "{}", report(&first));
@@ -143,7 +186,7 @@ fn the_helpdesk_app_becomes_inquiries_counted_in_their_year(app: &TestApp) {
         "{}",
         stdout(&imported)
     );
-    assert_eq!(counts(app)[3] - before[3], 4);
+    assert_eq!(counts(app)[3] - before[3], 5);
 
     let dx = app.login(&app.org.dx);
     let list = app.get("/api/v1/inquiries?fiscal_year=2024", &dx);
@@ -200,6 +243,30 @@ fn the_helpdesk_app_becomes_inquiries_counted_in_their_year(app: &TestApp) {
         waiting["assignee_id"], app.org.se2.id,
         "the SE among the 作業者"
     );
+
+    let list = app.get("/api/v1/inquiries?fiscal_year=2025", &dx).body;
+    let escalated = list["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .find(|i| i["number"] == "HD-2025-00015")
+        .cloned()
+        .expect("HD-2025-00015");
+    assert_eq!(escalated["state"], "escalated");
+    let into = app.get("/api/v1/consultations?fiscal_year=2025", &dx).body["items"][0].clone();
+    assert_eq!(into["number"], "DX-2025-0301");
+    let one = app
+        .get(&format!("/api/v1/inquiries/{}", escalated["id"]), &dx)
+        .body;
+    assert_eq!(one["consultation_id"], into["id"], "{one:?}");
+    let events = app
+        .get(
+            &format!("/api/v1/inquiries/{}/events", escalated["id"]),
+            &dx,
+        )
+        .body;
+    assert_eq!(events["items"][1]["event"], "escalate");
+    assert_eq!(events["items"][1]["payload"]["consultation_id"], into["id"]);
 
     let report_2024 = app.get("/api/v1/dashboard/helpdesk?fiscal_year=2024", &dx);
     assert_eq!(report_2024.body["inquiries"], 3, "{:?}", report_2024.body);

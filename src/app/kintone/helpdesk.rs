@@ -41,6 +41,7 @@ pub(super) const COLUMNS: &[(&str, bool)] = &[
     ("answer", false),
     ("answered_at", false),
     ("closed_at", false),
+    ("consultation", false),
 ];
 
 struct Planned {
@@ -54,6 +55,7 @@ struct Planned {
 
 pub(super) fn run(conn: &mut DbConn, ctx: &mut Ctx, dry_run: bool) -> Result<Counts, ImportError> {
     let existing = imports::imported(conn, "helpdesk")?;
+    let consultations = imports::imported(conn, "digicon")?;
     let sheet = ctx.sheet;
     let mut seen = HashMap::new();
     let mut planned = Vec::new();
@@ -66,7 +68,7 @@ pub(super) fn run(conn: &mut DbConn, ctx: &mut Ctx, dry_run: bool) -> Result<Cou
             counts.skipped += 1;
             continue;
         }
-        if let Some(p) = plan(ctx, record, record_number) {
+        if let Some(p) = plan(ctx, record, record_number, &consultations) {
             planned.push(p);
         }
     }
@@ -86,7 +88,12 @@ pub(super) fn run(conn: &mut DbConn, ctx: &mut Ctx, dry_run: bool) -> Result<Cou
     Ok(counts)
 }
 
-fn plan<'a>(ctx: &mut Ctx<'a>, record: &'a KintoneRecord, record_number: &str) -> Option<Planned> {
+fn plan<'a>(
+    ctx: &mut Ctx<'a>,
+    record: &'a KintoneRecord,
+    record_number: &str,
+    consultations: &HashMap<String, i64>,
+) -> Option<Planned> {
     let before = ctx.problems.len();
     let mapping = ctx.mapping;
     let cell = ctx.required(record, "created_at");
@@ -133,6 +140,21 @@ fn plan<'a>(ctx: &mut Ctx<'a>, record: &'a KintoneRecord, record_number: &str) -
     let updated = ctx.datetime(cell);
     let updated = ctx.not_future(updated, record, "updated_at");
     let notes = ctx.history(record);
+    // The consultation an escalated inquiry became, by its Digicon app record number.
+    let consultation = ctx.cell(record, "consultation").and_then(|cell| {
+        let found = consultations.get(cell.value).copied();
+        if found.is_none() {
+            ctx.problem(
+                cell.line,
+                cell.field,
+                format!(
+                    "no consultation was imported from Digicon app record {} (import that app first)",
+                    cell.value
+                ),
+            );
+        }
+        found
+    });
 
     let (state, state_cell) = (state?, state_cell?);
     let path = inquiry_path(state);
@@ -222,7 +244,7 @@ fn plan<'a>(ctx: &mut Ctx<'a>, record: &'a KintoneRecord, record_number: &str) -
             InquiryEvent::Escalate => (
                 closed_at.or(updated).unwrap_or(at),
                 assignee,
-                json!({"consultation_id": null}),
+                json!({"consultation_id": consultation}),
             ),
             InquiryEvent::Ask | InquiryEvent::Take | InquiryEvent::Reply => continue,
         };
@@ -283,6 +305,7 @@ fn plan<'a>(ctx: &mut Ctx<'a>, record: &'a KintoneRecord, record_number: &str) -
         first_answered_at: first_answered,
         answered_at: last_answered,
         closed_at: closed,
+        consultation_id: consultation.filter(|_| current == InquiryState::Escalated),
     };
     let facts = inquiry_facts(
         &CountedInquiry {

@@ -237,6 +237,7 @@ assignee = ["担当者", "作業者"]     # the first that names a helpdesk user
 answer = "回答"                     # optional
 answered_at = "回答日時"            # optional: else the update time
 closed_at = "完了日"                # optional: else the update time
+consultation = "移行先の相談"        # optional: the Digicon app record number it was escalated into (import that app first)
 
 # Optional: a table field whose rows become comments on the timeline.
 [history]
