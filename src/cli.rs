@@ -60,7 +60,8 @@ pub enum Command {
         #[command(subcommand)]
         action: UserAction,
     },
-    /// Import departments or users from a CSV file (the April reorganisation).
+    /// Import a kintone app's records, or departments and users from CSV (the
+    /// April reorganisation).
     Import {
         #[command(subcommand)]
         action: ImportAction,
@@ -112,13 +113,17 @@ pub enum DepartmentAction {
     },
 }
 
-/// The CSV files of the reorganisation: UTF-8 (with or without BOM) or
-/// Shift_JIS, a header line naming the columns (any order), rows applied in file
-/// order. Every problem is reported with its line and column and then nothing
-/// changes (exit status 2); rows that would change nothing are skipped, so a file
-/// can be run again.
+/// What `digicon import` reads. In every case each problem is reported with its
+/// line and then nothing changes (exit status 2), and what was imported before
+/// is skipped, so a file can be run again. The reorganisation's CSV files are
+/// UTF-8 (with or without BOM) or Shift_JIS, with a header line naming the
+/// columns (any order) and rows applied in file order.
 #[derive(Debug, Subcommand)]
 pub enum ImportAction {
+    /// Import a kintone app's CSV export (UTF-8, UTF-8 with BOM or Shift_JIS):
+    /// every problem is reported with its line, and nothing is imported unless
+    /// all of it can be; records imported before are skipped.
+    Kintone(KintoneImport),
     /// Departments: `action,code,name,kind,parent,merge_into[,email]`.
     ///
     /// create CODE NAME [KIND] [PARENT]: a new unit (kind from the parent when blank).
@@ -156,6 +161,29 @@ pub enum ImportAction {
         #[arg(long)]
         dry_run: bool,
     },
+}
+
+/// `digicon import kintone`.
+#[derive(Debug, clap::Args)]
+pub struct KintoneImport {
+    /// digicon, helpdesk or ledger.
+    #[arg(long)]
+    app: String,
+    /// The mapping of kintone field names to ours (TOML).
+    #[arg(long, required_unless_present = "print_mapping")]
+    mapping: Option<std::path::PathBuf>,
+    /// Check everything and report, but change nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// utf-8 or shift_jis (default: detected).
+    #[arg(long)]
+    encoding: Option<String>,
+    /// Print a starter mapping for the app and exit.
+    #[arg(long, conflicts_with_all = ["mapping", "dry_run", "file"])]
+    print_mapping: bool,
+    /// The exported CSV file.
+    #[arg(required_unless_present = "print_mapping")]
+    file: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -381,6 +409,94 @@ fn generate(settings: &Settings, options: Options) -> Result<(), CliError> {
     Ok(())
 }
 
+fn import_kintone(settings: &Settings, args: KintoneImport) -> Result<(), CliError> {
+    use crate::app::kintone::{self, read::Encoding, ImportError, KintoneApp, Request};
+    let KintoneImport {
+        app,
+        mapping,
+        dry_run,
+        encoding,
+        print_mapping,
+        file,
+    } = args;
+    let app = KintoneApp::parse(&app).ok_or_else(|| {
+        CliError::Input(format!(
+            "unknown app {app:?}: use digicon, helpdesk or ledger"
+        ))
+    })?;
+    if print_mapping {
+        print!("{}", kintone::starter_mapping(app));
+        return Ok(());
+    }
+    let encoding = match encoding {
+        None => None,
+        Some(name) => Some(Encoding::parse(&name).ok_or_else(|| {
+            CliError::Input(format!("unknown encoding {name:?}: use utf-8 or shift_jis"))
+        })?),
+    };
+    let read =
+        |path: Option<std::path::PathBuf>| -> Result<(std::path::PathBuf, Vec<u8>), CliError> {
+            let path = path.ok_or_else(|| CliError::Input("a file is required".into()))?;
+            let bytes = std::fs::read(&path)
+                .map_err(|e| CliError::Input(format!("cannot read {}: {e}", path.display())))?;
+            Ok((path, bytes))
+        };
+    let (mapping_path, mapping) = read(mapping)?;
+    let mapping = String::from_utf8(mapping)
+        .map_err(|_| CliError::Input(format!("{} is not UTF-8", mapping_path.display())))?;
+    let (path, bytes) = read(file)?;
+    let mut conn = connect(settings)?;
+    let start = std::time::Instant::now();
+    let request = Request {
+        app,
+        mapping: &mapping,
+        file: &bytes,
+        encoding,
+        dry_run,
+    };
+    match kintone::import(&mut conn, settings.timezone, &request) {
+        Ok(o) => {
+            let separator = match o.separator {
+                b'\t' => "tab",
+                b';' => "semicolon",
+                _ => "comma",
+            };
+            println!(
+                "{}: {} records in {} rows ({}, {separator}-separated)",
+                path.display(),
+                o.records,
+                o.rows,
+                o.encoding.as_str()
+            );
+            let verb = if o.dry_run {
+                "would import"
+            } else {
+                "imported"
+            };
+            println!(
+                "{verb} {} records with {} timeline events and {} comments; {} imported before, left as they are",
+                o.imported, o.events, o.comments, o.skipped
+            );
+            if o.dry_run {
+                println!("dry run: nothing changed");
+            }
+            println!("in {:.2} s", start.elapsed().as_secs_f64());
+            Ok(())
+        }
+        Err(ImportError::Problems(problems)) => {
+            for problem in &problems {
+                println!("{problem}");
+            }
+            Err(CliError::Input(format!(
+                "{} problems in {}; nothing imported",
+                problems.len(),
+                path.display()
+            )))
+        }
+        Err(ImportError::Db(e)) => Err(CliError::Failure(format!("database: {e}"))),
+    }
+}
+
 fn effects(settings: &Settings, action: EffectsAction) -> Result<(), CliError> {
     let mut conn = connect(settings)?;
     match action {
@@ -410,10 +526,23 @@ fn effects(settings: &Settings, action: EffectsAction) -> Result<(), CliError> {
 }
 
 fn import(settings: &Settings, action: ImportAction) -> Result<(), CliError> {
-    let (what, file, dry_run) = match action {
-        ImportAction::Departments { file, dry_run } => (Importing::Departments, file, dry_run),
-        ImportAction::Users { file, dry_run } => (Importing::Users, file, dry_run),
-    };
+    match action {
+        ImportAction::Kintone(args) => import_kintone(settings, args),
+        ImportAction::Departments { file, dry_run } => {
+            import_people(settings, Importing::Departments, file, dry_run)
+        }
+        ImportAction::Users { file, dry_run } => {
+            import_people(settings, Importing::Users, file, dry_run)
+        }
+    }
+}
+
+fn import_people(
+    settings: &Settings,
+    what: Importing,
+    file: std::path::PathBuf,
+    dry_run: bool,
+) -> Result<(), CliError> {
     let bytes = std::fs::read(&file)
         .map_err(|e| CliError::Input(format!("cannot read {}: {e}", file.display())))?;
     let mut conn = connect(settings)?;

@@ -19,6 +19,7 @@ pub mod error;
 pub mod faq;
 pub mod idempotency;
 pub mod inquiries;
+pub mod kintone;
 pub mod ldap;
 pub mod ledger;
 pub mod outbox;

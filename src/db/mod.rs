@@ -9,6 +9,7 @@ pub mod departments;
 pub mod effects;
 pub mod events;
 pub mod faq;
+pub mod imports;
 pub mod inquiries;
 pub mod outbox;
 pub mod password_resets;

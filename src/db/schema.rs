@@ -368,6 +368,15 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    kintone_records (app, record_number) {
+        app -> Text,
+        record_number -> Text,
+        target_id -> BigInt,
+        imported_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(users -> departments (department_id));
 diesel::joinable!(consultations -> departments (department_id));
 diesel::joinable!(consultation_events -> consultations (consultation_id));
@@ -405,4 +414,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     effects_years,
     effects_year_events,
     effects_settings,
+    kintone_records,
 );

@@ -80,6 +80,68 @@ fn write_entry(
     Ok(())
 }
 
+/// The texts of a new consultation's index entry, for a bulk load.
+pub struct NewEntry<'a> {
+    pub id: i64,
+    pub title: &'a str,
+    /// Body, resolution and public comments.
+    pub public: Vec<&'a str>,
+    /// Internal notes.
+    pub staff: Vec<&'a str>,
+}
+
+/// Entries per statement (four parameters each).
+const ENTRIES_PER_STATEMENT: usize = 200;
+
+/// Writes the index entries of consultations that have none yet (an import), as
+/// `index` would have written each, in statements of many rows.
+pub fn index_many(conn: &mut DbConn, entries: &[NewEntry]) -> QueryResult<()> {
+    for chunk in entries.chunks(ENTRIES_PER_STATEMENT) {
+        let texts: Vec<(i64, String, String, String)> = chunk
+            .iter()
+            .map(|e| {
+                (
+                    e.id,
+                    grams(e.title),
+                    grams(&e.public.join("\n")),
+                    grams(&e.staff.join("\n")),
+                )
+            })
+            .collect();
+        macro_rules! insert {
+            ($conn:expr, $head:expr, $row:expr) => {{
+                let rows: Vec<String> = (0..texts.len()).map(|i| $row(i * 4)).collect();
+                let mut query =
+                    diesel::sql_query(format!("{}{}", $head, rows.join(", "))).into_boxed();
+                for (id, title, public, staff) in &texts {
+                    query = query
+                        .bind::<BigInt, _>(*id)
+                        .bind::<Text, _>(title.clone())
+                        .bind::<Text, _>(public.clone())
+                        .bind::<Text, _>(staff.clone());
+                }
+                query.execute($conn)?
+            }};
+        }
+        match conn {
+            DbConn::Sqlite(c) => insert!(
+                c,
+                "INSERT INTO search_fts (rowid, title, body, staff) VALUES ",
+                |_| "(?, ?, ?, ?)".to_string()
+            ),
+            DbConn::Postgresql(c) => insert!(
+                c,
+                "INSERT INTO search_documents (consultation_id, title_tsv, public_tsv, staff_tsv) VALUES ",
+                |n: usize| format!(
+                    "(${}, to_tsvector('simple', ${}), to_tsvector('simple', ${}) || to_tsvector('simple', ${}), to_tsvector('simple', ${}))",
+                    n + 1, n + 2, n + 2, n + 3, n + 4
+                )
+            ),
+        };
+    }
+    Ok(())
+}
+
 /// Rebuilds the whole index (`digicon reindex`), a batch per transaction. Returns
 /// how many consultations were indexed.
 pub fn rebuild(conn: &mut DbConn, batch: i64) -> QueryResult<usize> {

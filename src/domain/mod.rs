@@ -11,6 +11,7 @@ pub mod fiscal;
 pub mod ids;
 pub mod inquiry;
 pub mod inquiry_rollup;
+pub mod kintone;
 pub mod ledger;
 pub mod password;
 pub mod queue;

@@ -20,6 +20,8 @@ mod faults;
 mod fuzz;
 mod generate;
 mod helpers;
+mod import_kintone;
+mod import_kintone_apps;
 mod import_people;
 mod inquiries;
 mod inquiry_matrix;

@@ -440,6 +440,14 @@ fn timeline_item(state: &AppState, locale: Locale, d: &Detail, entry: &Entry) ->
                         .map(|d| d.to_string()),
                 );
             }
+            // Events brought over from kintone say so, with the record they came from.
+            if let Some(imported) = payload.get("imported") {
+                let part = |k: &str| imported.get(k).and_then(Value::as_str).unwrap_or_default();
+                details.push(json!({
+                    "label": t(locale, "detail.origin", &[]),
+                    "value": t(locale, "timeline.imported", &[("app", part("app").to_string()), ("record", part("record").to_string())]),
+                }));
+            }
             json!({
                 "kind": "event", "event": e.event, "label": label(locale, "timeline", &e.event),
                 "actor": name_of(e.actor_id), "at": time(state, locale, Some(e.created_at)),

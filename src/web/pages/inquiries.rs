@@ -254,11 +254,19 @@ async fn detail_page(
                     .iter()
                     .find_map(|k| payload.get(*k).and_then(Value::as_str))
                     .map(str::to_string);
+                // Events brought over from kintone say so, with their record.
+                let origin = payload.get("imported").map(|imported| {
+                    let part = |k: &str| {
+                        imported.get(k).and_then(Value::as_str).unwrap_or_default().to_string()
+                    };
+                    t(locale, "timeline.imported", &[("app", part("app")), ("record", part("record"))])
+                });
                 json!({
                     "label": label(locale, "inquiry.event", &e.event),
                     "actor": name(e.actor_id),
                     "at": time(state, locale, Some(e.created_at)),
                     "text": text,
+                    "origin": origin,
                 })
             }
             InquiryEntry::Comment(c) => json!({
