@@ -863,16 +863,25 @@ pub fn mark_notified(
     }
 }
 
-/// Resolved consultations whose reopen window ended before `cutoff`.
+/// Resolved consultations whose reopen window ended before `cutoff`. The window
+/// of one imported from kintone runs from its import, not from its old date, so
+/// the requester can still reopen it here and nobody is mailed about years-old
+/// history on the import's first sweep.
 pub fn resolved_before(
     conn: &mut DbConn,
     cutoff: NaiveDateTime,
     limit: i64,
 ) -> QueryResult<Vec<Consultation>> {
+    use super::schema::kintone_records as k;
     use consultations::dsl as c;
+    let imported_since_cutoff = k::table
+        .filter(k::app.eq(super::imports::DIGICON_APP))
+        .filter(k::target_id.eq(c::id))
+        .filter(k::imported_at.gt(cutoff));
     c::consultations
         .filter(c::state.eq(State::Resolved.as_str()))
         .filter(c::resolved_at.le(cutoff))
+        .filter(diesel::dsl::not(diesel::dsl::exists(imported_since_cutoff)))
         .order(c::resolved_at.asc())
         .limit(limit)
         .select(Consultation::as_select())

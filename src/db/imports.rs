@@ -18,6 +18,11 @@ use super::schema::{
 use super::DbConn;
 use crate::domain::Role;
 
+/// `kintone_records.app` of the Digicon app's records (consultations).
+pub const DIGICON_APP: &str = "digicon";
+/// `kintone_records.app` of the helpdesk app's records (inquiries).
+pub const HELPDESK_APP: &str = "helpdesk";
+
 /// Inserts rows in statements of `$per`, on whichever backend `$conn` is.
 macro_rules! bulk {
     ($conn:expr, $table:expr, $rows:expr, $per:expr) => {{

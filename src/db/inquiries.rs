@@ -484,15 +484,22 @@ fn escape_like(word: &str) -> String {
         .replace('_', "\\_")
 }
 
-/// Answered inquiries the system closes now: answered before `answered_before`.
+/// Answered inquiries the system closes now: answered before `answered_before`
+/// (for one imported from kintone: imported before it, as for consultations).
 pub fn answered_before(
     conn: &mut DbConn,
     answered_before: NaiveDateTime,
     limit: i64,
 ) -> QueryResult<Vec<Inquiry>> {
+    use super::schema::kintone_records as k;
+    let imported_since = k::table
+        .filter(k::app.eq(super::imports::HELPDESK_APP))
+        .filter(k::target_id.eq(inquiries::id))
+        .filter(k::imported_at.ge(answered_before));
     inquiries::table
         .filter(inquiries::state.eq(InquiryState::Answered))
         .filter(inquiries::answered_at.lt(answered_before))
+        .filter(diesel::dsl::not(diesel::dsl::exists(imported_since)))
         .order(inquiries::answered_at.asc())
         .limit(limit)
         .select(Inquiry::as_select())

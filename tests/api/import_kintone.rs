@@ -597,7 +597,52 @@ fn an_export_is_imported_once_with_numbers_dates_states_timeline_and_counts(app:
     assert_eq!(app.timeline(&admin, &c["id"]).len(), timeline.len());
 }
 
+/// The ids the worker would close now, or `days` from now: resolved
+/// consultations past their reopen window.
+fn due_to_close(app: &TestApp, days: i64) -> Vec<i64> {
+    let mut conn = app.pool.get().expect("connection");
+    let cutoff = digicon::db::now() + chrono::Duration::days(days) - chrono::Duration::days(14);
+    digicon::db::consultations::resolved_before(&mut conn, cutoff, 100)
+        .expect("resolved")
+        .iter()
+        .map(|c| c.id)
+        .collect()
+}
+
+fn imported_resolved_history_gets_its_reopen_window_from_the_import(app: &TestApp) {
+    let mapping = DIGICON_MAPPING.replace(
+        "\"完了\" = \"closed\"",
+        "\"完了\" = \"closed\"\n\"解決\" = \"resolved\"",
+    );
+    let mut resolved = digicon_row(
+        true,
+        "201",
+        "DX-2023-0201",
+        "2023/06/01 9:30",
+        "田中",
+        "市民局 市民課",
+        "解決したままの相談",
+        "解決",
+        "鈴木",
+        ["", "", ""],
+    );
+    resolved[14] = "手順書を渡しました";
+    resolved[15] = "2023/6/30";
+    let file = export(",", &[with_text_column(&DIGICON_HEADER), resolved]);
+    let imported = Run::new(app).import("digicon", &mapping, file.as_bytes(), &[]);
+    assert!(imported.status.success(), "{}", report(&imported));
+    let admin = app.login(&app.org.admin);
+    let c = find_by_number(app, &admin, "DX-2023-0201");
+    assert_eq!(c["state"], "resolved");
+    let id = c["id"].as_i64().expect("id");
+    // Resolved in 2023, but the requester gets the whole window from the import.
+    assert!(!due_to_close(app, 0).contains(&id));
+    assert!(!due_to_close(app, 13).contains(&id));
+    assert!(due_to_close(app, 15).contains(&id));
+}
+
 both_backends!(
+    imported_resolved_history_gets_its_reopen_window_from_the_import,
     a_dry_run_reports_every_problem_with_its_line_and_a_real_run_imports_nothing,
     an_export_is_imported_once_with_numbers_dates_states_timeline_and_counts,
 );

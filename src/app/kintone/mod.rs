@@ -49,8 +49,8 @@ impl KintoneApp {
 
     pub fn as_str(self) -> &'static str {
         match self {
-            KintoneApp::Digicon => "digicon",
-            KintoneApp::Helpdesk => "helpdesk",
+            KintoneApp::Digicon => crate::db::imports::DIGICON_APP,
+            KintoneApp::Helpdesk => crate::db::imports::HELPDESK_APP,
             KintoneApp::Ledger => "ledger",
         }
     }
