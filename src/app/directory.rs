@@ -212,8 +212,15 @@ pub fn update_user(
 ) -> Result<Person> {
     caller.require(ADMIN)?;
     let id = id.0;
-    users::find(conn, id)?.ok_or(Error::NotFound)?;
+    let user = users::find(conn, id)?.ok_or(Error::NotFound)?;
     let edit = input.parse()?;
+    if edit.password.is_some() && user.is_directory_account() {
+        // It would be stored and never asked for: the directory checks it.
+        return Err(Error::invalid_field(
+            "password",
+            "validation.directory_password",
+        ));
+    }
     if id == caller.id && edit.active == Some(false) {
         // Nobody would be left to switch the account back on.
         return Err(Error::invalid_field(

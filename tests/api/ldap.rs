@@ -255,6 +255,14 @@ fn the_first_directory_sign_in_creates_the_user_in_their_department(app: &TestAp
         &[],
     );
     assert_eq!(reset.status, 409, "{:?}", reset.body);
+    // Nor a password set by the admin, which nothing would ever ask for.
+    let set = app.patch(
+        &format!("/api/v1/users/{id}"),
+        &admin,
+        json!({"password": "an admin's chosen password"}),
+    );
+    assert_eq!(set.status, 422, "{:?}", set.body);
+    assert!(set.body["errors"]["password"].is_array(), "{:?}", set.body);
     let off = app.patch(
         &format!("/api/v1/users/{id}"),
         &admin,
