@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 
+use chrono::{NaiveDateTime, TimeZone};
 use chrono_tz::Tz;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Integer, Text};
@@ -247,8 +248,48 @@ pub fn rebuild(conn: &mut DbConn, zone: &Tz) -> QueryResult<usize> {
         }
         add(conn, &all)?;
         add_inquiries(conn, zone, 0)?;
+        add_deflections(conn, zone, &division_of)?;
         Ok(counted_rows)
     })
+}
+
+/// Adds every deflection ("this solved it"), under the division its user is in
+/// now (a recount follows a reorganisation).
+fn add_deflections(
+    conn: &mut DbConn,
+    zone: &Tz,
+    division_of: &HashMap<i64, i64>,
+) -> QueryResult<()> {
+    use super::schema::{deflections, users};
+    use crate::domain::inquiry_rollup::deflection_facts;
+    let mut all = Facts::default();
+    let mut after = 0i64;
+    loop {
+        let batch: Vec<(i64, NaiveDateTime, i64)> = deflections::table
+            .inner_join(users::table.on(users::id.eq(deflections::user_id)))
+            .filter(deflections::id.gt(after))
+            .order(deflections::id.asc())
+            .limit(10_000)
+            .select((
+                deflections::id,
+                deflections::created_at,
+                users::department_id,
+            ))
+            .load(conn)?;
+        let Some(last) = batch.last() else { break };
+        after = last.0;
+        for (_, at, department) in batch {
+            let division = division_of.get(&department).copied().unwrap_or(department);
+            let day = zone.from_utc_datetime(&at).date_naive();
+            let year = crate::domain::fiscal::fiscal_year(day);
+            for (slot, (n, total)) in deflection_facts(year, division, at, zone).0 {
+                let entry = all.0.entry(slot).or_default();
+                entry.0 += n;
+                entry.1 += total;
+            }
+        }
+    }
+    add(conn, &all)
 }
 
 /// Adds the facts of the inquiries after `after_id` (all of them from 0: a
