@@ -3,10 +3,11 @@
 //! (`domain::reorg`) against the directory inside one transaction and applied
 //! there only if no row has a problem: all or nothing. Visibility needs no
 //! refresh afterwards, since every request computes its caller's scope from the
-//! tree; the dashboard's rollups, kept per division, are recounted when units
-//! moved or were merged.
+//! tree; the dashboard's rollups, kept per division, are recounted for the
+//! divisions that gained or lost departments or tickets (the whole
+//! organisation's rows do not change).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use diesel::Connection;
 use serde::Serialize;
@@ -241,6 +242,9 @@ fn apply_departments(
     let mut ids = code_ids(conn)?;
     let now = db::now();
     let mut tree_changed = false;
+    let division_before = stats::divisions(conn)?;
+    // Departments whose tickets a merge moved (an inquiry counts under its own).
+    let mut merged: Vec<i64> = vec![];
     for (_, change) in changes {
         match change {
             DeptChange::Create {
@@ -288,6 +292,7 @@ fn apply_departments(
             DeptChange::Merge { code, into } => {
                 tree_changed = true;
                 let (from, to) = (id_of(&ids, code)?, id_of(&ids, into)?);
+                merged.extend([from, to]);
                 let reason = format!("{code} → {into}");
                 for c in store::open_consultations(conn, from)? {
                     move_consultation(conn, c, to, &reason, actor_id)?;
@@ -315,7 +320,23 @@ fn apply_departments(
         }
     }
     if tree_changed {
-        stats::rebuild(conn, &app.timezone)?;
+        let division_after = stats::divisions(conn)?;
+        let division = |map: &HashMap<i64, i64>, d: i64| map.get(&d).copied().unwrap_or(d);
+        let mut affected = BTreeSet::new();
+        for (&department, &after) in &division_after {
+            let before = division(&division_before, department);
+            if before != after {
+                affected.extend([before, after]);
+            }
+        }
+        for department in merged {
+            affected.extend([
+                department,
+                division(&division_before, department),
+                division(&division_after, department),
+            ]);
+        }
+        stats::recount_divisions(conn, &app.timezone, &affected)?;
         app.dashboards.clear();
     }
     Ok(())

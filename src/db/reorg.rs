@@ -42,15 +42,24 @@ pub fn active_people(conn: &mut DbConn) -> QueryResult<HashMap<i64, i64>> {
     Ok(rows.into_iter().collect())
 }
 
+/// The states of `all` that are not `finished`: named, so that the state index
+/// reads only the open tickets instead of every finished one.
+fn open_states<S: Copy + PartialEq>(all: &[S], finished: &[S]) -> Vec<S> {
+    all.iter()
+        .copied()
+        .filter(|s| !finished.contains(s))
+        .collect()
+}
+
 /// Consultations and inquiries not yet finished, per department.
 pub fn open_tickets(conn: &mut DbConn) -> QueryResult<HashMap<i64, i64>> {
     let consultations: Vec<(i64, i64)> = consultations::table
-        .filter(consultations::state.ne_all(FINISHED.to_vec()))
+        .filter(consultations::state.eq_any(open_states(State::ALL, &FINISHED)))
         .group_by(consultations::department_id)
         .select((consultations::department_id, count_star()))
         .load(conn)?;
     let inquiries: Vec<(i64, i64)> = inquiries::table
-        .filter(inquiries::state.ne_all(INQUIRY_FINISHED.to_vec()))
+        .filter(inquiries::state.eq_any(open_states(InquiryState::ALL, &INQUIRY_FINISHED)))
         .group_by(inquiries::department_id)
         .select((inquiries::department_id, count_star()))
         .load(conn)?;

@@ -2,7 +2,7 @@
 //! the transaction of each consultation's change, read summed, and rebuilt from
 //! the consultations by `digicon reindex` (and after a bulk load).
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 use chrono::{NaiveDateTime, TimeZone};
 use chrono_tz::Tz;
@@ -215,57 +215,102 @@ pub fn divisions(conn: &mut DbConn) -> QueryResult<HashMap<i64, i64>> {
     ))
 }
 
-/// Recounts every rollup from the consultations, a batch at a time, in one
-/// transaction. Returns how many consultations were counted.
+/// Recounts every rollup from the consultations, inquiries and deflections, a
+/// batch at a time, in one transaction. Returns how many consultations were
+/// counted.
 pub fn rebuild(conn: &mut DbConn, zone: &Tz) -> QueryResult<usize> {
     let division_of = divisions(conn)?;
     conn.transaction(|conn| {
         diesel::delete(consultation_stats::table).execute(conn)?;
-        let mut all = Facts::default();
-        let mut after = 0i64;
-        let mut counted_rows = 0;
-        loop {
-            let batch: Vec<CountedRow> = consultations::table
-                .filter(consultations::id.gt(after))
-                .order(consultations::id.asc())
-                .limit(10_000)
-                .select(CountedRow::as_select())
-                .load(conn)?;
-            let Some(last) = batch.last() else { break };
-            after = last.id;
-            counted_rows += batch.len();
-            for row in batch {
-                let division = division_of
-                    .get(&row.department_id)
-                    .copied()
-                    .unwrap_or(row.department_id);
-                for (slot, (n, total)) in Facts::of(&row.counted(division), zone).0 {
-                    let entry = all.0.entry(slot).or_default();
-                    entry.0 += n;
-                    entry.1 += total;
-                }
-            }
-        }
-        add(conn, &all)?;
-        add_inquiries(conn, zone, 0)?;
-        add_deflections(conn, zone, &division_of)?;
-        Ok(counted_rows)
+        recount(conn, zone, &division_of, None)
     })
 }
 
-/// Adds every deflection ("this solved it"), under the division its user is in
-/// now (a recount follows a reorganisation).
-fn add_deflections(
+/// Recounts the rows of some divisions only, after a reorganisation moved
+/// departments or tickets between them: the whole organisation's rows stay as
+/// they are, since every ticket is still counted once. Runs in the caller's
+/// transaction; returns how many consultations were counted.
+pub fn recount_divisions(
+    conn: &mut DbConn,
+    zone: &Tz,
+    affected: &BTreeSet<i64>,
+) -> QueryResult<usize> {
+    if affected.is_empty() {
+        return Ok(0);
+    }
+    let division_of = divisions(conn)?;
+    let ids: Vec<i64> = affected.iter().copied().collect();
+    diesel::delete(consultation_stats::table.filter(consultation_stats::division_id.eq_any(ids)))
+        .execute(conn)?;
+    recount(conn, zone, &division_of, Some(affected))
+}
+
+/// Adds the facts of every consultation, inquiry and deflection, or with `only`
+/// those counted under these divisions, and then only to their rows.
+fn recount(
     conn: &mut DbConn,
     zone: &Tz,
     division_of: &HashMap<i64, i64>,
+    only: Option<&BTreeSet<i64>>,
+) -> QueryResult<usize> {
+    let division = |department: i64| division_of.get(&department).copied().unwrap_or(department);
+    // The departments whose consultations count under the divisions.
+    let members: Option<Vec<i64>> = only.map(|divisions| {
+        let mut members: BTreeSet<i64> = divisions.clone();
+        members.extend(
+            division_of
+                .keys()
+                .filter(|d| divisions.contains(&division(**d))),
+        );
+        members.into_iter().collect()
+    });
+    let mut all = Facts::default();
+    let mut after = 0i64;
+    let mut counted_rows = 0;
+    loop {
+        let mut query = consultations::table
+            .filter(consultations::id.gt(after))
+            .order(consultations::id.asc())
+            .limit(10_000)
+            .select(CountedRow::as_select())
+            .into_boxed();
+        if let Some(members) = &members {
+            query = query.filter(consultations::department_id.eq_any(members.clone()));
+        }
+        let batch: Vec<CountedRow> = query.load(conn)?;
+        let Some(last) = batch.last() else { break };
+        after = last.id;
+        counted_rows += batch.len();
+        for row in batch {
+            let at = division(row.department_id);
+            let counted = row.counted(at);
+            all.merge(Facts::of(&counted, zone));
+        }
+    }
+    let only_ids: Option<Vec<i64>> = only.map(|d| d.iter().copied().collect());
+    inquiry_facts_after(conn, zone, 0, only_ids.as_deref(), &mut all)?;
+    deflection_facts_of(conn, zone, &division, members.as_deref(), &mut all)?;
+    if only.is_some() {
+        all.0.retain(|(_, division, _, _), _| *division != WHOLE);
+    }
+    add(conn, &all)?;
+    Ok(counted_rows)
+}
+
+/// Adds the facts of every deflection ("this solved it"), or of those by people
+/// of some departments, under the division its user is in now.
+fn deflection_facts_of(
+    conn: &mut DbConn,
+    zone: &Tz,
+    division: &dyn Fn(i64) -> i64,
+    departments: Option<&[i64]>,
+    all: &mut Facts,
 ) -> QueryResult<()> {
     use super::schema::{deflections, users};
     use crate::domain::inquiry_rollup::deflection_facts;
-    let mut all = Facts::default();
     let mut after = 0i64;
     loop {
-        let batch: Vec<(i64, NaiveDateTime, i64)> = deflections::table
+        let mut query = deflections::table
             .inner_join(users::table.on(users::id.eq(deflections::user_id)))
             .filter(deflections::id.gt(after))
             .order(deflections::id.asc())
@@ -275,50 +320,62 @@ fn add_deflections(
                 deflections::created_at,
                 users::department_id,
             ))
-            .load(conn)?;
+            .into_boxed();
+        if let Some(departments) = departments {
+            query = query.filter(users::department_id.eq_any(departments.to_vec()));
+        }
+        let batch: Vec<(i64, NaiveDateTime, i64)> = query.load(conn)?;
         let Some(last) = batch.last() else { break };
         after = last.0;
         for (_, at, department) in batch {
-            let division = division_of.get(&department).copied().unwrap_or(department);
             let day = zone.from_utc_datetime(&at).date_naive();
             let year = crate::domain::fiscal::fiscal_year(day);
-            for (slot, (n, total)) in deflection_facts(year, division, at, zone).0 {
-                let entry = all.0.entry(slot).or_default();
-                entry.0 += n;
-                entry.1 += total;
-            }
+            all.merge(deflection_facts(year, division(department), at, zone));
         }
     }
-    add(conn, &all)
+    Ok(())
 }
 
 /// Adds the facts of the inquiries after `after_id` (all of them from 0: a
 /// recount, after the rows were emptied; a bulk load's new ones otherwise).
 pub fn add_inquiries(conn: &mut DbConn, zone: &Tz, after_id: i64) -> QueryResult<usize> {
+    let mut all = Facts::default();
+    let counted = inquiry_facts_after(conn, zone, after_id, None, &mut all)?;
+    add(conn, &all)?;
+    Ok(counted)
+}
+
+/// Collects the facts of the inquiries after `after_id`, or only of those
+/// counted under some divisions (an inquiry counts under its department).
+fn inquiry_facts_after(
+    conn: &mut DbConn,
+    zone: &Tz,
+    after_id: i64,
+    divisions: Option<&[i64]>,
+    all: &mut Facts,
+) -> QueryResult<usize> {
     use super::inquiries::Inquiry;
     use super::schema::inquiries;
     use crate::domain::inquiry_rollup::inquiry_facts;
-    let mut all = Facts::default();
     let mut after = after_id;
     let mut counted = 0;
     loop {
-        let batch: Vec<Inquiry> = inquiries::table
+        let mut query = inquiries::table
             .filter(inquiries::id.gt(after))
             .order(inquiries::id.asc())
             .limit(10_000)
             .select(Inquiry::as_select())
-            .load(conn)?;
+            .into_boxed();
+        if let Some(divisions) = divisions {
+            query = query.filter(inquiries::department_id.eq_any(divisions.to_vec()));
+        }
+        let batch: Vec<Inquiry> = query.load(conn)?;
         let Some(last) = batch.last() else { break };
         after = last.id;
         counted += batch.len();
         for inquiry in batch {
-            for (slot, (n, total)) in inquiry_facts(&inquiry.counted(), zone).0 {
-                let entry = all.0.entry(slot).or_default();
-                entry.0 += n;
-                entry.1 += total;
-            }
+            all.merge(inquiry_facts(&inquiry.counted(), zone));
         }
     }
-    add(conn, &all)?;
     Ok(counted)
 }

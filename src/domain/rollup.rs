@@ -127,6 +127,15 @@ impl Facts {
         }
     }
 
+    /// Adds another's counts to these.
+    pub fn merge(&mut self, other: Facts) {
+        for (slot, (n, total)) in other.0 {
+            let entry = self.0.entry(slot).or_default();
+            entry.0 += n;
+            entry.1 += total;
+        }
+    }
+
     /// The facts of one consultation.
     pub fn of(c: &Counted, zone: &Tz) -> Facts {
         let mut f = Facts::default();

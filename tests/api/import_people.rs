@@ -35,6 +35,26 @@ fn import(app: &TestApp, what: &str, bytes: &[u8], dry_run: bool) -> (i32, Strin
     )
 }
 
+/// Every rollup row that counts something.
+fn rollups(app: &TestApp) -> Vec<(i32, i64, String, String, i64, i64)> {
+    use diesel::prelude::*;
+    use digicon::db::schema::consultation_stats as s;
+    let mut conn = app.pool.get().expect("connection");
+    s::table
+        .filter(s::n.ne(0).or(s::total.ne(0)))
+        .order((s::fiscal_year, s::division_id, s::measure, s::key))
+        .select((
+            s::fiscal_year,
+            s::division_id,
+            s::measure,
+            s::key,
+            s::n,
+            s::total,
+        ))
+        .load(&mut *conn)
+        .expect("rollups")
+}
+
 /// Everything an import could change, as the admin reads it.
 fn world(app: &TestApp) -> String {
     let admin = app.login(&app.org.admin);
@@ -253,7 +273,15 @@ fn a_move_a_merge_and_a_transfer_take_effect_at_once_and_a_second_run_changes_no
         "yamada moved to 保育課"
     );
     assert_eq!(status(app, &colleague, &hoiku), 200);
-    // The dashboards count by the new tree (the rollups were recounted).
+    // The rollups of the divisions concerned were recounted: they are what a
+    // recount of everything gives.
+    let recounted = rollups(app);
+    {
+        let mut conn = app.pool.get().expect("connection");
+        digicon::db::stats::rebuild(&mut conn, &chrono_tz::Asia::Tokyo).expect("rebuild");
+    }
+    assert_eq!(recounted, rollups(app));
+    // The dashboards count by the new tree.
     assert_eq!(filed(app, &kodomo), json!(3));
     assert_eq!(filed(app, &watanabe), json!(1));
     assert_eq!(department(app, "JUKI")["active"], false);
@@ -312,6 +340,16 @@ fn merging_a_division_moves_its_open_inquiries_and_live_systems_with_it(app: &Te
     let file = "action,code,merge_into\nmerge,HOIKU,SHIMINKA\n";
     let (code, out, err) = import(app, "departments", file.as_bytes(), false);
     assert_eq!(code, 0, "{out}\n{err}");
+    let recounted = rollups(app);
+    {
+        let mut conn = app.pool.get().expect("connection");
+        digicon::db::stats::rebuild(&mut conn, &chrono_tz::Asia::Tokyo).expect("rebuild");
+    }
+    assert_eq!(
+        recounted,
+        rollups(app),
+        "the merged division's inquiries moved"
+    );
 
     let path = format!("/api/v1/inquiries/{}", open["id"]);
     let moved = app.get(&path, &outsider);
