@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use chrono::TimeZone;
 
 use super::read::Record as KintoneRecord;
-use super::{add_facts, check_numbers, marked, Counts, Ctx, ImportError};
+use super::{check_numbers, marked, Counts, Ctx, ImportError};
 use crate::db::imports::{
     self, CommentRow, ConsultationRow, ConsultationRows, EventRow, RecordKey,
 };
@@ -374,7 +374,7 @@ fn write(conn: &mut DbConn, ctx: &Ctx, planned: Vec<Planned>) -> Result<(), Impo
             let top = highest.entry(year).or_default();
             *top = (*top).max(seq);
         }
-        add_facts(&mut facts, p.facts);
+        facts.merge(p.facts);
         rows.events.extend(p.events.into_iter().map(|e| EventRow {
             consultation_id: id,
             ..e

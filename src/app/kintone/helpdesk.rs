@@ -9,7 +9,7 @@ use chrono::{NaiveDateTime, TimeZone};
 use serde_json::json;
 
 use super::read::Record as KintoneRecord;
-use super::{add_facts, check_numbers, marked, Counts, Ctx, ImportError};
+use super::{check_numbers, marked, Counts, Ctx, ImportError};
 use crate::db::imports::{
     self, InquiryCommentRow, InquiryEventRow, InquiryRow, InquiryRows, RecordKey,
 };
@@ -342,7 +342,7 @@ fn write(conn: &mut DbConn, ctx: &Ctx, planned: Vec<Planned>) -> Result<(), Impo
             let top = highest.entry(year).or_default();
             *top = (*top).max(seq);
         }
-        add_facts(&mut facts, p.facts);
+        facts.merge(p.facts);
         rows.events
             .extend(p.events.into_iter().map(|e| InquiryEventRow {
                 inquiry_id: id,

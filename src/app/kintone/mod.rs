@@ -629,12 +629,3 @@ fn check_numbers(
     }
     Ok(())
 }
-
-/// Adds one record's rollup facts to the import's.
-fn add_facts(all: &mut crate::domain::rollup::Facts, facts: crate::domain::rollup::Facts) {
-    for (slot, (n, total)) in facts.0 {
-        let entry = all.0.entry(slot).or_default();
-        entry.0 += n;
-        entry.1 += total;
-    }
-}
